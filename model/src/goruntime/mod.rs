@@ -1,0 +1,22 @@
+//! The Go runtime model: scheduler (proc.go), channels (chan.go), select (select.go), timers
+//! (time.go) and the netpoller (netpoll.go). One [`Runtime`] per simulated host.
+
+pub mod chan;
+pub mod costs;
+pub mod netpoll;
+pub mod proc;
+pub mod runq;
+pub mod runtime2;
+pub mod select;
+pub mod time;
+
+#[cfg(test)]
+mod tests;
+
+pub use chan::Chan;
+pub use costs::Costs;
+pub use netpoll::Fd;
+pub use proc::{Fatal, Runtime, RuntimeConfig, SchedStats};
+pub use runtime2::{GStatus, StateTimes, WaitReason};
+pub use select::{RecvCase, SelectCase, SendCase};
+pub use time::{Ticker, Timer};

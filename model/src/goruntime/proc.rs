@@ -1,0 +1,1508 @@
+//! The scheduler, after `src/runtime/proc.go`: `newproc`, `runqput`, `runqget`, `runqsteal`,
+//! `globrunqput`, `globrunqget`, `findRunnable`, `schedule`, `execute`, `gopark`, `goready`,
+//! `Gosched`, `wakep`, `startm`, `stopm`, `injectglist`, `sysmon`, `retake`, `preemptone`,
+//! `checkdead`.
+//!
+//! Modelling rule: a goroutine's run between two yield points is applied to the shared state at
+//! the instant it starts; its operation costs advance a P-local clock (`local_now`), and the P's
+//! next step is scheduled at that local time. Yield points are `compute`, parking operations,
+//! `Gosched`, and any operation once the segment has accrued [`SEGMENT_MAX`] of cost or
+//! [`SEGMENT_MAX_OPS`] operations, so the skew this introduces stays below a microsecond.
+
+use super::costs::Costs;
+use super::runq::{RunQ, RUNQ_LEN};
+use super::runtime2::*;
+use super::time::{TimerHeap, Timers};
+use crate::world::{EndReason, Ev};
+use costream_sim::{Kernel, RngStreams, SimDuration, SimRng, SimTime, TaskId};
+use hdrhistogram::Histogram;
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+
+/// `forcePreemptNS`: the time slice after which sysmon preempts a running G (proc.go).
+pub const FORCE_PREEMPT: SimDuration = SimDuration::from_millis(10);
+/// `forcegcperiod` (proc.go): sysmon's deep sleep is at most half of it.
+pub const FORCE_GC_PERIOD: SimDuration = SimDuration::from_secs(120);
+/// `stealTries` (proc.go: stealWork).
+pub const STEAL_TRIES: u32 = 4;
+/// `runqgrab`'s `usleep(3)` before stealing a running P's `runnext`.
+pub const STEAL_RUNNEXT_SLEEP: SimDuration = SimDuration::from_micros(3);
+/// P0's `schedtick` when `main.main` starts (see `newproc`).
+pub const MAIN_START_SCHEDTICK: u32 = 2;
+/// `_GoidCacheBatch` (proc.go).
+pub const GOID_CACHE_BATCH: u64 = 16;
+/// `netpoll` returns at most this many events per call (netpoll_epoll.go: `var events [128]`).
+pub const NETPOLL_MAX_EVENTS: usize = 128;
+/// Longest run of costed operations before a goroutine yields so the world can catch up.
+pub const SEGMENT_MAX: SimDuration = SimDuration::from_micros(1);
+/// Most non-blocking operations in one segment.
+pub const SEGMENT_MAX_OPS: u32 = 64;
+
+/// One runtime's configuration (`GOMAXPROCS` and the cost parameters).
+#[derive(Clone, Debug)]
+pub struct RuntimeConfig {
+    pub gomaxprocs: u32,
+    pub costs: Costs,
+    /// Run sysmon (Go always does; tests of pure queue order may turn it off).
+    pub sysmon: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            gomaxprocs: 1,
+            costs: Costs::default(),
+            sysmon: true,
+        }
+    }
+}
+
+/// Where a P's time went.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PMode {
+    Idle,
+    /// In `schedule`/`findRunnable`, spinning or not.
+    Sched,
+    /// Running a goroutine.
+    User,
+}
+
+pub(crate) struct P {
+    pub status: PStatus,
+    pub runq: RunQ,
+    pub runnext: Option<Gi>,
+    pub curg: Option<Gi>,
+    pub action: PAction,
+    /// Bumped whenever the P's pending step is replaced; stale steps are ignored.
+    pub gen: u32,
+    pub schedtick: u32,
+    pub sysmontick: SysmonTick,
+    /// Its M is spinning (`m.spinning`).
+    pub spinning: bool,
+    /// The current G is inside `compute` (preemptible).
+    pub computing: bool,
+    pub timers: TimerHeap,
+    goidcache: u64,
+    goidcacheend: u64,
+    mode: PMode,
+    mode_since: SimTime,
+    pub time_user: SimDuration,
+    pub time_sched: SimDuration,
+}
+
+/// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
+#[derive(Clone, Copy, Debug)]
+struct Poller {
+    /// `sched.pollUntil`: the timer it waits for, if any.
+    until: Option<SimTime>,
+    wake_at: SimTime,
+    gen: u32,
+    was_spinning: bool,
+}
+
+/// Counters a report shows.
+#[derive(Clone, Debug, Default)]
+pub struct SchedStats {
+    pub goroutines_created: u64,
+    pub goroutines_max: u64,
+    pub context_switches: u64,
+    pub steals: u64,
+    pub stolen_gs: u64,
+    pub preemptions: u64,
+    pub goscheds: u64,
+    pub global_puts: u64,
+    pub global_gets: u64,
+    pub runq_overflows: u64,
+    pub wakeps: u64,
+    pub spinning_starts: u64,
+    pub timers_fired: u64,
+    pub netpolls: u64,
+    pub netpoll_blocks: u64,
+    pub sysmon_wakeups: u64,
+    pub threads: u64,
+    /// Total time goroutines spent waiting, by wait reason (indexed like `WaitReason::ALL`).
+    pub wait_by_reason: [SimDuration; WaitReason::ALL.len()],
+}
+
+/// A fatal runtime error that ends the program.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fatal {
+    pub message: String,
+}
+
+struct SysmonState {
+    idle: u32,
+    delay: SimDuration,
+    gen: u32,
+}
+
+/// One simulated Go runtime (one host's process).
+pub struct Runtime {
+    pub(crate) host: u32,
+    pub(crate) cfg: RuntimeConfig,
+    pub(crate) allgs: Vec<G>,
+    gfree: Vec<Gi>,
+    pub(crate) allp: Vec<P>,
+    /// `sched.runq`.
+    pub(crate) global: VecDeque<Gi>,
+    /// `sched.pidle`: a LIFO list, as `pidleput`/`pidleget` use it.
+    pidle: Vec<Pi>,
+    nmspinning: u32,
+    needspinning: bool,
+    nmidle: u32,
+    goidgen: u64,
+    /// The G being polled and its P.
+    pub(crate) cur: Option<(Pi, Gi)>,
+    /// Virtual time as seen by the running goroutine (kernel time plus costs so far).
+    pub(crate) local_now: SimTime,
+    seg_start: SimTime,
+    seg_ops: u32,
+    steal_rng: SimRng,
+    pub(crate) select_rng: SimRng,
+    sysmon: SysmonState,
+    poller: Option<Poller>,
+    poller_gen: u32,
+    lastpoll: SimTime,
+    /// Gs whose descriptors became ready, waiting to be returned by `netpoll`.
+    pub(crate) netpoll_ready: VecDeque<Gi>,
+    /// `netpollWaiters`: Gs parked in "IO wait".
+    pub(crate) netpoll_waiters: u32,
+    pub(crate) timers: Timers,
+    pub(crate) live: u64,
+    pub stats: SchedStats,
+    /// `/sched/latencies`: time from runnable to running, in ns.
+    pub sched_latency: Histogram<u64>,
+    pub(crate) end: Option<EndReason>,
+}
+
+/// Trace event kinds, named after the execution tracer's (internal/trace, v2).
+#[derive(Clone, Copy, Debug)]
+#[repr(u8)]
+pub(crate) enum TraceEv {
+    GoCreate = 1,
+    GoStart,
+    GoBlock,
+    GoUnblock,
+    GoSched,
+    GoPreempt,
+    GoEnd,
+    ProcStart,
+    ProcStop,
+    ProcSteal,
+    TimerFire,
+    NetpollBlock,
+    NetpollWake,
+    Sysmon,
+    Spin,
+}
+
+impl Runtime {
+    pub fn new(host: u32, cfg: RuntimeConfig, streams: &RngStreams) -> Self {
+        assert!(cfg.gomaxprocs >= 1, "GOMAXPROCS must be at least 1");
+        let n = cfg.gomaxprocs;
+        let allp = (0..n)
+            .map(|_| P {
+                status: PStatus::Idle,
+                runq: RunQ::new(),
+                runnext: None,
+                curg: None,
+                action: PAction::Schedule,
+                gen: 0,
+                schedtick: 0,
+                sysmontick: SysmonTick::default(),
+                spinning: false,
+                computing: false,
+                timers: TimerHeap::default(),
+                goidcache: 0,
+                goidcacheend: 0,
+                mode: PMode::Idle,
+                mode_since: SimTime::ZERO,
+                time_user: SimDuration::ZERO,
+                time_sched: SimDuration::ZERO,
+            })
+            .collect();
+        // pidle is LIFO: P0 must come out first, as procresize leaves P0 with the M.
+        let pidle = (0..n).rev().collect();
+        Self {
+            host,
+            cfg,
+            allgs: Vec::new(),
+            gfree: Vec::new(),
+            allp,
+            global: VecDeque::new(),
+            pidle,
+            nmspinning: 0,
+            needspinning: false,
+            nmidle: 0,
+            goidgen: 0,
+            cur: None,
+            local_now: SimTime::ZERO,
+            seg_start: SimTime::ZERO,
+            seg_ops: 0,
+            steal_rng: streams.indexed("sched.steal", host as u64),
+            select_rng: streams.indexed("sched.select", host as u64),
+            sysmon: SysmonState {
+                idle: 0,
+                delay: SimDuration::ZERO,
+                gen: 0,
+            },
+            poller: None,
+            poller_gen: 0,
+            lastpoll: SimTime::ZERO,
+            netpoll_ready: VecDeque::new(),
+            netpoll_waiters: 0,
+            timers: Timers::default(),
+            live: 0,
+            stats: SchedStats {
+                threads: 1,
+                ..Default::default()
+            },
+            sched_latency: Histogram::new(3).expect("histogram"),
+            end: None,
+        }
+    }
+
+    pub fn gomaxprocs(&self) -> u32 {
+        self.cfg.gomaxprocs
+    }
+    pub fn costs(&self) -> &Costs {
+        &self.cfg.costs
+    }
+    fn npidle(&self) -> u32 {
+        self.pidle.len() as u32
+    }
+
+    #[inline]
+    pub(crate) fn trace(&self, k: &mut Kernel<Ev>, at: SimTime, ev: TraceEv, a: u64, b: u64) {
+        k.digest
+            .record(&[at.as_nanos(), (ev as u64) | ((self.host as u64) << 8), a, b]);
+        tracing::trace!(target: "costream::sched", vt = at.as_nanos(), host = self.host, ev = ?ev, a, b);
+    }
+
+    // ---- goroutine state accounting ----
+
+    fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
+        let gr = &mut self.allgs[g as usize];
+        let d = at.saturating_since(gr.since);
+        match gr.status {
+            GStatus::Runnable => gr.times.runnable += d,
+            GStatus::Running => gr.times.running += d,
+            GStatus::Waiting => {
+                gr.times.waiting += d;
+                let r = gr.waitreason as usize;
+                self.stats.wait_by_reason[r] += d;
+            }
+            GStatus::Idle | GStatus::Dead => {}
+        }
+        let gr = &mut self.allgs[g as usize];
+        gr.status = st;
+        gr.since = gr.since.max(at);
+    }
+
+    fn p_mode(&mut self, p: Pi, mode: PMode, at: SimTime) {
+        let pp = &mut self.allp[p as usize];
+        let at = at.max(pp.mode_since);
+        let d = at - pp.mode_since;
+        match pp.mode {
+            PMode::User => pp.time_user += d,
+            PMode::Sched => pp.time_sched += d,
+            PMode::Idle => {}
+        }
+        pp.mode = mode;
+        pp.mode_since = at;
+    }
+
+    /// Closes the books at the end of a run so per-P and per-G times cover the whole run.
+    pub(crate) fn settle(&mut self, at: SimTime) {
+        for p in 0..self.allp.len() as Pi {
+            let m = self.allp[p as usize].mode;
+            self.p_mode(p, m, at);
+        }
+        for g in 0..self.allgs.len() as Gi {
+            let st = self.allgs[g as usize].status;
+            if st != GStatus::Dead {
+                self.set_status(g, st, at);
+            }
+        }
+    }
+
+    // ---- newproc / goexit ----
+
+    /// `newproc1`'s goid: per-P batches of `_GoidCacheBatch` from `sched.goidgen`.
+    fn new_goid(&mut self, p: Pi) -> u64 {
+        let pp = &mut self.allp[p as usize];
+        if pp.goidcache == pp.goidcacheend {
+            self.goidgen += GOID_CACHE_BATCH;
+            pp.goidcache = self.goidgen - (GOID_CACHE_BATCH - 1);
+            pp.goidcacheend = self.goidgen + 1;
+        }
+        let id = pp.goidcache;
+        pp.goidcache += 1;
+        id
+    }
+
+    /// Allocates a G (`gfget`, else a new one) for `task`.
+    fn alloc_g(&mut self, g: G) -> Gi {
+        self.live += 1;
+        self.stats.goroutines_created += 1;
+        self.stats.goroutines_max = self.stats.goroutines_max.max(self.live);
+        if let Some(i) = self.gfree.pop() {
+            self.allgs[i as usize] = g;
+            i
+        } else {
+            self.allgs.push(g);
+            self.allgs.len() as Gi - 1
+        }
+    }
+
+    /// `newproc`: a new G goes to the creator P's `runnext` (the previous occupant to the tail
+    /// of its local queue), then `wakep`. With no creating goroutine (set-up code), P0 creates it.
+    pub(crate) fn newproc(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        task: TaskId,
+        name: &'static str,
+        is_main: bool,
+    ) -> Gi {
+        let (p, parent) = match self.cur {
+            Some((p, g)) => {
+                let gg = &self.allgs[g as usize];
+                (p, Some((gg.name, gg.goid)))
+            }
+            None => (0, None),
+        };
+        let at = if self.cur.is_some() {
+            self.charge(self.cfg.costs.go_create)
+        } else {
+            k.now()
+        };
+        let goid = self.new_goid(p);
+        let g = self.alloc_g(G {
+            goid,
+            status: GStatus::Idle,
+            waitreason: WaitReason::Zero,
+            task,
+            name,
+            parent,
+            since: at,
+            waitsince: at,
+            times: StateTimes::default(),
+            request: Yield::None,
+            compute_left: SimDuration::ZERO,
+            compute_end: SimTime::ZERO,
+            is_main,
+        });
+        self.set_status(g, GStatus::Runnable, at);
+        self.trace(k, at, TraceEv::GoCreate, goid, parent.map_or(0, |x| x.1));
+        let mut t = at;
+        self.runqput(p, g, true, &mut t);
+        if self.cur.is_some() {
+            self.local_now = self.local_now.max(t);
+        }
+        if is_main {
+            // Before main.main, runtime.main runs the runtime's own goroutines on P0: init's
+            // forcegchelper, then gcenable's bgsweep and bgscavenge (main blocks on <-c twice).
+            // bgscavenge and main come from runnext (inheritTime); forcegchelper and bgsweep
+            // from the ring, so P0's schedtick is 2 when main.main starts (Go 1.22, one P).
+            self.allp[p as usize].schedtick = MAIN_START_SCHEDTICK;
+        }
+        if self.cur.is_none() && self.allp[0].status == PStatus::Idle {
+            // Set-up code runs "on" P0, as rt0_go creates main there before mstart schedules it.
+            self.acquire_idle(0, t);
+            self.post_step(k, 0, PAction::Schedule, t);
+        } else if !is_main {
+            // mainStarted: wakep only once the main goroutine runs.
+            self.wakep(k, t);
+        }
+        g
+    }
+
+    /// `goexit0`: the G is dead; its P schedules again.
+    fn goexit0(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, at: SimTime) {
+        let goid = self.allgs[g as usize].goid;
+        self.set_status(g, GStatus::Dead, at);
+        self.trace(k, at, TraceEv::GoEnd, goid, 0);
+        self.live -= 1;
+        self.gfree.push(g);
+        if self.allgs[g as usize].is_main {
+            // runtime.main calls exit(0) when main.main returns.
+            self.end = Some(EndReason::MainReturned);
+        }
+        self.allp[p as usize].curg = None;
+        self.p_mode(p, PMode::Sched, at);
+        self.post_step(k, p, PAction::Schedule, at);
+    }
+
+    // ---- run queues ----
+
+    /// `runqput`: `next` puts `g` in `runnext`, kicking the old occupant to the tail.
+    pub(crate) fn runqput(&mut self, p: Pi, mut g: Gi, next: bool, t: &mut SimTime) {
+        let pp = &mut self.allp[p as usize];
+        if next {
+            match pp.runnext.replace(g) {
+                None => return,
+                Some(old) => g = old,
+            }
+        }
+        if !pp.runq.is_full() {
+            pp.runq.push_back(g);
+            return;
+        }
+        self.runqputslow(p, g, t);
+    }
+
+    /// `runqputslow`: move half the local queue plus `g` to the global queue in one batch.
+    fn runqputslow(&mut self, p: Pi, g: Gi, t: &mut SimTime) {
+        let n = RUNQ_LEN / 2;
+        let pp = &mut self.allp[p as usize];
+        for _ in 0..n {
+            let x = pp.runq.pop_front().expect("full queue");
+            self.global.push_back(x);
+        }
+        self.global.push_back(g);
+        self.stats.runq_overflows += 1;
+        self.stats.global_puts += n as u64 + 1;
+        *t += self.cfg.costs.runq_move_per_g * (n as u64 + 1);
+    }
+
+    /// `runqget`: `runnext` first (inheriting the time slice), then the head of the ring.
+    fn runqget(&mut self, p: Pi) -> Option<(Gi, bool)> {
+        let pp = &mut self.allp[p as usize];
+        if let Some(g) = pp.runnext.take() {
+            return Some((g, true));
+        }
+        pp.runq.pop_front().map(|g| (g, false))
+    }
+
+    /// `globrunqput`: tail of the global queue.
+    pub(crate) fn globrunqput(&mut self, g: Gi) {
+        self.global.push_back(g);
+        self.stats.global_puts += 1;
+    }
+
+    /// `globrunqget`: take `min(size, size/GOMAXPROCS+1, max, len(runq)/2)` Gs; run the first,
+    /// put the rest on the local queue.
+    fn globrunqget(&mut self, p: Pi, max: u32, t: &mut SimTime) -> Option<Gi> {
+        let size = self.global.len() as u32;
+        if size == 0 {
+            return None;
+        }
+        let mut n = (size / self.cfg.gomaxprocs + 1).min(size);
+        if max > 0 {
+            n = n.min(max);
+        }
+        n = n.min(RUNQ_LEN / 2);
+        let g = self.global.pop_front();
+        for _ in 1..n {
+            let x = self.global.pop_front().expect("counted");
+            self.runqput(p, x, false, t);
+        }
+        self.stats.global_gets += n as u64;
+        *t += self.cfg.costs.runq_move_per_g * n as u64;
+        g
+    }
+
+    /// `runqsteal`/`runqgrab`: take `n - n/2` Gs from `victim`'s ring; return the last one and
+    /// queue the others locally. `runnext` is taken only when asked (the last steal pass).
+    fn runqsteal(&mut self, p: Pi, victim: Pi, steal_runnext: bool, t: &mut SimTime) -> Option<Gi> {
+        let vn = self.allp[victim as usize].runq.len();
+        let n = vn - vn / 2;
+        if n == 0 {
+            if steal_runnext {
+                if let Some(g) = self.allp[victim as usize].runnext.take() {
+                    self.stats.steals += 1;
+                    self.stats.stolen_gs += 1;
+                    return Some(g);
+                }
+            }
+            return None;
+        }
+        let mut batch = [0 as Gi; (RUNQ_LEN / 2) as usize];
+        for slot in batch.iter_mut().take(n as usize) {
+            *slot = self.allp[victim as usize]
+                .runq
+                .pop_front()
+                .expect("counted");
+        }
+        let last = batch[n as usize - 1];
+        for &x in &batch[..n as usize - 1] {
+            self.allp[p as usize].runq.push_back(x);
+        }
+        self.stats.steals += 1;
+        self.stats.stolen_gs += n as u64;
+        *t += self.cfg.costs.runq_move_per_g * n as u64;
+        Some(last)
+    }
+
+    // ---- Ms and Ps ----
+
+    fn acquire_idle(&mut self, p: Pi, at: SimTime) {
+        if let Some(i) = self.pidle.iter().position(|&x| x == p) {
+            self.pidle.remove(i);
+        }
+        let pp = &mut self.allp[p as usize];
+        pp.status = PStatus::Running;
+        self.p_mode(p, PMode::Sched, at);
+    }
+
+    /// `pidleget`: the most recently idled P.
+    fn pidleget(&mut self, at: SimTime) -> Option<Pi> {
+        let p = self.pidle.pop()?;
+        self.allp[p as usize].status = PStatus::Running;
+        self.p_mode(p, PMode::Sched, at);
+        Some(p)
+    }
+
+    /// `pidleput`.
+    fn pidleput(&mut self, p: Pi, at: SimTime) {
+        let pp = &mut self.allp[p as usize];
+        debug_assert!(pp.runq.is_empty() && pp.runnext.is_none() && pp.curg.is_none());
+        pp.status = PStatus::Idle;
+        pp.gen = pp.gen.wrapping_add(1);
+        self.pidle.push(p);
+        self.p_mode(p, PMode::Idle, at);
+    }
+
+    pub(crate) fn post_step(&mut self, k: &mut Kernel<Ev>, p: Pi, action: PAction, at: SimTime) {
+        let pp = &mut self.allp[p as usize];
+        pp.gen = pp.gen.wrapping_add(1);
+        pp.action = action;
+        k.schedule(
+            at,
+            Ev::PStep {
+                host: self.host,
+                p,
+                gen: pp.gen,
+            },
+        );
+    }
+
+    /// `startm`: hand `p` to an idle M (or a new one); it runs `schedule` once the thread wakes.
+    fn startm(&mut self, k: &mut Kernel<Ev>, p: Pi, spinning: bool, at: SimTime) {
+        if self.nmidle > 0 {
+            self.nmidle -= 1;
+        } else {
+            self.stats.threads += 1;
+        }
+        self.allp[p as usize].spinning = spinning;
+        let wake = at + self.cfg.costs.m_wake;
+        self.trace(k, at, TraceEv::ProcStart, p as u64, spinning as u64);
+        self.post_step(k, p, PAction::Schedule, wake);
+    }
+
+    /// `wakep`: start one spinning M if there is an idle P and no M spins already; with no idle P,
+    /// set `needspinning` (`pidlegetSpinning`).
+    pub(crate) fn wakep(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        if self.nmspinning != 0 {
+            return;
+        }
+        self.nmspinning = 1;
+        match self.pidleget(at) {
+            None => {
+                self.nmspinning = 0;
+                self.needspinning = true;
+            }
+            Some(p) => {
+                self.needspinning = false;
+                self.stats.wakeps += 1;
+                self.stats.spinning_starts += 1;
+                self.startm(k, p, true, at);
+            }
+        }
+    }
+
+    fn become_spinning(&mut self, p: Pi) {
+        self.allp[p as usize].spinning = true;
+        self.nmspinning += 1;
+        self.needspinning = false;
+        self.stats.spinning_starts += 1;
+    }
+
+    /// `resetspinning`: a spinning M found work; if it was the last spinner, wake another.
+    fn resetspinning(&mut self, k: &mut Kernel<Ev>, p: Pi, at: SimTime) {
+        self.allp[p as usize].spinning = false;
+        self.nmspinning -= 1;
+        self.wakep(k, at);
+    }
+
+    /// `startIdle` (injectglist): start an M on up to `n` idle Ps.
+    fn start_idle(&mut self, k: &mut Kernel<Ev>, n: usize, at: SimTime) {
+        for _ in 0..n {
+            let Some(p) = self.pidleget(at) else { break };
+            self.startm(k, p, false, at);
+        }
+    }
+
+    /// `injectglist`: make netpoll'd Gs runnable. One G per idle P goes to the global queue (and
+    /// an M is started for it); the rest to `p`'s local tail. With no P, all go global.
+    pub(crate) fn injectglist(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        list: Vec<Gi>,
+        p: Option<Pi>,
+        at: SimTime,
+    ) {
+        if list.is_empty() {
+            return;
+        }
+        for &g in &list {
+            self.set_status(g, GStatus::Runnable, at);
+            let goid = self.allgs[g as usize].goid;
+            self.trace(k, at, TraceEv::GoUnblock, goid, u64::MAX);
+        }
+        let Some(p) = p else {
+            let n = list.len();
+            for g in list {
+                self.globrunqput(g);
+            }
+            self.start_idle(k, n, at);
+            return;
+        };
+        let n = (self.npidle() as usize).min(list.len());
+        let mut it = list.into_iter();
+        for g in it.by_ref().take(n) {
+            self.globrunqput(g);
+        }
+        self.start_idle(k, n, at);
+        let mut t = at;
+        for g in it {
+            self.runqput(p, g, false, &mut t);
+        }
+        self.wakep(k, at);
+    }
+
+    // ---- gopark / goready / Gosched ----
+
+    /// `gopark`: the running G waits for `reason`; it yields at its next await.
+    pub(crate) fn gopark(&mut self, g: Gi, reason: WaitReason) {
+        let at = self.local_now;
+        {
+            let gr = &mut self.allgs[g as usize];
+            gr.waitreason = reason;
+            gr.waitsince = at;
+            gr.request = Yield::Park;
+        }
+        self.set_status(g, GStatus::Waiting, at);
+    }
+
+    /// `ready`/`goready`: `g` becomes runnable in `p`'s `runnext` (the waker's P), then `wakep`.
+    pub(crate) fn goready(&mut self, k: &mut Kernel<Ev>, g: Gi, p: Pi, at: SimTime) {
+        debug_assert_eq!(self.allgs[g as usize].status, GStatus::Waiting);
+        self.set_status(g, GStatus::Runnable, at);
+        let goid = self.allgs[g as usize].goid;
+        self.trace(k, at, TraceEv::GoUnblock, goid, p as u64);
+        let mut t = at;
+        self.runqput(p, g, true, &mut t);
+        self.wakep(k, at);
+    }
+
+    /// Charges `cost` to the running goroutine; returns the new local time.
+    #[inline]
+    pub(crate) fn charge(&mut self, cost: SimDuration) -> SimTime {
+        self.local_now += cost;
+        self.seg_ops += 1;
+        self.local_now
+    }
+
+    /// True when the running goroutine has run long enough without yielding that it must let
+    /// the rest of the world catch up (see the module comment).
+    #[inline]
+    pub(crate) fn segment_full(&self) -> bool {
+        self.local_now.saturating_since(self.seg_start) >= SEGMENT_MAX
+            || self.seg_ops >= SEGMENT_MAX_OPS
+    }
+
+    /// The G being polled and its P. Panics outside a goroutine: runtime operations need one.
+    #[inline]
+    pub(crate) fn current(&self) -> (Pi, Gi) {
+        self.cur
+            .expect("a Go runtime operation was used outside a goroutine")
+    }
+
+    // ---- execute and the poll cycle ----
+
+    /// `execute`: `g` runs on `p`. Returns `Some(g)` when it is to be polled now; a G that still
+    /// owes compute after a preemption first finishes it.
+    fn execute(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        g: Gi,
+        inherit: bool,
+        at: SimTime,
+    ) -> Option<(Pi, Gi)> {
+        let pp = &mut self.allp[p as usize];
+        if !inherit {
+            pp.schedtick = pp.schedtick.wrapping_add(1);
+        }
+        pp.curg = Some(g);
+        let start = at + self.cfg.costs.context_switch;
+        self.stats.context_switches += 1;
+        let gr = &self.allgs[g as usize];
+        let waited = at.saturating_since(gr.since);
+        let _ = self.sched_latency.record(waited.as_nanos().max(1));
+        let goid = gr.goid;
+        self.set_status(g, GStatus::Running, at);
+        self.p_mode(p, PMode::User, at);
+        self.trace(k, at, TraceEv::GoStart, goid, p as u64);
+        let left = self.allgs[g as usize].compute_left;
+        if !left.is_zero() {
+            self.allgs[g as usize].compute_left = SimDuration::ZERO;
+            self.start_compute(k, p, g, start, left);
+            return None;
+        }
+        if start > k.now() {
+            // The switch itself takes time: poll when it is done.
+            self.post_step(k, p, PAction::Run(g), start);
+            return None;
+        }
+        Some((p, g))
+    }
+
+    fn start_compute(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, at: SimTime, d: SimDuration) {
+        let end = at + d;
+        self.allgs[g as usize].compute_end = end;
+        self.allp[p as usize].computing = true;
+        self.post_step(k, p, PAction::Run(g), end);
+    }
+
+    /// Sets up a poll of `g` on `p` at kernel time; returns its task.
+    pub(crate) fn begin_poll(&mut self, now: SimTime, p: Pi, g: Gi) -> TaskId {
+        self.cur = Some((p, g));
+        self.local_now = now;
+        self.seg_start = now;
+        self.seg_ops = 0;
+        self.allgs[g as usize].task
+    }
+
+    /// After a poll: act on what the goroutine asked for.
+    pub(crate) fn after_poll(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, done: bool) {
+        self.cur = None;
+        let at = self.local_now;
+        if done {
+            let t = at + self.cfg.costs.go_exit;
+            self.goexit0(k, p, g, t);
+            return;
+        }
+        match std::mem::take(&mut self.allgs[g as usize].request) {
+            Yield::Compute(d) => self.start_compute(k, p, g, at, d),
+            Yield::Park => {
+                let goid = self.allgs[g as usize].goid;
+                let r = self.allgs[g as usize].waitreason;
+                self.trace(k, at, TraceEv::GoBlock, goid, r as u64);
+                self.allp[p as usize].curg = None;
+                self.p_mode(p, PMode::Sched, at);
+                self.post_step(k, p, PAction::Schedule, at);
+            }
+            Yield::Gosched => {
+                // goschedImpl: _Grunning → _Grunnable, global tail, wakep, schedule.
+                let goid = self.allgs[g as usize].goid;
+                self.trace(k, at, TraceEv::GoSched, goid, 0);
+                self.stats.goscheds += 1;
+                self.set_status(g, GStatus::Runnable, at);
+                self.globrunqput(g);
+                self.allp[p as usize].curg = None;
+                self.p_mode(p, PMode::Sched, at);
+                self.wakep(k, at);
+                self.post_step(k, p, PAction::Schedule, at);
+            }
+            Yield::None => {
+                self.end = Some(EndReason::Panic(Fatal {
+                    message: format!(
+                        "fatal error: goroutine {} awaited a future that is not a costream runtime operation",
+                        self.allgs[g as usize].goid
+                    ),
+                }));
+            }
+        }
+    }
+
+    // ---- P steps ----
+
+    /// A P's M takes its next step. Returns a G to poll.
+    pub(crate) fn p_step(&mut self, k: &mut Kernel<Ev>, p: Pi, gen: u32) -> Option<(Pi, Gi)> {
+        let pp = &mut self.allp[p as usize];
+        if pp.gen != gen || pp.status != PStatus::Running {
+            return None;
+        }
+        let now = k.now();
+        match pp.action {
+            PAction::Run(g) => {
+                pp.computing = false;
+                Some((p, g))
+            }
+            PAction::Schedule => self.schedule(k, p, now),
+            PAction::StealLastPass => {
+                let mut t = now;
+                if let Some(g) = self.steal_pass(k, p, true, &mut t) {
+                    return self.found(k, p, g, false, t);
+                }
+                self.release_p(k, p, t)
+            }
+        }
+    }
+
+    /// `schedule` → `findRunnable` → `execute`.
+    fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+        let mut t = now;
+        // 2. Run this P's expired timers (`pp.timers.check`).
+        self.check_timers(k, p, &mut t);
+        // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
+        if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
+            t += self.cfg.costs.global_runq_check;
+            if let Some(g) = self.globrunqget(p, 1, &mut t) {
+                return self.found(k, p, g, false, t);
+            }
+        }
+        // 7. Local queue: runnext, then the ring.
+        if let Some((g, inherit)) = self.runqget(p) {
+            return self.found(k, p, g, inherit, t);
+        }
+        // 8. Global queue, in a batch.
+        if !self.global.is_empty() {
+            t += self.cfg.costs.global_runq_check;
+            if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                return self.found(k, p, g, false, t);
+            }
+        }
+        // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
+        if self.netpoll_waiters > 0 && self.poller.is_none() {
+            t += self.cfg.costs.netpoll_poll;
+            self.stats.netpolls += 1;
+            let mut list = self.netpoll_take();
+            if !list.is_empty() {
+                let g = list.remove(0);
+                self.injectglist(k, list, Some(p), t);
+                self.set_status(g, GStatus::Runnable, t);
+                return self.found(k, p, g, false, t);
+            }
+        }
+        // 10. Steal, if spinning or if fewer than half the busy Ps have spinning Ms.
+        let busy = self.cfg.gomaxprocs - self.npidle();
+        if self.allp[p as usize].spinning || 2 * self.nmspinning < busy {
+            if !self.allp[p as usize].spinning {
+                self.become_spinning(p);
+                self.trace(k, t, TraceEv::Spin, p as u64, 0);
+            }
+            for _ in 0..STEAL_TRIES - 1 {
+                if let Some(g) = self.steal_pass(k, p, false, &mut t) {
+                    return self.found(k, p, g, false, t);
+                }
+            }
+            // The last pass steals runnext, after runqgrab's usleep(3) when a victim is running.
+            if self.any_running_runnext_only(p) {
+                self.post_step(k, p, PAction::StealLastPass, t + STEAL_RUNNEXT_SLEEP);
+                return None;
+            }
+            if let Some(g) = self.steal_pass(k, p, true, &mut t) {
+                return self.found(k, p, g, false, t);
+            }
+        }
+        self.release_p(k, p, t)
+    }
+
+    fn any_running_runnext_only(&self, p: Pi) -> bool {
+        self.allp.iter().enumerate().any(|(i, pp)| {
+            i as Pi != p
+                && pp.status == PStatus::Running
+                && pp.runq.is_empty()
+                && pp.runnext.is_some()
+        })
+    }
+
+    /// One `stealWork` pass over all Ps in a random order (`stealOrder.start(cheaprand())`).
+    /// The last pass also runs other Ps' timers and may take their `runnext`.
+    fn steal_pass(&mut self, k: &mut Kernel<Ev>, p: Pi, last: bool, t: &mut SimTime) -> Option<Gi> {
+        let n = self.cfg.gomaxprocs;
+        let order = RandomOrder::new(n, self.steal_rng.next_u32());
+        for victim in order {
+            if victim == p {
+                continue;
+            }
+            *t += self.cfg.costs.steal_probe;
+            if last && !self.allp[victim as usize].timers.is_empty() {
+                let before = self.allp[p as usize].runnext.is_some()
+                    || !self.allp[p as usize].runq.is_empty();
+                self.run_timers_of(k, victim, p, t);
+                if !before {
+                    if let Some((g, _)) = self.runqget(p) {
+                        return Some(g);
+                    }
+                }
+            }
+            if self.allp[victim as usize].status == PStatus::Idle {
+                continue;
+            }
+            if let Some(g) = self.runqsteal(p, victim, last, t) {
+                self.trace(k, *t, TraceEv::ProcSteal, p as u64, victim as u64);
+                return Some(g);
+            }
+        }
+        None
+    }
+
+    /// A G was found: stop spinning (waking another spinner if this was the last) and run it.
+    fn found(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        g: Gi,
+        inherit: bool,
+        t: SimTime,
+    ) -> Option<(Pi, Gi)> {
+        if self.allp[p as usize].spinning {
+            self.resetspinning(k, p, t);
+        }
+        self.execute(k, p, g, inherit, t)
+    }
+
+    /// The end of `findRunnable`: re-check the global queue, release the P, re-check other Ps'
+    /// queues if this M was spinning, then block in netpoll until the next timer or `stopm`.
+    fn release_p(&mut self, k: &mut Kernel<Ev>, p: Pi, t: SimTime) -> Option<(Pi, Gi)> {
+        let mut t = t;
+        if !self.global.is_empty() {
+            if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                return self.found(k, p, g, false, t);
+            }
+        }
+        if !self.allp[p as usize].spinning && self.needspinning {
+            self.become_spinning(p);
+            self.post_step(k, p, PAction::Schedule, t);
+            return None;
+        }
+        let own_timer = self.allp[p as usize].timers.next_when();
+        let was_spinning = self.allp[p as usize].spinning;
+        self.pidleput(p, t);
+        self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
+        let mut poll_until = own_timer;
+        if was_spinning {
+            self.allp[p as usize].spinning = false;
+            self.nmspinning -= 1;
+            if !self.global.is_empty() {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    if let Some(g) = self.globrunqget(p2, 0, &mut t) {
+                        return self.found(k, p2, g, false, t);
+                    }
+                }
+            }
+            // checkRunqsNoP: work appeared on some P while we were giving up.
+            if self.allp.iter().any(|pp| {
+                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
+            }) {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    self.post_step(k, p2, PAction::Schedule, t);
+                    return None;
+                }
+            }
+            // checkTimersNoP.
+            poll_until = self.earliest_timer();
+        }
+        if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
+            self.block_in_netpoll(k, poll_until, t, was_spinning);
+            return None;
+        } else if let Some(pu) = poll_until {
+            if let Some(pl) = self.poller {
+                if pl.until.is_none_or(|u| u > pu) {
+                    self.netpoll_break(k, t);
+                }
+            }
+        }
+        // stopm
+        self.nmidle += 1;
+        self.checkdead(k, t);
+        None
+    }
+
+    fn pidleget_spinning(&mut self, at: SimTime) -> Option<Pi> {
+        let p = self.pidleget(at);
+        if p.is_none() {
+            self.needspinning = true;
+        }
+        p
+    }
+
+    /// Earliest timer on any P (`timeSleepUntil` / `checkTimersNoP`).
+    pub(crate) fn earliest_timer(&self) -> Option<SimTime> {
+        self.allp
+            .iter()
+            .filter_map(|pp| pp.timers.next_when())
+            .min()
+    }
+
+    // ---- netpoll ----
+
+    /// This M blocks in `netpoll(delay)` until the next timer: epoll's timeout is in whole
+    /// milliseconds, `delay < 1ms` waits 1 ms and longer delays are truncated
+    /// (netpoll_epoll.go), so an idle process's timers fire late or loop.
+    fn block_in_netpoll(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        until: Option<SimTime>,
+        t: SimTime,
+        was_spinning: bool,
+    ) {
+        self.poller_gen = self.poller_gen.wrapping_add(1);
+        self.stats.netpoll_blocks += 1;
+        let wake_at = if !self.netpoll_ready.is_empty() {
+            t
+        } else {
+            match until {
+                None => SimTime::MAX,
+                Some(u) => {
+                    let delay = u.saturating_since(t);
+                    if delay.is_zero() {
+                        t
+                    } else {
+                        t + epoll_timeout(delay) + self.cfg.costs.epoll_wake
+                    }
+                }
+            }
+        };
+        self.poller = Some(Poller {
+            until,
+            wake_at,
+            gen: self.poller_gen,
+            was_spinning,
+        });
+        self.trace(
+            k,
+            t,
+            TraceEv::NetpollBlock,
+            until.map_or(u64::MAX, |u| u.as_nanos()),
+            0,
+        );
+        if wake_at != SimTime::MAX {
+            k.schedule(
+                wake_at,
+                Ev::NetpollWake {
+                    host: self.host,
+                    gen: self.poller_gen,
+                },
+            );
+        }
+    }
+
+    /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready).
+    pub(crate) fn netpoll_break(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        let Some(pl) = self.poller.as_mut() else {
+            return;
+        };
+        let wake = at + self.cfg.costs.epoll_wake;
+        if wake < pl.wake_at {
+            self.poller_gen = self.poller_gen.wrapping_add(1);
+            pl.gen = self.poller_gen;
+            pl.wake_at = wake;
+            k.schedule(
+                wake,
+                Ev::NetpollWake {
+                    host: self.host,
+                    gen: self.poller_gen,
+                },
+            );
+        }
+    }
+
+    /// Called when a descriptor with a parked reader becomes ready (`netpollready`).
+    pub(crate) fn netpoll_mark_ready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
+        self.netpoll_ready.push_back(g);
+        if self.poller.is_some() {
+            self.netpoll_break(k, at);
+        }
+    }
+
+    /// `netpoll(0)`'s result: up to 128 Gs whose descriptors are ready.
+    fn netpoll_take(&mut self) -> Vec<Gi> {
+        let n = self.netpoll_ready.len().min(NETPOLL_MAX_EVENTS);
+        self.netpoll_waiters -= n as u32;
+        self.netpoll_ready.drain(..n).collect()
+    }
+
+    /// The blocked netpoll M returns: take an idle P and run what it found, or go to the top of
+    /// `findRunnable` with it.
+    pub(crate) fn netpoll_wake(&mut self, k: &mut Kernel<Ev>, gen: u32) -> Option<(Pi, Gi)> {
+        let pl = match self.poller {
+            Some(pl) if pl.gen == gen => pl,
+            _ => return None,
+        };
+        let now = k.now();
+        self.poller = None;
+        self.lastpoll = now;
+        self.trace(k, now, TraceEv::NetpollWake, 0, 0);
+        let mut list = self.netpoll_take();
+        match self.pidleget(now) {
+            Some(p) => {
+                if !list.is_empty() {
+                    let g = list.remove(0);
+                    self.injectglist(k, list, Some(p), now);
+                    self.set_status(g, GStatus::Runnable, now);
+                    return self.execute(k, p, g, false, now);
+                }
+                if pl.was_spinning {
+                    self.become_spinning(p);
+                }
+                self.schedule(k, p, now)
+            }
+            None => {
+                self.injectglist(k, list, None, now);
+                self.nmidle += 1;
+                None
+            }
+        }
+    }
+
+    // ---- timers (time.go) on the scheduler side ----
+
+    /// `pp.timers.check(now)`: run this P's expired timers; their Gs go to this P.
+    fn check_timers(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) {
+        self.run_timers_of(k, p, p, t);
+    }
+
+    /// Runs `owner`'s expired timers on P `runner` (a thief runs a victim's timers).
+    fn run_timers_of(&mut self, k: &mut Kernel<Ev>, owner: Pi, runner: Pi, t: &mut SimTime) {
+        loop {
+            let now = *t;
+            let Some(id) = self.allp[owner as usize]
+                .timers
+                .pop_expired(now, &self.timers)
+            else {
+                break;
+            };
+            *t += self.cfg.costs.timer_fire;
+            self.stats.timers_fired += 1;
+            self.trace(k, now, TraceEv::TimerFire, id as u64, runner as u64);
+            self.fire_timer(k, id, owner, runner, now);
+        }
+    }
+
+    // ---- sysmon ----
+
+    pub(crate) fn start_sysmon(&mut self, k: &mut Kernel<Ev>) {
+        if self.cfg.sysmon {
+            self.sysmon.delay = SimDuration::from_micros(20);
+            k.schedule(
+                k.now() + self.sysmon.delay,
+                Ev::Sysmon {
+                    host: self.host,
+                    gen: self.sysmon.gen,
+                    deep: false,
+                },
+            );
+        }
+    }
+
+    /// One sysmon iteration after its `usleep(delay)`: deep sleep while every P is idle, poll the
+    /// network if nobody has for 10 ms, `retake`, then sleep 20 us, doubling after 50 idle
+    /// iterations up to 10 ms.
+    pub(crate) fn sysmon_tick(&mut self, k: &mut Kernel<Ev>, gen: u32, after_deep: bool) {
+        if gen != self.sysmon.gen {
+            return;
+        }
+        let now = k.now();
+        self.stats.sysmon_wakeups += 1;
+        if !after_deep && self.npidle() == self.cfg.gomaxprocs {
+            let next = self.earliest_timer().unwrap_or(SimTime::MAX);
+            if next > now {
+                let sleep =
+                    (FORCE_GC_PERIOD.as_nanos() / 2).min(next.saturating_since(now).as_nanos());
+                k.schedule(
+                    now + SimDuration::from_nanos(sleep),
+                    Ev::Sysmon {
+                        host: self.host,
+                        gen,
+                        deep: true,
+                    },
+                );
+                return;
+            }
+        }
+        if self.poller.is_none()
+            && self.netpoll_waiters > 0
+            && self.lastpoll + SimDuration::from_millis(10) < now
+        {
+            self.lastpoll = now;
+            self.stats.netpolls += 1;
+            let list = self.netpoll_take();
+            self.injectglist(k, list, None, now);
+        }
+        if self.retake(k, now) != 0 {
+            self.sysmon.idle = 0;
+        } else {
+            self.sysmon.idle += 1;
+        }
+        let s = &mut self.sysmon;
+        if s.idle == 0 {
+            s.delay = SimDuration::from_micros(20);
+        } else if s.idle > 50 {
+            s.delay = s.delay * 2;
+        }
+        s.delay = s.delay.min(SimDuration::from_millis(10));
+        let d = s.delay;
+        self.trace(k, now, TraceEv::Sysmon, d.as_nanos(), 0);
+        k.schedule(
+            now + d,
+            Ev::Sysmon {
+                host: self.host,
+                gen,
+                deep: false,
+            },
+        );
+    }
+
+    /// `retake`: preempt a G that has run for `forcePreemptNS` since sysmon first saw its P's
+    /// `schedtick`. Returns the number of Ps retaken from syscalls (none are modelled yet), so
+    /// preemptions alone let sysmon back off, as in Go.
+    fn retake(&mut self, k: &mut Kernel<Ev>, now: SimTime) -> u32 {
+        for p in 0..self.allp.len() as Pi {
+            let pp = &mut self.allp[p as usize];
+            if pp.status != PStatus::Running {
+                continue;
+            }
+            let t = pp.schedtick;
+            if pp.sysmontick.schedtick != t {
+                pp.sysmontick.schedtick = t;
+                pp.sysmontick.schedwhen = now;
+            } else if pp.sysmontick.schedwhen + FORCE_PREEMPT <= now {
+                self.preemptone(k, p, now);
+            }
+        }
+        0
+    }
+
+    /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.
+    fn preemptone(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) {
+        let pp = &self.allp[p as usize];
+        if pp.curg.is_none() || !pp.computing {
+            return;
+        }
+        k.schedule(
+            now + self.cfg.costs.preempt_signal,
+            Ev::Preempt {
+                host: self.host,
+                p,
+                gen: pp.gen,
+            },
+        );
+    }
+
+    /// The signal lands: `asyncPreempt` → `gopreempt_m` → `goschedImpl`: the G goes to the
+    /// global queue with the rest of its compute still owed.
+    pub(crate) fn preempt(&mut self, k: &mut Kernel<Ev>, p: Pi, gen: u32) {
+        let now = k.now();
+        let pp = &mut self.allp[p as usize];
+        if pp.gen != gen || !pp.computing {
+            return;
+        }
+        let PAction::Run(g) = pp.action else { return };
+        pp.computing = false;
+        pp.curg = None;
+        let left = self.allgs[g as usize].compute_end.saturating_since(now);
+        self.allgs[g as usize].compute_left = left;
+        self.stats.preemptions += 1;
+        let goid = self.allgs[g as usize].goid;
+        self.trace(k, now, TraceEv::GoPreempt, goid, p as u64);
+        self.set_status(g, GStatus::Runnable, now);
+        self.globrunqput(g);
+        self.p_mode(p, PMode::Sched, now);
+        self.wakep(k, now);
+        self.post_step(k, p, PAction::Schedule, now);
+    }
+
+    // ---- checkdead ----
+
+    /// `checkdead`: with no M running (every P idle, nobody in netpoll), no timers and
+    /// goroutines still waiting, the program is deadlocked.
+    fn checkdead(&mut self, _k: &mut Kernel<Ev>, now: SimTime) {
+        if self.npidle() < self.cfg.gomaxprocs || self.poller.is_some() {
+            return;
+        }
+        if self.live == 0 {
+            self.end = Some(EndReason::AllFinished);
+            return;
+        }
+        if self.allp.iter().any(|pp| !pp.timers.is_empty()) {
+            return;
+        }
+        self.end = Some(EndReason::Deadlock(Fatal {
+            message: self.deadlock_message(now),
+        }));
+    }
+
+    /// Go's report: "fatal error: all goroutines are asleep - deadlock!" and each goroutine
+    /// with its id and wait reason, as `goroutineheader` prints them.
+    fn deadlock_message(&self, now: SimTime) -> String {
+        let mut s = String::from("fatal error: all goroutines are asleep - deadlock!\n");
+        let mut gs: Vec<&G> = self
+            .allgs
+            .iter()
+            .filter(|g| g.status != GStatus::Dead)
+            .collect();
+        gs.sort_by_key(|g| g.goid);
+        for g in gs {
+            let _ = write!(s, "\ngoroutine {} [{}", g.goid, g.waitreason.as_str());
+            let mins = now.saturating_since(g.waitsince).as_nanos() / 60_000_000_000;
+            if mins >= 1 {
+                let _ = write!(s, ", {mins} minutes");
+            }
+            let _ = writeln!(s, "]:\n{}()", g.name);
+            if let Some((pname, pgoid)) = g.parent {
+                let _ = writeln!(s, "created by {pname} in goroutine {pgoid}");
+            }
+        }
+        s
+    }
+
+    // ---- introspection ----
+
+    /// Goroutines not yet dead.
+    pub fn live_goroutines(&self) -> u64 {
+        self.live
+    }
+
+    /// `(goid, status, wait reason, name)` of every live goroutine, by goid.
+    pub fn goroutines(&self) -> Vec<(u64, GStatus, WaitReason, &'static str)> {
+        let mut v: Vec<_> = self
+            .allgs
+            .iter()
+            .filter(|g| g.status != GStatus::Dead)
+            .map(|g| (g.goid, g.status, g.waitreason, g.name))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v
+    }
+
+    /// State times of the goroutine with this goid, if it ever existed and its slot was not reused.
+    pub fn state_times(&self, goid: u64) -> Option<StateTimes> {
+        self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
+    }
+
+    /// Per-P time running goroutines and in the scheduler.
+    pub fn p_times(&self) -> Vec<(SimDuration, SimDuration)> {
+        self.allp
+            .iter()
+            .map(|pp| (pp.time_user, pp.time_sched))
+            .collect()
+    }
+
+    /// Lengths of each P's local queue (with runnext) and of the global queue (`schedtrace`).
+    pub fn runq_lengths(&self) -> (Vec<u32>, usize) {
+        (
+            self.allp
+                .iter()
+                .map(|pp| pp.runq.len() + pp.runnext.is_some() as u32)
+                .collect(),
+            self.global.len(),
+        )
+    }
+
+    pub fn nmspinning(&self) -> u32 {
+        self.nmspinning
+    }
+}
+
+/// epoll_wait's timeout for a netpoll delay (netpoll_epoll.go: `netpoll`).
+pub fn epoll_timeout(delay: SimDuration) -> SimDuration {
+    let ns = delay.as_nanos();
+    if ns < 1_000_000 {
+        SimDuration::from_millis(1)
+    } else if ns < 1_000_000_000_000_000 {
+        SimDuration::from_millis(ns / 1_000_000)
+    } else {
+        SimDuration::from_secs(1_000_000)
+    }
+}
+
+/// `randomOrder`/`randomEnum` (proc.go): a random start and a stride coprime to GOMAXPROCS
+/// visit every P once.
+pub struct RandomOrder {
+    i: u32,
+    count: u32,
+    pos: u32,
+    inc: u32,
+}
+
+impl RandomOrder {
+    pub fn new(count: u32, r: u32) -> Self {
+        // coprimes of count in [1, count], in increasing order, as randomOrder.reset builds them.
+        let mut nco = 0u32;
+        let mut pick = 0u32;
+        let target = (r / count) % (1..=count).filter(|&i| gcd(i, count) == 1).count() as u32;
+        for i in 1..=count {
+            if gcd(i, count) == 1 {
+                if nco == target {
+                    pick = i;
+                }
+                nco += 1;
+            }
+        }
+        Self {
+            i: 0,
+            count,
+            pos: r % count,
+            inc: pick,
+        }
+    }
+}
+
+impl Iterator for RandomOrder {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        if self.i == self.count {
+            return None;
+        }
+        let p = self.pos;
+        self.i += 1;
+        self.pos = (self.pos + self.inc) % self.count;
+        Some(p)
+    }
+}
+
+fn gcd(mut a: u32, mut b: u32) -> u32 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_order_visits_each_p_once() {
+        for count in 1..=12 {
+            for r in [0u32, 1, 7, 12345, u32::MAX] {
+                let mut seen: Vec<u32> = RandomOrder::new(count, r).collect();
+                seen.sort();
+                assert_eq!(seen, (0..count).collect::<Vec<_>>(), "count={count} r={r}");
+            }
+        }
+    }
+
+    #[test]
+    fn epoll_timeouts_follow_netpoll_epoll() {
+        let ms = SimDuration::from_millis;
+        assert_eq!(epoll_timeout(SimDuration::from_micros(50)), ms(1));
+        assert_eq!(epoll_timeout(SimDuration::from_micros(1500)), ms(1));
+        assert_eq!(epoll_timeout(ms(20)), ms(20));
+        assert_eq!(epoll_timeout(SimDuration::from_micros(20_700)), ms(20));
+    }
+}
+
+impl Runtime {
+    /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
+    pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
+        self.poller.map(|p| p.until)
+    }
+
+    /// An unrecovered panic unwound goroutine `g`: the program dies (`fatalpanic`).
+    pub(crate) fn gopanic(&mut self, g: Gi, msg: &str) {
+        self.cur = None;
+        let goid = self.allgs[g as usize].goid;
+        let name = self.allgs[g as usize].name;
+        self.end = Some(EndReason::Panic(Fatal {
+            message: format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)"),
+        }));
+    }
+}

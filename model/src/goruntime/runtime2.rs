@@ -1,0 +1,149 @@
+//! Goroutine and processor state, after `src/runtime/runtime2.go`.
+
+use costream_sim::{SimDuration, SimTime, TaskId};
+
+/// Index of a G in its runtime's `allgs` slab.
+pub type Gi = u32;
+/// Index of a P in `allp`.
+pub type Pi = u32;
+
+/// Goroutine status (`runtime2.go`: `_Gidle` … `_Gdead`). `_Gsyscall`, `_Gcopystack` and
+/// `_Gpreempted` have no separate role yet: a preempted G is `_Grunnable` on the global queue
+/// (`gopreempt_m`), as it is in Go when async preemption yields rather than parks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GStatus {
+    Idle,
+    Runnable,
+    Running,
+    Waiting,
+    Dead,
+}
+
+impl GStatus {
+    pub fn go_name(self) -> &'static str {
+        match self {
+            GStatus::Idle => "_Gidle",
+            GStatus::Runnable => "_Grunnable",
+            GStatus::Running => "_Grunning",
+            GStatus::Waiting => "_Gwaiting",
+            GStatus::Dead => "_Gdead",
+        }
+    }
+}
+
+/// Why a G is waiting (`runtime2.go: waitReason`), with Go's strings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[repr(u8)]
+pub enum WaitReason {
+    Zero = 0,
+    ChanReceiveNilChan,
+    ChanSendNilChan,
+    SelectNoCases,
+    ChanReceive,
+    ChanSend,
+    Select,
+    Sleep,
+    IoWait,
+    Preempted,
+}
+
+impl WaitReason {
+    pub const ALL: [WaitReason; 10] = [
+        WaitReason::Zero,
+        WaitReason::ChanReceiveNilChan,
+        WaitReason::ChanSendNilChan,
+        WaitReason::SelectNoCases,
+        WaitReason::ChanReceive,
+        WaitReason::ChanSend,
+        WaitReason::Select,
+        WaitReason::Sleep,
+        WaitReason::IoWait,
+        WaitReason::Preempted,
+    ];
+    /// The string Go prints in tracebacks (`waitReasonStrings`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WaitReason::Zero => "",
+            WaitReason::ChanReceiveNilChan => "chan receive (nil chan)",
+            WaitReason::ChanSendNilChan => "chan send (nil chan)",
+            WaitReason::SelectNoCases => "select (no cases)",
+            WaitReason::ChanReceive => "chan receive",
+            WaitReason::ChanSend => "chan send",
+            WaitReason::Select => "select",
+            WaitReason::Sleep => "sleep",
+            WaitReason::IoWait => "IO wait",
+            WaitReason::Preempted => "preempted",
+        }
+    }
+}
+
+/// What a goroutine asked for when it last returned control to the scheduler.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Yield {
+    /// Nothing: the goroutine awaited something that is not a runtime operation.
+    #[default]
+    None,
+    /// Hold the P for this long (`compute`).
+    Compute(SimDuration),
+    /// `gopark`: status and wait reason are already set.
+    Park,
+    /// `Gosched`.
+    Gosched,
+}
+
+/// Time a goroutine spent in each state (the state-time breakdown of `runtime/metrics`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StateTimes {
+    pub runnable: SimDuration,
+    pub running: SimDuration,
+    pub waiting: SimDuration,
+}
+
+/// A goroutine (`runtime2.go: type g`), reduced to what the model needs.
+pub(crate) struct G {
+    pub goid: u64,
+    pub status: GStatus,
+    pub waitreason: WaitReason,
+    pub task: TaskId,
+    /// Function the goroutine runs ("main.worker"), for tracebacks and leak reports.
+    pub name: &'static str,
+    /// Function and goroutine that created it ("created by main.main in goroutine 1").
+    pub parent: Option<(&'static str, u64)>,
+    /// When the current status began.
+    pub since: SimTime,
+    /// When it started waiting (`gp.waitsince`), for "[chan receive, 2 minutes]".
+    pub waitsince: SimTime,
+    pub times: StateTimes,
+    pub request: Yield,
+    /// CPU work still owed after a preemption, finished before the future is polled again.
+    pub compute_left: SimDuration,
+    /// End of the compute in progress while the G holds its P.
+    pub compute_end: SimTime,
+    /// The program's main goroutine: when it returns, the program exits.
+    pub is_main: bool,
+}
+
+/// P status (`_Pidle`, `_Prunning`; syscall and GC states come with later models).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PStatus {
+    Idle,
+    Running,
+}
+
+/// What a P's M does at its next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum PAction {
+    /// Enter `schedule()` → `findRunnable`.
+    Schedule,
+    /// Poll the current G (after a switch or when its compute is over).
+    Run(Gi),
+    /// The last `stealWork` pass, after `runqgrab`'s `usleep(3)`.
+    StealLastPass,
+}
+
+/// What sysmon last saw of a P (`runtime2.go: sysmontick`).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct SysmonTick {
+    pub schedtick: u32,
+    pub schedwhen: SimTime,
+}

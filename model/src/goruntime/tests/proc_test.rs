@@ -1,0 +1,347 @@
+//! proc.go: newproc/runnext, local and global queues, Gosched, stealing, preemption, checkdead.
+
+use super::*;
+use crate::goruntime::WaitReason;
+use crate::world::EndReason;
+use crate::GStatus;
+
+/// `go f()` puts the new G in runnext: with one P the last-created runs first, then the others
+/// in creation order (reference checklist: "the most recently created G runs first").
+#[test]
+fn ten_goroutines_run_9_then_0_to_8() {
+    for costs in [Costs::default(), Costs::zero()] {
+        let order = log::<u32>();
+        let o = order.clone();
+        let (_, out) = run_main(1, costs, 1, ms(100), move |go| async move {
+            let done = go.make_chan::<()>(0);
+            for i in 0..10 {
+                let (o, done) = (o.clone(), done.clone());
+                go.go("main.worker", move |go| async move {
+                    o.borrow_mut().push(i);
+                    done.send(&go, ()).await;
+                });
+            }
+            for _ in 0..10 {
+                done.recv(&go).await;
+            }
+        });
+        assert_eq!(out.end, EndReason::MainReturned);
+        assert_eq!(*order.borrow(), vec![9, 0, 1, 2, 3, 4, 5, 6, 7, 8]);
+    }
+}
+
+/// A full 256-slot local queue moves half of itself plus the kicked G to the global queue.
+#[test]
+fn runqputslow_moves_half_to_global() {
+    let seen = log::<(Vec<u32>, usize, u64)>();
+    let s = seen.clone();
+    run_main(1, Costs::default(), 1, ms(50), move |go| async move {
+        for _ in 0..258 {
+            go.go("main.idle", |_| async {});
+        }
+        let snap = go.with_world(|w| {
+            let (local, global) = w.rts[0].runq_lengths();
+            (local, global, w.rts[0].stats.runq_overflows)
+        });
+        s.borrow_mut().push(snap);
+    });
+    // 258 spawns: runnext holds #258; #1..#128 and #257 went global; #129..#256 stay local.
+    assert_eq!(seen.borrow()[0], (vec![129], 129, 1));
+}
+
+/// Gosched puts the caller on the global queue: it runs after the P's local work.
+#[test]
+fn gosched_goes_behind_local_work() {
+    let order = log::<&'static str>();
+    let o = order.clone();
+    run_main(1, Costs::zero(), 1, ms(10), move |go| async move {
+        let o1 = o.clone();
+        go.go("main.a", move |go| async move {
+            o1.borrow_mut().push("a1");
+            go.gosched().await;
+            o1.borrow_mut().push("a2");
+        });
+        let o2 = o.clone();
+        go.go("main.b", move |_| async move { o2.borrow_mut().push("b") });
+        let o3 = o.clone();
+        go.go("main.c", move |_| async move { o3.borrow_mut().push("c") });
+        go.sleep(ms(1)).await;
+    });
+    // runnext = c, queue = a, b. a yields to the global queue, so b runs before a resumes.
+    assert_eq!(*order.borrow(), vec!["c", "a1", "b", "a2"]);
+}
+
+/// Every 61st schedule tick the global queue is checked before the local one.
+#[test]
+fn global_queue_checked_every_61st_tick() {
+    let order = log::<u32>();
+    let o = order.clone();
+    run_main(1, Costs::zero(), 1, ms(10), move |go| async move {
+        // One goroutine yields to the global queue; 100 others sit in the local queue.
+        let og = o.clone();
+        go.go("main.yielder", move |go| async move {
+            go.gosched().await;
+            og.borrow_mut().push(1000);
+        });
+        for i in 0..100 {
+            let o = o.clone();
+            go.go("main.w", move |_| async move { o.borrow_mut().push(i) });
+        }
+        go.sleep(ms(1)).await;
+    });
+    let pos = order.borrow().iter().position(|&x| x == 1000).unwrap();
+    // Without the 1-in-61 rule the yielder would run after all 100 local goroutines.
+    assert!(pos < 100, "global G ran at position {pos}");
+    assert!(pos > 40, "global G ran too early, at {pos}");
+}
+
+/// A spinning goroutine is preempted by sysmon 10 ms after sysmon first saw its schedtick
+/// (plus sysmon's sleep granularity), so a sleeper on the same P wakes 10–20 ms late, not 50.
+#[test]
+fn sysmon_preempts_a_long_compute() {
+    let woke = log::<u64>();
+    let w = woke.clone();
+    let (sim, _) = run_main(1, Costs::default(), 1, ms(200), move |go| async move {
+        let w = w.clone();
+        go.go("main.sleeper", move |go| async move {
+            go.sleep(ms(1)).await;
+            w.borrow_mut().push(go.now().as_nanos());
+        });
+        go.gosched().await; // the sleeper runs and arms its 1 ms timer on P0
+        go.go("main.spinner", |go| async move { go.compute(ms(50)).await });
+        go.sleep(ms(100)).await;
+    });
+    let t = woke.borrow()[0];
+    assert!(
+        (10_000_000..=21_000_000).contains(&t),
+        "sleeper woke at {t} ns"
+    );
+    assert!(sim.runtime(0, |rt| rt.stats.preemptions) >= 1);
+}
+
+/// Without sysmon nothing preempts: the sleeper waits for the whole compute.
+#[test]
+fn without_sysmon_no_preemption() {
+    let woke = log::<u64>();
+    let w = woke.clone();
+    let sim = Sim::new(1, RunLimits::for_duration(ms(200)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        costs: Costs::default(),
+        sysmon: false,
+    });
+    sim.main(h, move |go| async move {
+        let w = w.clone();
+        go.go("main.sleeper", move |go| async move {
+            go.sleep(ms(1)).await;
+            w.borrow_mut().push(go.now().as_nanos());
+        });
+        go.gosched().await;
+        go.go("main.spinner", |go| async move { go.compute(ms(50)).await });
+        go.sleep(ms(100)).await;
+    });
+    sim.run();
+    assert!(woke.borrow()[0] >= 50_000_000);
+}
+
+/// Idle Ps steal: work spawned on one P spreads to the others.
+#[test]
+fn idle_ps_steal_half() {
+    let (sim, out) = run_main(4, Costs::default(), 3, ms(500), |go| async move {
+        let done = go.make_chan::<()>(64);
+        for _ in 0..64 {
+            let done = done.clone();
+            go.go("main.work", move |go| async move {
+                go.compute(ms(1)).await;
+                done.send(&go, ()).await;
+            });
+        }
+        for _ in 0..64 {
+            done.recv(&go).await;
+        }
+    });
+    assert_eq!(out.end, EndReason::MainReturned);
+    let (steals, stolen) = sim.runtime(0, |rt| (rt.stats.steals, rt.stats.stolen_gs));
+    assert!(steals >= 3, "steals={steals}");
+    assert!(
+        stolen > steals,
+        "steals take batches: {stolen} Gs in {steals} steals"
+    );
+    let times = sim.runtime(0, |rt| rt.p_times());
+    for (i, (user, _)) in times.iter().enumerate() {
+        assert!(user.as_nanos() >= 10_000_000, "P{i} ran only {user}");
+    }
+    // 64 ms of work on 4 Ps: well under 64 ms of wall time.
+    assert!(out.now.as_nanos() < 25_000_000, "took {}", out.now);
+}
+
+/// wakep starts at most one spinning M at a time.
+#[test]
+fn at_most_one_spinner_per_wakep() {
+    let max_spin = log::<u32>();
+    let m = max_spin.clone();
+    run_main(8, Costs::default(), 1, ms(20), move |go| async move {
+        for _ in 0..4 {
+            go.go("main.w", |go| async move { go.compute(us(100)).await });
+            let n = go.with_world(|w| w.rts[0].nmspinning());
+            m.borrow_mut().push(n);
+        }
+        go.sleep(ms(5)).await;
+    });
+    assert!(
+        max_spin.borrow().iter().all(|&n| n <= 1),
+        "{:?}",
+        max_spin.borrow()
+    );
+}
+
+/// checkdead: a program that blocks forever ends with Go's message and a goroutine list.
+#[test]
+fn blocking_forever_is_a_deadlock() {
+    let (_, out) = run_main(
+        2,
+        Costs::default(),
+        1,
+        SimDuration::from_secs(10),
+        |go| async move {
+            let c = go.make_chan::<u32>(0);
+            let c2 = c.clone();
+            go.go("main.sender", move |go| async move {
+                let other = go.make_chan::<u32>(0);
+                other.recv(&go).await;
+                c2.send(&go, 1).await;
+            });
+            c.recv(&go).await;
+        },
+    );
+    let msg = out.fatal_message().expect("deadlock");
+    assert!(matches!(out.end, EndReason::Deadlock(_)));
+    assert!(
+        msg.starts_with("fatal error: all goroutines are asleep - deadlock!\n"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("goroutine 1 [chan receive]:\nmain.main()"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("[chan receive]:\nmain.sender()\ncreated by main.main in goroutine 1"),
+        "{msg}"
+    );
+    // Detected when the last M went idle, not at the time limit.
+    assert!(out.now < SimDuration::from_millis(1).into_time());
+}
+
+/// A pending timer keeps checkdead quiet; the deadlock is reported once it has fired.
+#[test]
+fn timers_suppress_deadlock_until_they_fire() {
+    let (_, out) = run_main(
+        1,
+        Costs::default(),
+        1,
+        SimDuration::from_secs(10),
+        |go| async move {
+            go.sleep(ms(30)).await;
+            go.block().await;
+        },
+    );
+    let msg = out.fatal_message().expect("deadlock");
+    assert!(msg.contains("goroutine 1 [select (no cases)]"), "{msg}");
+    assert!(out.now.as_nanos() >= 30_000_000);
+}
+
+/// Goroutine states and wait reasons follow runtime2.go; time in each state is recorded.
+#[test]
+fn state_times_are_recorded() {
+    let (sim, _) = run_main(1, Costs::zero(), 1, ms(100), |go| async move {
+        go.go("main.w", |go| async move {
+            go.compute(ms(3)).await;
+            go.sleep(ms(5)).await;
+        });
+        go.sleep(ms(20)).await;
+    });
+    let t = sim.runtime(0, |rt| rt.state_times(2)).unwrap();
+    assert_eq!(t.running, ms(3));
+    assert!(t.waiting >= ms(5) && t.waiting <= ms(7), "{t:?}");
+    let sleep_total = sim.runtime(0, |rt| rt.stats.wait_by_reason[WaitReason::Sleep as usize]);
+    assert!(sleep_total >= ms(25));
+    assert!(sim
+        .runtime(0, |rt| rt.goroutines())
+        .iter()
+        .all(|g| g.1 != GStatus::Dead));
+}
+
+/// Goroutine ids come from per-P batches of 16 (`_GoidCacheBatch`), main is 1.
+#[test]
+fn goids_are_batched_per_p() {
+    let ids = log::<u64>();
+    let i = ids.clone();
+    run_main(2, Costs::default(), 1, ms(10), move |go| async move {
+        i.borrow_mut().push(go.goid());
+        let a = go.go("main.a", |_| async {});
+        i.borrow_mut().push(a);
+        go.sleep(ms(1)).await;
+    });
+    assert_eq!(*ids.borrow(), vec![1, 2]);
+}
+
+/// The event budget bounds a run that never ends on its own.
+#[test]
+fn event_budget_ends_a_busy_run() {
+    let sim = Sim::new(
+        1,
+        RunLimits {
+            until: costream_sim::SimTime::MAX,
+            max_events: 1000,
+        },
+    );
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 2,
+        ..Default::default()
+    });
+    sim.main(h, |go| async move {
+        loop {
+            go.compute(us(5)).await;
+        }
+    });
+    let out = sim.run();
+    assert_eq!(out.end, EndReason::BudgetSpent);
+    assert_eq!(out.events, 1000);
+}
+
+/// A goroutine woken by a channel operation lands in the waker's runnext, ahead of queued work.
+#[test]
+fn woken_goroutine_runs_next() {
+    let order = log::<&'static str>();
+    let o = order.clone();
+    run_main(1, Costs::zero(), 1, ms(10), move |go| async move {
+        let c = go.make_chan::<()>(0);
+        let (c1, o1) = (c.clone(), o.clone());
+        go.go("main.receiver", move |go| async move {
+            c1.recv(&go).await;
+            o1.borrow_mut().push("receiver");
+        });
+        go.sleep(us(1)).await; // receiver parks
+        let o2 = o.clone();
+        go.go("main.other", move |_| async move {
+            o2.borrow_mut().push("other")
+        });
+        let o3 = o.clone();
+        go.go("main.third", move |_| async move {
+            o3.borrow_mut().push("third")
+        });
+        c.send(&go, ()).await; // receiver → runnext (third kicked to the tail)
+        o.borrow_mut().push("main");
+        go.sleep(us(1)).await;
+    });
+    assert_eq!(*order.borrow(), vec!["main", "receiver", "other", "third"]);
+}
+
+trait IntoTime {
+    fn into_time(self) -> costream_sim::SimTime;
+}
+impl IntoTime for SimDuration {
+    fn into_time(self) -> costream_sim::SimTime {
+        costream_sim::SimTime::ZERO + self
+    }
+}

@@ -1,0 +1,322 @@
+//! Timers, after `src/runtime/time.go`: per-P timer heaps, `time.Sleep`, `time.NewTimer`,
+//! `time.NewTicker`, `time.After`.
+//!
+//! Timers live on the heap of the P that armed them and fire only when some P runs that heap:
+//! in `findRunnable` (its own), in the last steal pass (another's), or after the M blocked in
+//! netpoll wakes for the earliest one. A timer's goroutine is readied onto the P that ran it.
+//! Timer channels hold one value; a tick that finds it full is dropped, as time.Ticker does.
+//! Stop and Reset discard a stale buffered value (Go 1.23 synchronous timer channels). The heap
+//! is binary rather than Go's 4-ary one: ordering by `(when, arming order)` is the same.
+
+use super::chan::{Chan, SendOutcome};
+use super::proc::Runtime;
+use super::runtime2::{Gi, Pi, WaitReason};
+use crate::world::{Ev, Go};
+use costream_sim::{Kernel, SimDuration, SimTime};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+pub(crate) enum TimerKind {
+    Free,
+    /// `gp.timer` of a sleeping goroutine: `goroutineReady`.
+    Sleep(Gi),
+    /// `sendTime` on a timer's or ticker's channel.
+    Chan(Chan<SimTime>),
+}
+
+pub(crate) struct TimerSlot {
+    when: SimTime,
+    period: SimDuration,
+    kind: TimerKind,
+    /// Bumped by Stop/Reset so heap entries of an older arming are skipped (zombies).
+    version: u32,
+    active: bool,
+}
+
+/// The runtime's timer table; heaps hold indices into it.
+#[derive(Default)]
+pub(crate) struct Timers {
+    slots: Vec<TimerSlot>,
+    free: Vec<u32>,
+    seq: u64,
+}
+
+/// A P's timer heap (`pp.timers`).
+#[derive(Default)]
+pub(crate) struct TimerHeap {
+    heap: BinaryHeap<Reverse<(SimTime, u64, u32, u32)>>,
+}
+
+impl TimerHeap {
+    pub fn is_empty(&self) -> bool {
+        self.heap.is_empty()
+    }
+    /// `wakeTime`: when the earliest entry is due (it may be a zombie, as in Go).
+    pub fn next_when(&self) -> Option<SimTime> {
+        self.heap.peek().map(|Reverse((w, ..))| *w)
+    }
+    /// Pops the next live expired timer, discarding zombies on the way.
+    pub(crate) fn pop_expired(&mut self, now: SimTime, timers: &Timers) -> Option<u32> {
+        while let Some(Reverse((when, _, id, ver))) = self.heap.peek().copied() {
+            let s = &timers.slots[id as usize];
+            if !s.active || s.version != ver || s.when != when {
+                self.heap.pop();
+                continue;
+            }
+            if when > now {
+                return None;
+            }
+            self.heap.pop();
+            return Some(id);
+        }
+        None
+    }
+}
+
+impl Runtime {
+    fn timer_alloc(&mut self, kind: TimerKind) -> u32 {
+        let slot = TimerSlot {
+            when: SimTime::ZERO,
+            period: SimDuration::ZERO,
+            kind,
+            version: 0,
+            active: false,
+        };
+        if let Some(i) = self.timers.free.pop() {
+            let v = self.timers.slots[i as usize].version.wrapping_add(1);
+            self.timers.slots[i as usize] = TimerSlot { version: v, ..slot };
+            i
+        } else {
+            self.timers.slots.push(slot);
+            self.timers.slots.len() as u32 - 1
+        }
+    }
+
+    fn timer_free(&mut self, id: u32) {
+        let s = &mut self.timers.slots[id as usize];
+        s.kind = TimerKind::Free;
+        s.active = false;
+        s.version = s.version.wrapping_add(1);
+        self.timers.free.push(id);
+    }
+
+    /// `maybeAdd` + `wakeNetPoller`: arm timer `id` at `when` on P `p`. If it is now the earliest
+    /// on that P, make sure an M will wait for it: break a netpoll sleeping too long, or wakep.
+    pub(crate) fn timer_arm(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        id: u32,
+        p: Pi,
+        when: SimTime,
+        period: SimDuration,
+    ) {
+        let at = self.charge(self.costs().timer_add);
+        let s = &mut self.timers.slots[id as usize];
+        s.version = s.version.wrapping_add(1);
+        s.when = when;
+        s.period = period;
+        s.active = true;
+        let ver = s.version;
+        self.timers.seq += 1;
+        let seq = self.timers.seq;
+        let heap = &mut self.allp[p as usize].timers;
+        let wake = heap.next_when().is_none_or(|w| when < w);
+        heap.heap.push(Reverse((when, seq, id, ver)));
+        if wake {
+            self.wake_net_poller(k, when, at);
+        }
+    }
+
+    /// `wakeNetPoller`.
+    fn wake_net_poller(&mut self, k: &mut Kernel<Ev>, when: SimTime, at: SimTime) {
+        if self.poller_until().is_some() {
+            if self.poller_until().unwrap().is_none_or(|u| u > when) {
+                self.netpoll_break(k, at);
+            }
+        } else {
+            self.wakep(k, at);
+        }
+    }
+
+    /// Stops timer `id` (`t.stop`); true if it was armed. A stale buffered value is discarded.
+    fn timer_stop(&mut self, id: u32) -> bool {
+        let s = &mut self.timers.slots[id as usize];
+        let was = s.active;
+        s.active = false;
+        s.version = s.version.wrapping_add(1);
+        if let TimerKind::Chan(c) = &s.kind {
+            if let Some(cell) = &c.c {
+                cell.borrow_mut().buf.clear();
+            }
+        }
+        was
+    }
+
+    /// Runs a fired timer on P `runner` (`t.unlockAndRun`).
+    pub(crate) fn fire_timer(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        id: u32,
+        owner: Pi,
+        runner: Pi,
+        now: SimTime,
+    ) {
+        let s = &self.timers.slots[id as usize];
+        match &s.kind {
+            TimerKind::Free => {}
+            TimerKind::Sleep(g) => {
+                let g = *g;
+                self.timer_free(id);
+                self.goready(k, g, runner, now);
+            }
+            TimerKind::Chan(c) => {
+                let c = c.clone();
+                let (when, period) = (s.when, s.period);
+                if period.is_zero() {
+                    self.timers.slots[id as usize].active = false;
+                } else {
+                    // t.when += t.period * (1 + -delay/t.period): skip missed ticks.
+                    let late = now.saturating_since(when).as_nanos() / period.as_nanos();
+                    let next = when + period * (1 + late);
+                    let s = &mut self.timers.slots[id as usize];
+                    s.when = next;
+                    self.timers.seq += 1;
+                    let (ver, seq) = (s.version, self.timers.seq);
+                    self.allp[owner as usize]
+                        .timers
+                        .heap
+                        .push(Reverse((next, seq, id, ver)));
+                }
+                // sendTime: a non-blocking send of the time the timer was due; dropped if full.
+                let saved = self.local_now;
+                self.local_now = now;
+                let r = c.chansend(self, k, runner, when, false);
+                self.local_now = saved;
+                debug_assert!(matches!(r, SendOutcome::Sent | SendOutcome::WouldBlock(_)));
+            }
+        }
+    }
+}
+
+/// Future of [`Go::sleep`].
+pub struct Sleep<'a> {
+    go: &'a Go,
+    d: SimDuration,
+    parked: bool,
+}
+
+impl<'a> Sleep<'a> {
+    pub(crate) fn new(go: &'a Go, d: SimDuration) -> Self {
+        Self {
+            go,
+            d,
+            parked: false,
+        }
+    }
+}
+
+impl Future for Sleep<'_> {
+    type Output = ();
+    /// `timeSleep`: park in "sleep", then arm `gp.timer` on this P (`resetForSleep`).
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.parked || self.d.is_zero() {
+            return Poll::Ready(());
+        }
+        self.parked = true;
+        let d = self.d;
+        self.go.with_rt(|rt, k| {
+            let (p, g) = rt.current();
+            rt.gopark(g, WaitReason::Sleep);
+            let when = rt.local_now + d;
+            let id = rt.timer_alloc(TimerKind::Sleep(g));
+            rt.timer_arm(k, id, p, when, SimDuration::ZERO);
+        });
+        Poll::Pending
+    }
+}
+
+/// `time.Timer`: fires once on `c`.
+pub struct Timer {
+    pub c: Chan<SimTime>,
+    id: u32,
+}
+
+/// `time.Ticker`: delivers ticks on `c` every period, dropping ticks nobody received.
+pub struct Ticker {
+    pub c: Chan<SimTime>,
+    id: u32,
+    period: SimDuration,
+}
+
+impl Go {
+    fn new_chan_timer(&self, d: SimDuration, period: SimDuration) -> (Chan<SimTime>, u32) {
+        let c = self.make_chan::<SimTime>(1);
+        let id = self.with_rt(|rt, k| {
+            let (p, _) = rt.current();
+            let id = rt.timer_alloc(TimerKind::Chan(c.clone()));
+            let when = rt.local_now + d;
+            rt.timer_arm(k, id, p, when, period);
+            id
+        });
+        (c, id)
+    }
+
+    /// `time.NewTimer(d)`.
+    pub fn new_timer(&self, d: SimDuration) -> Timer {
+        let (c, id) = self.new_chan_timer(d, SimDuration::ZERO);
+        Timer { c, id }
+    }
+
+    /// `time.After(d)`.
+    pub fn after(&self, d: SimDuration) -> Chan<SimTime> {
+        self.new_timer(d).c
+    }
+
+    /// `time.NewTicker(d)`; panics (like Go) if `d` is zero.
+    pub fn new_ticker(&self, d: SimDuration) -> Ticker {
+        assert!(!d.is_zero(), "non-positive interval for NewTicker");
+        let (c, id) = self.new_chan_timer(d, d);
+        Ticker { c, id, period: d }
+    }
+}
+
+impl Timer {
+    /// `t.Stop()`: true if the call stopped the timer before it fired.
+    pub fn stop(&self, go: &Go) -> bool {
+        go.with_rt(|rt, _| rt.timer_stop(self.id))
+    }
+    /// `t.Reset(d)`: true if the timer had been active.
+    pub fn reset(&self, go: &Go, d: SimDuration) -> bool {
+        go.with_rt(|rt, k| {
+            let was = rt.timer_stop(self.id);
+            let (p, _) = rt.current();
+            let when = rt.local_now + d;
+            rt.timer_arm(k, self.id, p, when, SimDuration::ZERO);
+            was
+        })
+    }
+}
+
+impl Ticker {
+    /// `ticker.Stop()`.
+    pub fn stop(&self, go: &Go) {
+        go.with_rt(|rt, _| rt.timer_stop(self.id));
+    }
+    /// `ticker.Reset(d)`.
+    pub fn reset(&mut self, go: &Go, d: SimDuration) {
+        assert!(!d.is_zero(), "non-positive interval for Ticker.Reset");
+        self.period = d;
+        go.with_rt(|rt, k| {
+            rt.timer_stop(self.id);
+            let (p, _) = rt.current();
+            let when = rt.local_now + d;
+            rt.timer_arm(k, self.id, p, when, d);
+        });
+    }
+    pub fn period(&self) -> SimDuration {
+        self.period
+    }
+}

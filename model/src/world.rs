@@ -1,0 +1,478 @@
+//! The simulated world: the kernel, one Go runtime per host, external processes (network,
+//! remote peers), and the loop that runs them. Goroutines reach the world through [`Go`].
+
+use crate::goruntime::chan::Chan;
+use crate::goruntime::netpoll::Fd;
+use crate::goruntime::proc::{Fatal, Runtime, RuntimeConfig};
+use crate::goruntime::runtime2::{Gi, Pi, Yield};
+use crate::goruntime::select::{Select, SelectCase};
+use crate::goruntime::time::Sleep;
+use costream_sim::{Kernel, Next, RngStreams, RunLimits, SimDuration, SimRng, SimTime, TaskSlab};
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// Kernel events. Every handler is a model function named after the Go code it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ev {
+    /// A P's M takes its next step (schedule, or resume the G it runs).
+    PStep { host: u32, p: Pi, gen: u32 },
+    /// A preemption signal reaches the G running on `p`.
+    Preempt { host: u32, p: Pi, gen: u32 },
+    /// sysmon wakes from `usleep` (or from its deep sleep).
+    Sysmon { host: u32, gen: u32, deep: bool },
+    /// The M blocked in netpoll returns.
+    NetpollWake { host: u32, gen: u32 },
+    /// An external process's next action.
+    Process { id: u32 },
+}
+
+/// Why a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The configured virtual-time limit was reached.
+    TimeLimit,
+    /// The event budget was spent.
+    BudgetSpent,
+    /// The main goroutine returned (the program exits, as Go's does).
+    MainReturned,
+    /// Every goroutine finished and nothing else is scheduled.
+    AllFinished,
+    /// Nothing can ever run again: Go's "all goroutines are asleep - deadlock!".
+    Deadlock(Fatal),
+    /// An unrecovered panic.
+    Panic(Fatal),
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::TimeLimit => write!(f, "time limit"),
+            EndReason::BudgetSpent => write!(f, "event budget spent"),
+            EndReason::MainReturned => write!(f, "main returned"),
+            EndReason::AllFinished => write!(f, "all goroutines finished"),
+            EndReason::Deadlock(_) => write!(f, "deadlock"),
+            EndReason::Panic(_) => write!(f, "panic"),
+        }
+    }
+}
+
+/// The unwind payload of a modelled Go panic ("send on closed channel").
+pub(crate) struct GoPanic(pub String);
+
+/// Panics the running goroutine as Go's `panic(msg)` would: the program dies with `msg`.
+/// Raised with `resume_unwind` so Rust's panic hook stays quiet.
+pub fn go_panic(msg: &str) -> ! {
+    std::panic::resume_unwind(Box::new(GoPanic(msg.to_string())))
+}
+
+/// Model code outside any goroutine: a remote peer, a network link, a load generator.
+pub trait Process {
+    /// Acts at `now`; returns when it next wants to act.
+    fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime>;
+}
+
+/// Everything a run mutates.
+pub struct World {
+    pub kernel: Kernel<Ev>,
+    pub rts: Vec<Runtime>,
+    pub streams: RngStreams,
+    processes: Vec<Option<Box<dyn Process>>>,
+}
+
+impl World {
+    pub fn now(&self) -> SimTime {
+        self.kernel.now()
+    }
+}
+
+pub(crate) struct Shared {
+    pub world: RefCell<World>,
+    pub tasks: TaskSlab,
+    next_chan: Cell<u64>,
+}
+
+/// A goroutine's view of its runtime: spawn, compute, channels, timers, select.
+#[derive(Clone)]
+pub struct Go {
+    pub(crate) sh: Rc<Shared>,
+    pub(crate) host: u32,
+}
+
+/// The outcome of a run.
+#[derive(Clone, Debug)]
+pub struct RunOutcome {
+    pub end: EndReason,
+    pub now: SimTime,
+    pub events: u64,
+    pub digest: u64,
+}
+
+impl RunOutcome {
+    /// The fatal message (deadlock or panic), as Go prints it.
+    pub fn fatal_message(&self) -> Option<&str> {
+        match &self.end {
+            EndReason::Deadlock(f) | EndReason::Panic(f) => Some(&f.message),
+            _ => None,
+        }
+    }
+}
+
+/// A simulation: owns the world and runs it.
+pub struct Sim {
+    sh: Rc<Shared>,
+}
+
+impl Sim {
+    pub fn new(seed: u64, limits: RunLimits) -> Self {
+        let world = World {
+            kernel: Kernel::new(limits),
+            rts: Vec::new(),
+            streams: RngStreams::new(seed),
+            processes: Vec::new(),
+        };
+        Self {
+            sh: Rc::new(Shared {
+                world: RefCell::new(world),
+                tasks: TaskSlab::new(),
+                next_chan: Cell::new(1),
+            }),
+        }
+    }
+
+    /// Adds a host running its own Go runtime; returns its index.
+    pub fn add_runtime(&self, cfg: RuntimeConfig) -> u32 {
+        let mut w = self.sh.world.borrow_mut();
+        let host = w.rts.len() as u32;
+        let rt = Runtime::new(host, cfg, &w.streams);
+        w.rts.push(rt);
+        let World { kernel, rts, .. } = &mut *w;
+        rts[host as usize].start_sysmon(kernel);
+        host
+    }
+
+    /// A handle for set-up code on `host` (spawning goroutines, making channels).
+    pub fn go(&self, host: u32) -> Go {
+        Go {
+            sh: self.sh.clone(),
+            host,
+        }
+    }
+
+    /// Starts the main goroutine (goid 1) on `host`: when it returns, the program exits.
+    pub fn main<F, Fut>(&self, host: u32, f: F)
+    where
+        F: FnOnce(Go) -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.go(host).spawn("main.main", true, f);
+    }
+
+    /// Registers an external process that first acts at `at`.
+    pub fn add_process(&self, p: Box<dyn Process>, at: SimTime) {
+        let mut w = self.sh.world.borrow_mut();
+        let id = w.processes.len() as u32;
+        w.processes.push(Some(p));
+        w.kernel.schedule(at, Ev::Process { id });
+    }
+
+    /// Read access to the world (for reports after or between runs).
+    pub fn with_world<R>(&self, f: impl FnOnce(&World) -> R) -> R {
+        f(&self.sh.world.borrow())
+    }
+
+    pub fn runtime<R>(&self, host: u32, f: impl FnOnce(&Runtime) -> R) -> R {
+        f(&self.sh.world.borrow().rts[host as usize])
+    }
+
+    /// Runs until a limit, the end of the program, a deadlock or a panic.
+    pub fn run(&self) -> RunOutcome {
+        let end = loop {
+            let next = self.sh.world.borrow_mut().kernel.next_event();
+            let (_, ev) = match next {
+                Next::Event(t, e) => (t, e),
+                Next::TimeLimit => break EndReason::TimeLimit,
+                Next::Budget => break EndReason::BudgetSpent,
+                Next::Empty => break EndReason::AllFinished,
+            };
+            if let Some(end) = self.dispatch(ev) {
+                break end;
+            }
+        };
+        let mut w = self.sh.world.borrow_mut();
+        let now = w.kernel.now();
+        for rt in &mut w.rts {
+            rt.settle(now);
+        }
+        tracing::debug!(target: "costream::sim", vt = now.as_nanos(), end = %end, events = w.kernel.handled(), "run ended");
+        RunOutcome {
+            end,
+            now,
+            events: w.kernel.handled(),
+            digest: w.kernel.digest.value(),
+        }
+    }
+
+    fn dispatch(&self, ev: Ev) -> Option<EndReason> {
+        let (host, mut next) = {
+            let mut w = self.sh.world.borrow_mut();
+            let World {
+                kernel,
+                rts,
+                processes,
+                ..
+            } = &mut *w;
+            match ev {
+                Ev::PStep { host, p, gen } => (host, rts[host as usize].p_step(kernel, p, gen)),
+                Ev::Preempt { host, p, gen } => {
+                    rts[host as usize].preempt(kernel, p, gen);
+                    (host, None)
+                }
+                Ev::Sysmon { host, gen, deep } => {
+                    rts[host as usize].sysmon_tick(kernel, gen, deep);
+                    (host, None)
+                }
+                Ev::NetpollWake { host, gen } => {
+                    (host, rts[host as usize].netpoll_wake(kernel, gen))
+                }
+                Ev::Process { id } => {
+                    let mut p = processes[id as usize].take().expect("process is present");
+                    let now = kernel.now();
+                    let again = p.fire(&mut w, now);
+                    w.processes[id as usize] = Some(p);
+                    if let Some(at) = again {
+                        w.kernel.schedule(at, Ev::Process { id });
+                    }
+                    (0, None)
+                }
+            }
+        };
+        while let Some((p, g)) = next.take() {
+            self.poll_g(host, p, g);
+        }
+        let mut w = self.sh.world.borrow_mut();
+        w.rts.iter_mut().find_map(|rt| rt.end.take())
+    }
+
+    /// Polls goroutine `g` on `p` once and lets the scheduler act on what it asked for.
+    fn poll_g(&self, host: u32, p: Pi, g: Gi) {
+        let task = {
+            let mut w = self.sh.world.borrow_mut();
+            let now = w.kernel.now();
+            w.rts[host as usize].begin_poll(now, p, g)
+        };
+        let r = self.sh.tasks.poll(task);
+        let mut w = self.sh.world.borrow_mut();
+        let World { kernel, rts, .. } = &mut *w;
+        match r {
+            Ok(r) => rts[host as usize].after_poll(kernel, p, g, r.is_ready()),
+            Err(payload) => match payload.downcast::<GoPanic>() {
+                Ok(gp) => rts[host as usize].gopanic(g, &gp.0),
+                // A bug in model code, not a modelled panic: let it fail loudly.
+                Err(other) => {
+                    drop(w);
+                    std::panic::resume_unwind(other)
+                }
+            },
+        }
+    }
+}
+
+impl Drop for Sim {
+    /// Goroutine futures hold `Go` handles (and so the world): drop them to break the cycle.
+    fn drop(&mut self) {
+        self.sh.tasks.clear();
+        if let Ok(mut w) = self.sh.world.try_borrow_mut() {
+            w.processes.clear();
+        }
+    }
+}
+
+impl Go {
+    #[inline]
+    pub(crate) fn with_rt<R>(&self, f: impl FnOnce(&mut Runtime, &mut Kernel<Ev>) -> R) -> R {
+        let mut w = self.sh.world.borrow_mut();
+        let World { kernel, rts, .. } = &mut *w;
+        f(&mut rts[self.host as usize], kernel)
+    }
+
+    fn spawn<F, Fut>(&self, name: &'static str, is_main: bool, f: F) -> u64
+    where
+        F: FnOnce(Go) -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let fut = f(self.clone());
+        let task = self.sh.tasks.insert(Box::pin(fut));
+        self.with_rt(|rt, k| {
+            let g = rt.newproc(k, task, name, is_main);
+            rt.allgs[g as usize].goid
+        })
+    }
+
+    /// `go f()`: the new goroutine goes to this P's `runnext`; returns its goid.
+    /// `name` is the function it runs ("main.worker"), shown in tracebacks.
+    pub fn go<F, Fut>(&self, name: &'static str, f: F) -> u64
+    where
+        F: FnOnce(Go) -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.spawn(name, false, f)
+    }
+
+    /// Holds this goroutine's P for `d` of CPU time (preemptible by sysmon after 10 ms).
+    pub fn compute(&self, d: SimDuration) -> Compute<'_> {
+        Compute {
+            go: self,
+            d,
+            started: false,
+        }
+    }
+
+    /// `runtime.Gosched()`: yield the P; this goroutine goes to the global run queue.
+    pub fn gosched(&self) -> Gosched<'_> {
+        Gosched {
+            go: self,
+            started: false,
+        }
+    }
+
+    /// `time.Sleep(d)`.
+    pub fn sleep(&self, d: SimDuration) -> Sleep<'_> {
+        Sleep::new(self, d)
+    }
+
+    /// Sleeps until `t` (no-op if `t` has passed).
+    pub fn sleep_until(&self, t: SimTime) -> Sleep<'_> {
+        let d = t.saturating_since(self.now());
+        Sleep::new(self, d)
+    }
+
+    /// `time.Now()` as this goroutine sees it (kernel time plus its costs so far).
+    pub fn now(&self) -> SimTime {
+        let w = self.sh.world.borrow();
+        let rt = &w.rts[self.host as usize];
+        if rt.cur.is_some() {
+            rt.local_now
+        } else {
+            w.kernel.now()
+        }
+    }
+
+    /// `make(chan T, cap)`.
+    pub fn make_chan<T>(&self, cap: usize) -> Chan<T> {
+        let id = self.sh.next_chan.get();
+        self.sh.next_chan.set(id + 1);
+        Chan::make(id, cap)
+    }
+
+    /// A datagram descriptor on this host.
+    pub fn fd<T: 'static>(&self) -> Fd<T> {
+        Fd::new(self.host)
+    }
+
+    /// `select` without `default`: blocks until a case fires; returns its index.
+    pub fn select<'a, 'c>(&'a self, cases: &'a mut [&'c mut dyn SelectCase]) -> SelectOne<'a, 'c> {
+        SelectOne(Select::new(self, cases, false))
+    }
+
+    /// `select` with `default`: `None` when no case is ready.
+    pub fn select_default<'a, 'c>(
+        &'a self,
+        cases: &'a mut [&'c mut dyn SelectCase],
+    ) -> Select<'a, 'c> {
+        Select::new(self, cases, true)
+    }
+
+    /// `select {}`: blocks forever.
+    pub fn block(&self) -> SelectOne<'_, 'static> {
+        SelectOne(Select::new(self, &mut [], false))
+    }
+
+    /// This goroutine's id.
+    pub fn goid(&self) -> u64 {
+        self.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.allgs[g as usize].goid
+        })
+    }
+
+    /// GOMAXPROCS of this runtime.
+    pub fn gomaxprocs(&self) -> u32 {
+        self.with_rt(|rt, _| rt.gomaxprocs())
+    }
+
+    /// The P this goroutine runs on.
+    pub fn p(&self) -> u32 {
+        self.with_rt(|rt, _| rt.current().0)
+    }
+
+    /// A named random stream for model code, independent of every other stream.
+    pub fn rng(&self, name: &str, index: u64) -> SimRng {
+        let w = self.sh.world.borrow();
+        w.streams.indexed(name, index)
+    }
+
+    /// Runs `f` with the world, for model code that must touch it (delivering to a socket).
+    pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.sh.world.borrow_mut())
+    }
+}
+
+/// Future of [`Go::select`].
+pub struct SelectOne<'a, 'c>(Select<'a, 'c>);
+
+impl Future for SelectOne<'_, '_> {
+    type Output = usize;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.expect("select without default always picks a case"))
+    }
+}
+
+/// Future of [`Go::compute`].
+pub struct Compute<'a> {
+    go: &'a Go,
+    d: SimDuration,
+    started: bool,
+}
+
+impl Future for Compute<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.started || self.d.is_zero() {
+            return Poll::Ready(());
+        }
+        self.started = true;
+        let d = self.d;
+        self.go.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.allgs[g as usize].request = Yield::Compute(d);
+        });
+        Poll::Pending
+    }
+}
+
+/// Future of [`Go::gosched`].
+pub struct Gosched<'a> {
+    go: &'a Go,
+    started: bool,
+}
+
+impl Future for Gosched<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.started {
+            return Poll::Ready(());
+        }
+        self.started = true;
+        self.go.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.allgs[g as usize].request = Yield::Gosched;
+        });
+        Poll::Pending
+    }
+}

@@ -1,0 +1,141 @@
+//! The kernel: clock, event queue, digest and run limits.
+
+use crate::digest::Digest;
+use crate::queue::EventQueue;
+use crate::time::{set_trace_now, SimDuration, SimTime};
+
+/// Bounds on one run.
+#[derive(Clone, Copy, Debug)]
+pub struct RunLimits {
+    /// No event at or after this instant is handled.
+    pub until: SimTime,
+    /// At most this many events are handled.
+    pub max_events: u64,
+}
+
+impl RunLimits {
+    pub fn for_duration(d: SimDuration) -> Self {
+        Self {
+            until: SimTime::ZERO + d,
+            max_events: u64::MAX,
+        }
+    }
+}
+
+/// What the kernel hands the model next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Next<E> {
+    Event(SimTime, E),
+    /// The next event is at or past `until`; the clock is moved to `until`.
+    TimeLimit,
+    /// The event budget is spent.
+    Budget,
+    /// Nothing is scheduled at all.
+    Empty,
+}
+
+/// The deterministic kernel: the model schedules events, the kernel hands them back in order.
+pub struct Kernel<E> {
+    now: SimTime,
+    queue: EventQueue<E>,
+    handled: u64,
+    limits: RunLimits,
+    pub digest: Digest,
+}
+
+impl<E> Kernel<E> {
+    pub fn new(limits: RunLimits) -> Self {
+        Self {
+            now: SimTime::ZERO,
+            queue: EventQueue::new(),
+            handled: 0,
+            limits,
+            digest: Digest::new(),
+        }
+    }
+    #[inline]
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+    pub fn limits(&self) -> RunLimits {
+        self.limits
+    }
+    pub fn set_limits(&mut self, limits: RunLimits) {
+        self.limits = limits;
+    }
+    /// Events handled so far.
+    pub fn handled(&self) -> u64 {
+        self.handled
+    }
+    pub fn pending(&self) -> usize {
+        self.queue.len()
+    }
+    /// Schedules `ev` at `at`, which must not be in the past.
+    #[inline]
+    pub fn schedule(&mut self, at: SimTime, ev: E) {
+        debug_assert!(
+            at >= self.now,
+            "event scheduled in the past: {at} < {}",
+            self.now
+        );
+        self.queue.push(at.max(self.now), ev);
+    }
+    #[inline]
+    pub fn schedule_after(&mut self, d: SimDuration, ev: E) {
+        let at = self.now + d;
+        self.queue.push(at, ev);
+    }
+    /// Pops the next event, advancing the clock to it, unless a limit stops the run.
+    #[inline]
+    pub fn next_event(&mut self) -> Next<E> {
+        if self.handled >= self.limits.max_events {
+            return Next::Budget;
+        }
+        match self.queue.peek_time() {
+            None => Next::Empty,
+            Some(t) if t >= self.limits.until => {
+                self.now = self.now.max(self.limits.until);
+                set_trace_now(self.now);
+                Next::TimeLimit
+            }
+            Some(_) => {
+                let (t, e) = self.queue.pop().expect("peeked");
+                self.now = t;
+                self.handled += 1;
+                set_trace_now(t);
+                Next::Event(t, e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_at_time_limit_and_budget() {
+        let mut k = Kernel::new(RunLimits {
+            until: SimTime::from_nanos(100),
+            max_events: 3,
+        });
+        k.schedule(SimTime::from_nanos(10), 1);
+        k.schedule(SimTime::from_nanos(150), 2);
+        assert_eq!(k.next_event(), Next::Event(SimTime::from_nanos(10), 1));
+        assert_eq!(k.next_event(), Next::TimeLimit);
+        assert_eq!(k.now(), SimTime::from_nanos(100));
+        let mut k = Kernel::new(RunLimits {
+            until: SimTime::MAX,
+            max_events: 1,
+        });
+        k.schedule(SimTime::from_nanos(1), 1);
+        k.schedule(SimTime::from_nanos(2), 2);
+        assert!(matches!(k.next_event(), Next::Event(..)));
+        assert_eq!(k.next_event(), Next::Budget);
+        let mut k: Kernel<u8> = Kernel::new(RunLimits {
+            until: SimTime::MAX,
+            max_events: 10,
+        });
+        assert_eq!(k.next_event(), Next::Empty);
+    }
+}
