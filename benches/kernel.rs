@@ -1,1 +1,102 @@
-fn main() {}
+//! Kernel throughput benchmarks (harness = false; wall-clock timing lives here, never in tests).
+//!
+//! `cargo bench --bench kernel` prints events per second for:
+//! - timer wake-ups: 100,000 goroutines, each sleeping 1–20 ms (uniform, per sleep) repeatedly;
+//! - quickstart scaled to 1,000 rooms (2,000 audio streams at 50 fps, GOMAXPROCS 4).
+//!
+//! Environment: COSTREAM_BENCH_SECS (simulated seconds, default 2 and 10), COSTREAM_BENCH_GS.
+
+use costream_model::scenario;
+use costream_model::workload::room;
+use costream_model::{RuntimeConfig, Sim};
+use costream_sim::{RunLimits, SimDuration, SimTime};
+use std::time::Instant;
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmHWM:")).map(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .unwrap_or("0")
+                    .parse::<f64>()
+                    .unwrap_or(0.0)
+            })
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+fn timer_wakeups(gs: u64, secs: u64, procs: u32) -> (u64, f64, u64) {
+    let sim = Sim::new(
+        1,
+        RunLimits {
+            until: SimTime::ZERO + SimDuration::from_secs(secs),
+            max_events: u64::MAX,
+        },
+    );
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: procs,
+        ..Default::default()
+    });
+    let go = sim.go(h);
+    for i in 0..gs {
+        let mut rng = go.rng("bench.sleep", i);
+        go.go("main.sleeper", move |go| async move {
+            loop {
+                let d = SimDuration::from_micros(1000 + rng.below(19_001));
+                go.sleep(d).await;
+            }
+        });
+    }
+    let t = Instant::now();
+    let out = sim.run();
+    let wall = t.elapsed().as_secs_f64();
+    let fired = sim.runtime(h, |rt| rt.stats.timers_fired);
+    (out.events, wall, fired)
+}
+
+fn main() {
+    // `cargo test --benches` runs this with --bench absent; keep that quick.
+    let quick = !std::env::args().any(|a| a == "--bench");
+    let secs = env_u64("COSTREAM_BENCH_SECS", if quick { 0 } else { 2 });
+    let gs = env_u64("COSTREAM_BENCH_GS", if quick { 1000 } else { 100_000 });
+    println!("costream kernel benchmarks (release build, one thread)\n");
+    for procs in [1u32, 4] {
+        let (events, wall, fired) = timer_wakeups(gs, secs.max(1), procs);
+        println!(
+            "timer wake-ups: {gs} goroutines sleeping 1-20 ms, GOMAXPROCS {procs}, {}s simulated: {events} events, {fired} timer wake-ups in {wall:.3}s → {:.2} M events/s, {:.2} M wake-ups/s",
+            secs.max(1),
+            events as f64 / wall / 1e6,
+            fired as f64 / wall / 1e6
+        );
+    }
+    let rooms = if quick { 10 } else { 1000 };
+    let qsecs = env_u64("COSTREAM_BENCH_SECS", if quick { 1 } else { 10 });
+    let sets = vec![
+        format!("rooms.count={rooms}"),
+        format!("run.duration=\"{qsecs}s\""),
+        "server.gomaxprocs=4".to_string(),
+    ];
+    let sc = scenario::load("quickstart", scenario::QUICKSTART, &sets).expect("quickstart loads");
+    let t = Instant::now();
+    let (_sim, out, m) = room::run(&sc, 1);
+    let wall = t.elapsed().as_secs_f64();
+    println!(
+        "quickstart × {rooms} rooms ({} streams, GOMAXPROCS 4), {qsecs}s simulated: {} events, {} frames forwarded in {wall:.3}s → {:.2} M events/s, {:.1}× real time",
+        rooms * 2,
+        out.events,
+        m.borrow().forwarded_frames,
+        out.events as f64 / wall / 1e6,
+        qsecs as f64 / wall
+    );
+    println!("peak RSS {:.0} MiB", peak_rss_mib());
+}

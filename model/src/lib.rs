@@ -6,6 +6,7 @@
 //! netpoll.go); see docs/model.md.
 
 pub mod goruntime;
+pub mod report;
 pub mod scenario;
 pub mod workload;
 pub mod world;

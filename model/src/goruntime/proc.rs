@@ -1465,6 +1465,23 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
     a
 }
 
+impl Runtime {
+    /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
+    pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
+        self.poller.map(|p| p.until)
+    }
+
+    /// An unrecovered panic unwound goroutine `g`: the program dies (`fatalpanic`).
+    pub(crate) fn gopanic(&mut self, g: Gi, msg: &str) {
+        self.cur = None;
+        let goid = self.allgs[g as usize].goid;
+        let name = self.allgs[g as usize].name;
+        self.end = Some(EndReason::Panic(Fatal {
+            message: format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)"),
+        }));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1487,22 +1504,5 @@ mod tests {
         assert_eq!(epoll_timeout(SimDuration::from_micros(1500)), ms(1));
         assert_eq!(epoll_timeout(ms(20)), ms(20));
         assert_eq!(epoll_timeout(SimDuration::from_micros(20_700)), ms(20));
-    }
-}
-
-impl Runtime {
-    /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
-    pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
-        self.poller.map(|p| p.until)
-    }
-
-    /// An unrecovered panic unwound goroutine `g`: the program dies (`fatalpanic`).
-    pub(crate) fn gopanic(&mut self, g: Gi, msg: &str) {
-        self.cur = None;
-        let goid = self.allgs[g as usize].goid;
-        let name = self.allgs[g as usize].name;
-        self.end = Some(EndReason::Panic(Fatal {
-            message: format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)"),
-        }));
     }
 }

@@ -1,4 +1,36 @@
-//! Scenario files.
+//! Scenario files: TOML, validated, with `--set key=value` overrides.
+//!
+//! Every error names the file, the field and the problem, and says how to fix it. Nothing here
+//! panics on bad input.
+
+mod schema;
+
+pub use schema::*;
+
+use std::fmt;
+
+/// A problem with a scenario, located by file and field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    /// The file (or `--set` argument) the problem is in.
+    pub file: String,
+    /// Dotted path of the field, e.g. `server.gomaxprocs`; `(syntax)` for parse errors.
+    pub field: String,
+    pub problem: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: field `{}`: {}", self.file, self.field, self.problem)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
 
 /// Serde helpers for durations written as strings ("20ms").
 pub mod dur {
@@ -6,7 +38,124 @@ pub mod dur {
     use serde::{Deserialize, Deserializer};
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
-        let s = String::deserialize(d)?;
-        SimDuration::parse(&s).map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+            F(f64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::S(s) => SimDuration::parse(&s).map_err(serde::de::Error::custom),
+            Raw::I(0) => Ok(SimDuration::ZERO),
+            Raw::I(n) if n < 0 => Err(serde::de::Error::custom(format!(
+                "duration {n} is negative; durations must be >= 0 and carry a unit, e.g. \"20ms\""
+            ))),
+            Raw::I(n) => Err(serde::de::Error::custom(format!(
+                "duration {n} has no unit; write it as a string with a unit, e.g. \"{n}ms\""
+            ))),
+            Raw::F(x) => Err(serde::de::Error::custom(format!(
+                "duration {x} has no unit; write it as a string with a unit, e.g. \"{x}ms\""
+            ))),
+        }
     }
 }
+
+/// Loads a scenario from TOML text, applies `--set` overrides, and validates it.
+pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let mut value: toml::Value = toml::from_str(text).map_err(|e| ScenarioError {
+        file: file.to_string(),
+        field: "(syntax)".to_string(),
+        problem: e.message().to_string(),
+        hint: Some(match e.span() {
+            Some(sp) => {
+                let line = text[..sp.start.min(text.len())].matches('\n').count() + 1;
+                format!("the TOML syntax error is on line {line}")
+            }
+            None => "check the file's TOML syntax".to_string(),
+        }),
+    })?;
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let origin = if overrides.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} (with --set)")
+    };
+    let sc: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let hint = if inner.contains("unknown field") {
+            Some(
+                "remove the field or fix its spelling; docs/scenarios.md lists every field"
+                    .to_string(),
+            )
+        } else if inner.contains("missing field") {
+            Some("add the field; docs/scenarios.md lists every field with its default".to_string())
+        } else {
+            None
+        };
+        ScenarioError {
+            file: origin.clone(),
+            field: if field == "." {
+                "(top level)".into()
+            } else {
+                field
+            },
+            problem: inner,
+            hint,
+        }
+    })?;
+    sc.validate()
+        .map_err(|(field, problem, hint)| ScenarioError {
+            file: origin,
+            field: field.to_string(),
+            problem,
+            hint: Some(hint),
+        })?;
+    Ok(sc)
+}
+
+/// Applies one `key.path=value` override. The value is read as TOML (`4`, `"20ms"`, `true`),
+/// or as a plain string if it is not valid TOML (`20ms`).
+pub fn apply_override(root: &mut toml::Value, o: &str) -> Result<(), ScenarioError> {
+    let bad = |problem: String| ScenarioError {
+        file: format!("--set {o}"),
+        field: o.split('=').next().unwrap_or("").trim().to_string(),
+        problem,
+        hint: Some("write --set section.field=value, e.g. --set server.gomaxprocs=4".to_string()),
+    };
+    let (key, raw) = o
+        .split_once('=')
+        .ok_or_else(|| bad("no `=` in override".to_string()))?;
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(bad("empty key".to_string()));
+    }
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")) {
+        Ok(mut t) => t.remove("v").expect("parsed"),
+        Err(_) => toml::Value::String(raw.trim().to_string()),
+    };
+    let mut cur = root;
+    let parts: Vec<&str> = key.split('.').collect();
+    for (i, part) in parts.iter().enumerate() {
+        let table = cur
+            .as_table_mut()
+            .ok_or_else(|| bad(format!("`{}` is not a section", parts[..i].join("."))))?;
+        if i == parts.len() - 1 {
+            table.insert(part.to_string(), value);
+            return Ok(());
+        }
+        cur = table
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(Default::default()));
+    }
+    unreachable!("loop returns on the last part")
+}
+
+/// The scenario compiled into the binary: `scenarios/quickstart.toml`.
+pub const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
+
+#[cfg(test)]
+mod tests;

@@ -1,1 +1,3 @@
-//! Workloads.
+//! Workloads: model programs that run on the Go runtime model.
+
+pub mod room;

@@ -191,11 +191,14 @@ fn full_buffer_rotates_waiting_sender() {
             move |go| async move { c2.send(&go, 3).await },
         );
         go.sleep(us(10)).await;
-        g.borrow_mut().push(c.recv(&go).await.unwrap());
+        let v = c.recv(&go).await.unwrap();
+        g.borrow_mut().push(v);
         assert_eq!(c.len(), 2, "the sender's value moved into the buffer");
         assert_eq!(c.waiting(), (0, 0));
-        g.borrow_mut().push(c.recv(&go).await.unwrap());
-        g.borrow_mut().push(c.recv(&go).await.unwrap());
+        let v = c.recv(&go).await.unwrap();
+        g.borrow_mut().push(v);
+        let v = c.recv(&go).await.unwrap();
+        g.borrow_mut().push(v);
     });
     assert_eq!(*got.borrow(), vec![1, 2, 3]);
 }

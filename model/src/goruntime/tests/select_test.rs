@@ -44,7 +44,8 @@ fn default_only_when_nothing_ready() {
     run_main(1, Costs::default(), 1, ms(10), move |go| async move {
         let a = go.make_chan::<u32>(1);
         let mut ra = RecvCase::new(&a);
-        g.borrow_mut().push(go.select_default(&mut [&mut ra]).await);
+        let r = go.select_default(&mut [&mut ra]).await;
+        g.borrow_mut().push(r);
         a.send(&go, 5).await;
         let mut ra = RecvCase::new(&a);
         let r = go.select_default(&mut [&mut ra]).await;
@@ -96,7 +97,8 @@ fn send_case_delivers_or_returns_value() {
         assert_eq!(i, 1);
         assert_eq!(s1.take_back(), Some(1));
         assert_eq!(s2.take_back(), None);
-        g.borrow_mut().push(open.recv(&go).await.unwrap());
+        let v = open.recv(&go).await.unwrap();
+        g.borrow_mut().push(v);
     });
     assert_eq!(*got.borrow(), vec![2]);
 }

@@ -1,0 +1,259 @@
+//! The scenario schema. Field names are the TOML keys; docs/scenarios.md documents each.
+
+use crate::goruntime::Costs;
+use costream_sim::SimDuration;
+use serde::Deserialize;
+
+/// Longest run a scenario may ask for: a simulated day.
+pub const MAX_DURATION: SimDuration = SimDuration::from_secs(24 * 3600);
+/// `_MaxGomaxprocs` in older Go releases; far above any machine we model.
+pub const MAX_GOMAXPROCS: u32 = 1024;
+
+/// A whole scenario file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// Short name shown in reports.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    pub run: RunSection,
+    pub server: ServerSection,
+    pub rooms: RoomsSection,
+    #[serde(default)]
+    pub audio: AudioSection,
+    #[serde(default)]
+    pub network: NetworkSection,
+    #[serde(default)]
+    pub forwarding: ForwardingSection,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSection {
+    /// The run's seed; `--seed` overrides it.
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Virtual time to simulate.
+    #[serde(with = "crate::scenario::dur")]
+    pub duration: SimDuration,
+    /// Event budget; the run stops when it is spent.
+    #[serde(default = "default_max_events")]
+    pub max_events: u64,
+}
+
+fn default_seed() -> u64 {
+    1
+}
+fn default_max_events() -> u64 {
+    2_000_000_000
+}
+
+/// The media server's Go runtime.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    pub gomaxprocs: u32,
+    /// Costs of runtime operations (docs/model.md lists the defaults and their sources).
+    #[serde(default)]
+    pub costs: Costs,
+}
+
+/// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and
+/// receive the others.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoomsSection {
+    pub count: u32,
+    #[serde(default = "default_hosts")]
+    pub hosts_per_room: u32,
+}
+
+fn default_hosts() -> u32 {
+    2
+}
+
+/// Audio streams: Opus-like fixed-interval frames.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AudioSection {
+    /// Frames per second per stream (20 ms Opus frames: 50).
+    pub fps: u32,
+}
+
+impl Default for AudioSection {
+    fn default() -> Self {
+        Self { fps: 50 }
+    }
+}
+
+/// The path from each publishing host to the server (a stand-in until the network model lands:
+/// one-way delay plus normally distributed jitter, never reordering).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NetworkSection {
+    #[serde(with = "crate::scenario::dur")]
+    pub delay: SimDuration,
+    /// Standard deviation of the extra delay (libwebrtc's `delay_standard_deviation_ms`).
+    #[serde(with = "crate::scenario::dur")]
+    pub jitter: SimDuration,
+}
+
+impl Default for NetworkSection {
+    fn default() -> Self {
+        Self {
+            delay: SimDuration::from_millis(20),
+            jitter: SimDuration::from_millis(2),
+        }
+    }
+}
+
+/// How the server hands a frame from its receive goroutine to its forwarding goroutine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Handoff {
+    /// `ch <- f`: the receive goroutine waits while the channel is full.
+    Blocking,
+    /// `select { case ch <- f: default: drop }`: a full channel drops the frame.
+    Nonblocking,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ForwardingSection {
+    /// Capacity of the channel between receive and forwarding goroutines (seed 2.1: 3).
+    pub channel_capacity: u32,
+    pub handoff: Handoff,
+    /// CPU per received frame (parse, copy, bookkeeping).
+    #[serde(with = "crate::scenario::dur")]
+    pub frame_cpu: SimDuration,
+    /// CPU per forwarded copy: LiveKit's benchmark implies ≈ 13 us per audio packet out.
+    #[serde(with = "crate::scenario::dur")]
+    pub per_destination_cpu: SimDuration,
+    /// Relative spread of CPU costs: each frame's cost is scaled by U(1 - x, 1 + x).
+    pub cpu_jitter: f64,
+}
+
+impl Default for ForwardingSection {
+    fn default() -> Self {
+        Self {
+            channel_capacity: 3,
+            handoff: Handoff::Nonblocking,
+            frame_cpu: SimDuration::from_micros(10),
+            per_destination_cpu: SimDuration::from_micros(13),
+            cpu_jitter: 0.2,
+        }
+    }
+}
+
+type Invalid = (&'static str, String, String);
+
+impl Scenario {
+    /// Checks ranges serde cannot: returns (field, problem, how to fix it).
+    pub fn validate(&self) -> Result<(), Invalid> {
+        let dur_in = |field: &'static str,
+                      d: SimDuration,
+                      min: SimDuration,
+                      max: SimDuration|
+         -> Result<(), Invalid> {
+            if d < min || d > max {
+                Err((
+                    field,
+                    format!("{d} is out of range"),
+                    format!("use a value between {min} and {max}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        dur_in(
+            "run.duration",
+            self.run.duration,
+            SimDuration::from_nanos(1),
+            MAX_DURATION,
+        )?;
+        if self.run.max_events == 0 {
+            return Err((
+                "run.max_events",
+                "must be at least 1".into(),
+                "omit it for the default budget".into(),
+            ));
+        }
+        let g = self.server.gomaxprocs;
+        if g == 0 || g > MAX_GOMAXPROCS {
+            return Err((
+                "server.gomaxprocs",
+                format!("GOMAXPROCS of {g} is out of range"),
+                format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
+            ));
+        }
+        let r = &self.rooms;
+        if r.count == 0 || r.count > 1_000_000 {
+            return Err((
+                "rooms.count",
+                format!("{} rooms is out of range", r.count),
+                "use 1 to 1000000".into(),
+            ));
+        }
+        if r.hosts_per_room < 2 || r.hosts_per_room > 64 {
+            return Err((
+                "rooms.hosts_per_room",
+                format!("{} hosts per room is out of range", r.hosts_per_room),
+                "a co-streaming room has 2 to 64 hosts".into(),
+            ));
+        }
+        if self.audio.fps == 0 || self.audio.fps > 1000 {
+            return Err((
+                "audio.fps",
+                format!("{} frames per second is out of range", self.audio.fps),
+                "use 1 to 1000 (Opus 20 ms frames: 50)".into(),
+            ));
+        }
+        let sec = SimDuration::from_secs(1);
+        dur_in(
+            "network.delay",
+            self.network.delay,
+            SimDuration::ZERO,
+            SimDuration::from_secs(10),
+        )?;
+        dur_in(
+            "network.jitter",
+            self.network.jitter,
+            SimDuration::ZERO,
+            sec,
+        )?;
+        let f = &self.forwarding;
+        if f.channel_capacity > 1 << 20 {
+            return Err((
+                "forwarding.channel_capacity",
+                format!("{} is out of range", f.channel_capacity),
+                "use 0 (unbuffered) to 1048576".into(),
+            ));
+        }
+        dur_in("forwarding.frame_cpu", f.frame_cpu, SimDuration::ZERO, sec)?;
+        dur_in(
+            "forwarding.per_destination_cpu",
+            f.per_destination_cpu,
+            SimDuration::ZERO,
+            sec,
+        )?;
+        if !(0.0..1.0).contains(&f.cpu_jitter) {
+            return Err((
+                "forwarding.cpu_jitter",
+                format!("{} is out of range", f.cpu_jitter),
+                "use a fraction in [0, 1), e.g. 0.2".into(),
+            ));
+        }
+        let c = &self.server.costs;
+        for (name, d) in [
+            ("server.costs.go_create", c.go_create),
+            ("server.costs.context_switch", c.context_switch),
+            ("server.costs.m_wake", c.m_wake),
+            ("server.costs.epoll_wake", c.epoll_wake),
+            ("server.costs.preempt_signal", c.preempt_signal),
+        ] {
+            dur_in(name, d, SimDuration::ZERO, sec)?;
+        }
+        Ok(())
+    }
+}

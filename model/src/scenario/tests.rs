@@ -1,0 +1,86 @@
+use super::*;
+use costream_sim::SimDuration;
+
+fn err(text: &str, sets: &[&str]) -> ScenarioError {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    load("bad.toml", text, &sets).expect_err("should be refused")
+}
+
+#[test]
+fn quickstart_loads() {
+    let sc = load("quickstart.toml", QUICKSTART, &[]).unwrap();
+    assert_eq!(sc.name, "quickstart");
+    assert_eq!(sc.rooms.hosts_per_room, 2);
+    assert_eq!(sc.forwarding.channel_capacity, 3);
+    assert_eq!(sc.audio.fps, 50);
+}
+
+#[test]
+fn syntax_error_names_file_and_line() {
+    let e = err("name = \"x\"\n[run\nduration = \"1s\"", &[]);
+    assert_eq!(e.file, "bad.toml");
+    assert_eq!(e.field, "(syntax)");
+    assert!(e.hint.unwrap().contains("line 2"));
+}
+
+#[test]
+fn unknown_field_is_named() {
+    let text = QUICKSTART.replace("[server]", "[server]\ngomaxprocz = 3");
+    let e = err(&text, &[]);
+    assert_eq!(e.field, "server.gomaxprocz");
+    assert!(e.problem.contains("unknown field"), "{e}");
+}
+
+#[test]
+fn gomaxprocs_zero_is_refused() {
+    let e = err(QUICKSTART, &["server.gomaxprocs=0"]);
+    assert_eq!(e.field, "server.gomaxprocs");
+    assert!(e.to_string().contains("at least one P"), "{e}");
+    assert!(e.file.contains("--set"));
+}
+
+#[test]
+fn negative_and_absurd_durations_are_refused() {
+    let e = err(QUICKSTART, &["run.duration=-5s"]);
+    assert_eq!(e.field, "run.duration");
+    assert!(e.problem.contains("negative"), "{e}");
+    let e = err(QUICKSTART, &["run.duration=\"400d\""]);
+    assert_eq!(e.field, "run.duration");
+    let e = err(QUICKSTART, &["run.duration=\"9999h\""]);
+    assert_eq!(e.field, "run.duration");
+    assert!(e.problem.contains("out of range"), "{e}");
+    let e = err(QUICKSTART, &["network.jitter=5"]);
+    assert!(e.problem.contains("no unit"), "{e}");
+}
+
+#[test]
+fn overrides_apply() {
+    let sc = load(
+        "q",
+        QUICKSTART,
+        &[
+            "server.gomaxprocs=4".into(),
+            "rooms.count=10".into(),
+            "forwarding.handoff=blocking".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(sc.server.gomaxprocs, 4);
+    assert_eq!(sc.rooms.count, 10);
+    assert_eq!(sc.forwarding.handoff, Handoff::Blocking);
+    let sc = load(
+        "q",
+        QUICKSTART,
+        &["server.costs.context_switch=200ns".into()],
+    )
+    .unwrap();
+    assert_eq!(sc.server.costs.context_switch, SimDuration::from_nanos(200));
+}
+
+#[test]
+fn malformed_override_is_refused() {
+    let e = err(QUICKSTART, &["server.gomaxprocs"]);
+    assert!(e.problem.contains("no `=`"));
+    let e = err(QUICKSTART, &["server.nosuch=1"]);
+    assert_eq!(e.field, "server.nosuch");
+}

@@ -1,0 +1,112 @@
+//! The `costream` binary: default run, `run FILE --seed --set`, and clear errors on bad input.
+
+use std::process::Command;
+
+fn costream(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_costream"))
+        .args(args)
+        .output()
+        .expect("binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+fn write_tmp(name: &str, text: &str) -> String {
+    let dir = std::env::temp_dir().join(format!("costream-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+const QUICKSTART: &str = include_str!("../scenarios/quickstart.toml");
+
+#[test]
+fn no_arguments_runs_the_embedded_scenario() {
+    let (code, out, _) = costream(&[]);
+    assert_eq!(code, 0);
+    assert!(out.contains("costream · quickstart"));
+    for needle in [
+        "published",
+        "dropped",
+        "P50",
+        "P99",
+        "max",
+        "per-P utilisation",
+        "\ndigest: ",
+    ] {
+        assert!(out.contains(needle), "report lacks {needle:?}:\n{out}");
+    }
+    let digest_line = out.lines().find(|l| l.starts_with("digest:")).unwrap();
+    assert_eq!(digest_line.len(), "digest: ".len() + 16);
+}
+
+#[test]
+fn run_file_with_seed_and_set() {
+    let path = write_tmp("q.toml", QUICKSTART);
+    let (c1, a, _) = costream(&["run", &path, "--seed", "3"]);
+    let (c2, b, _) = costream(&["run", &path, "--seed", "3"]);
+    let (_, c, _) = costream(&["run", &path, "--seed", "4"]);
+    assert_eq!((c1, c2), (0, 0));
+    assert_eq!(a, b);
+    assert_ne!(a.lines().last(), c.lines().last());
+    let (code, out, _) = costream(&["run", &path, "--set", "server.gomaxprocs=4"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("GOMAXPROCS 4"), "{out}");
+    assert!(out.contains("P3"));
+}
+
+fn assert_refused(args: &[&str], needles: &[&str]) {
+    let (code, out, err) = costream(args);
+    assert_eq!(code, 2, "exit code for {args:?}; stdout {out}");
+    assert!(!err.contains("panicked"), "{err}");
+    for n in needles {
+        assert!(err.contains(n), "stderr lacks {n:?}: {err}");
+    }
+}
+
+#[test]
+fn bad_scenarios_get_clear_errors() {
+    let syntax = write_tmp("syntax.toml", "name = \"x\"\n[run\n");
+    assert_refused(&["run", &syntax], &["syntax.toml", "(syntax)", "line 2"]);
+    let unknown = write_tmp(
+        "unknown.toml",
+        &QUICKSTART.replace("gomaxprocs = 2", "gomaxprocs = 2\ngogc = 100"),
+    );
+    assert_refused(
+        &["run", &unknown],
+        &["unknown.toml", "server.gogc", "unknown field"],
+    );
+    let zero = write_tmp(
+        "zero.toml",
+        &QUICKSTART.replace("gomaxprocs = 2", "gomaxprocs = 0"),
+    );
+    assert_refused(
+        &["run", &zero],
+        &["zero.toml", "server.gomaxprocs", "GOMAXPROCS of 0"],
+    );
+    let neg = write_tmp(
+        "neg.toml",
+        &QUICKSTART.replace("duration = \"10s\"", "duration = \"-10s\""),
+    );
+    assert_refused(&["run", &neg], &["neg.toml", "run.duration", "negative"]);
+    let absurd = write_tmp(
+        "absurd.toml",
+        &QUICKSTART.replace("duration = \"10s\"", "duration = \"90000h\""),
+    );
+    assert_refused(
+        &["run", &absurd],
+        &["absurd.toml", "run.duration", "out of range"],
+    );
+    assert_refused(
+        &["run", "/no/such/file.toml"],
+        &["/no/such/file.toml", "cannot read"],
+    );
+    assert_refused(
+        &["run", "quickstart", "--set", "server.gomaxprocs"],
+        &["--set", "no `=`"],
+    );
+}

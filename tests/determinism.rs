@@ -1,0 +1,74 @@
+//! Same seed and scenario → same report and digest; another seed → another digest; and the
+//! digests are pinned, so debug and release builds (CI runs this file in both) must agree.
+
+use costream_model::report::room_report;
+use costream_model::scenario::{self, QUICKSTART};
+use costream_model::workload::room;
+
+fn report(seed: u64, sets: &[&str]) -> (String, u64) {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+    let (sim, out, m) = room::run(&sc, seed);
+    let r = room_report(&sc, seed, &sim, &out, &m.borrow());
+    (r, out.digest)
+}
+
+#[test]
+fn same_seed_same_report_and_digest() {
+    let (a, da) = report(7, &[]);
+    let (b, db) = report(7, &[]);
+    assert_eq!(da, db);
+    assert_eq!(a, b, "reports differ for one seed");
+    assert!(a.contains(&format!("\ndigest: {da:016x}\n")));
+}
+
+#[test]
+fn another_seed_another_digest() {
+    let digests: Vec<u64> = (1..=5).map(|s| report(s, &[]).1).collect();
+    for i in 0..digests.len() {
+        for j in i + 1..digests.len() {
+            assert_ne!(
+                digests[i],
+                digests[j],
+                "seeds {} and {} collide",
+                i + 1,
+                j + 1
+            );
+        }
+    }
+}
+
+/// Pinned digests: a change to the model or the kernel that alters any run changes these.
+/// That is sometimes intended; then update them here and say why in the commit message
+/// (stored replay files of older versions stop matching).
+#[test]
+fn pinned_digests_hold_in_every_build() {
+    let cases: [(u64, &[&str], u64); 2] = [
+        (1, &[], 0xface930faa0d3310),
+        (
+            1,
+            &["rooms.count=20", "server.gomaxprocs=4", "run.duration=2s"],
+            0x1b34ca31389e658f,
+        ),
+    ];
+    for (seed, sets, want) in cases {
+        let (_, got) = report(seed, sets);
+        assert_eq!(
+            got, want,
+            "seed {seed} {sets:?}: digest {got:016x}, pinned {want:016x}"
+        );
+    }
+}
+
+/// Parallel runs (one per thread) give the digests of sequential ones.
+#[test]
+fn parallel_runs_match_sequential() {
+    let seq: Vec<u64> = (1..=4).map(|s| report(s, &["rooms.count=5"]).1).collect();
+    let par: Vec<u64> = std::thread::scope(|sc| {
+        let hs: Vec<_> = (1..=4)
+            .map(|s| sc.spawn(move || report(s, &["rooms.count=5"]).1))
+            .collect();
+        hs.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(seq, par);
+}
