@@ -4,6 +4,30 @@
 //! receive on [`Chan`]s, `select`, sleep, compute, `gosched`. The scheduler underneath follows
 //! the Go runtime's structure and names (src/runtime/proc.go, chan.go, select.go, time.go,
 //! netpoll.go); see docs/model.md.
+//!
+//! ```
+//! use costream_model::{EndReason, RunLimits, RuntimeConfig, Sim, SimDuration};
+//! use std::{cell::RefCell, rc::Rc};
+//!
+//! let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(1)));
+//! let host = sim.add_runtime(RuntimeConfig { gomaxprocs: 1, ..Default::default() });
+//! let printed = Rc::new(RefCell::new(Vec::new()));
+//! let out = printed.clone();
+//! sim.main(host, |go| async move {
+//!     let done = go.make_chan::<u32>(0);
+//!     for i in 0..10 {
+//!         let done = done.clone();
+//!         go.go("main.func1", move |go| async move { done.send(&go, i).await });
+//!     }
+//!     for _ in 0..10 {
+//!         let v = done.recv(&go).await.unwrap();
+//!         out.borrow_mut().push(v);
+//!     }
+//! });
+//! let run = sim.run();
+//! assert_eq!(run.end, EndReason::MainReturned);
+//! assert_eq!(*printed.borrow(), [9, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // runnext, as on Go
+//! ```
 
 pub mod goruntime;
 pub mod report;

@@ -157,6 +157,8 @@ pub struct Runtime {
     pub(crate) local_now: SimTime,
     seg_start: SimTime,
     seg_ops: u32,
+    /// Set by `execute`: the segment it starts begins after the context switch.
+    poll_at: SimTime,
     steal_rng: SimRng,
     pub(crate) select_rng: SimRng,
     sysmon: SysmonState,
@@ -239,6 +241,7 @@ impl Runtime {
             local_now: SimTime::ZERO,
             seg_start: SimTime::ZERO,
             seg_ops: 0,
+            poll_at: SimTime::ZERO,
             steal_rng: streams.indexed("sched.steal", host as u64),
             select_rng: streams.indexed("sched.select", host as u64),
             sysmon: SysmonState {
@@ -504,7 +507,13 @@ impl Runtime {
 
     /// `runqsteal`/`runqgrab`: take `n - n/2` Gs from `victim`'s ring; return the last one and
     /// queue the others locally. `runnext` is taken only when asked (the last steal pass).
-    fn runqsteal(&mut self, p: Pi, victim: Pi, steal_runnext: bool, t: &mut SimTime) -> Option<Gi> {
+    pub(crate) fn runqsteal(
+        &mut self,
+        p: Pi,
+        victim: Pi,
+        steal_runnext: bool,
+        t: &mut SimTime,
+    ) -> Option<Gi> {
         let vn = self.allp[victim as usize].runq.len();
         let n = vn - vn / 2;
         if n == 0 {
@@ -751,11 +760,8 @@ impl Runtime {
             self.start_compute(k, p, g, start, left);
             return None;
         }
-        if start > k.now() {
-            // The switch itself takes time: poll when it is done.
-            self.post_step(k, p, PAction::Run(g), start);
-            return None;
-        }
+        // The switch is the first part of the goroutine's segment: its clock starts after it.
+        self.poll_at = start;
         Some((p, g))
     }
 
@@ -769,8 +775,10 @@ impl Runtime {
     /// Sets up a poll of `g` on `p` at kernel time; returns its task.
     pub(crate) fn begin_poll(&mut self, now: SimTime, p: Pi, g: Gi) -> TaskId {
         self.cur = Some((p, g));
-        self.local_now = now;
-        self.seg_start = now;
+        let start = now.max(self.poll_at);
+        self.poll_at = SimTime::ZERO;
+        self.local_now = start;
+        self.seg_start = start;
         self.seg_ops = 0;
         self.allgs[g as usize].task
     }

@@ -345,3 +345,104 @@ impl IntoTime for SimDuration {
         costream_sim::SimTime::ZERO + self
     }
 }
+
+/// `runqsteal` takes `n - n/2` from the victim's ring, returns the last of them and queues the
+/// rest locally; `runnext` is taken only on the last pass, and only when the ring is empty.
+#[test]
+fn runqsteal_takes_half() {
+    use crate::goruntime::Runtime;
+    let mut rt = Runtime::new(
+        0,
+        RuntimeConfig {
+            gomaxprocs: 2,
+            ..Default::default()
+        },
+        &costream_sim::RngStreams::new(1),
+    );
+    let mut t = costream_sim::SimTime::ZERO;
+    for g in 0..9 {
+        rt.runqput(0, g, false, &mut t);
+    }
+    rt.runqput(0, 100, true, &mut t);
+    assert_eq!(
+        rt.runqsteal(1, 0, false, &mut t),
+        Some(4),
+        "ceil(9/2) = 5 taken, the 5th returned"
+    );
+    assert_eq!(rt.runq_lengths().0, vec![4 + 1, 4]);
+    // Drain P0's ring; then only runnext is left, stolen only on the last pass.
+    while rt.runqsteal(1, 0, false, &mut t).is_some() {}
+    assert_eq!(rt.runqsteal(1, 0, false, &mut t), None);
+    assert_eq!(rt.runqsteal(1, 0, true, &mut t), Some(100));
+}
+
+/// While a P stays busy, sysmon's retake finds nothing to count, so its sleep doubles after 50
+/// rounds up to 10 ms: about 50 + 9 + 98 wake-ups in the first second, not 50,000.
+#[test]
+fn sysmon_backs_off_while_a_p_is_busy() {
+    let (sim, _) = run_main(
+        1,
+        Costs::default(),
+        1,
+        SimDuration::from_secs(1),
+        |go| async move {
+            go.compute(SimDuration::from_secs(2)).await;
+        },
+    );
+    let (wakeups, preemptions) =
+        sim.runtime(0, |rt| (rt.stats.sysmon_wakeups, rt.stats.preemptions));
+    assert!(
+        (140..=175).contains(&wakeups),
+        "sysmon woke {wakeups} times"
+    );
+    // Each preemption needs a 10 ms slice after sysmon sees a new schedtick: 10–20 ms apart.
+    assert!(
+        (45..=100).contains(&preemptions),
+        "preempted {preemptions} times"
+    );
+}
+
+/// Scheduler overhead grows with GOMAXPROCS: spinning Ms probe every P in four passes.
+#[test]
+fn sched_overhead_grows_with_gomaxprocs() {
+    let overhead = |procs: u32| {
+        let (sim, out) = run_main(procs, Costs::default(), 1, ms(200), |go| async move {
+            let c = go.make_chan::<u32>(16);
+            let c2 = c.clone();
+            go.go("main.consumer", move |go| async move {
+                while c2.recv(&go).await.is_some() {
+                    go.compute(us(20)).await;
+                }
+            });
+            for i in 0..2000 {
+                go.compute(us(30)).await;
+                c.send(&go, i).await;
+            }
+        });
+        assert_eq!(out.end, EndReason::MainReturned);
+        let total: u64 = sim.runtime(0, |rt| rt.p_times().iter().map(|(_, s)| s.as_nanos()).sum());
+        total
+    };
+    let (o2, o16) = (overhead(2), overhead(16));
+    assert!(
+        o16 * 2 > o2 * 3,
+        "scheduler time: GOMAXPROCS 2 {o2} ns, 16 {o16} ns"
+    );
+}
+
+/// Goroutines started by set-up code with no main goroutine: the run ends when all finish.
+#[test]
+fn run_ends_when_all_goroutines_finish() {
+    let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(5)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 2,
+        ..Default::default()
+    });
+    let go = sim.go(h);
+    for _ in 0..3 {
+        go.go("main.work", |go| async move { go.compute(ms(2)).await });
+    }
+    let out = sim.run();
+    assert_eq!(out.end, EndReason::AllFinished);
+    assert!(out.now < costream_sim::SimTime::ZERO + ms(10));
+}
