@@ -35,6 +35,10 @@ pub struct Costs {
     /// Moving one G between run queues (`runqputslow`, `globrunqget`, `runqgrab` batches).
     #[serde(with = "crate::scenario::dur")]
     pub runq_move_per_g: SimDuration,
+    /// Looking at one P's run queue and timers while giving up a P (`checkRunqsNoP`,
+    /// `checkTimersNoP` walk every P).
+    #[serde(with = "crate::scenario::dur")]
+    pub runq_scan_per_p: SimDuration,
     /// Taking `sched.lock` and looking at the global run queue.
     #[serde(with = "crate::scenario::dur")]
     pub global_runq_check: SimDuration,
@@ -73,6 +77,7 @@ impl Default for Costs {
             select_per_case: SimDuration::from_nanos(15),
             steal_probe: SimDuration::from_nanos(20),
             runq_move_per_g: SimDuration::from_nanos(4),
+            runq_scan_per_p: SimDuration::from_nanos(5),
             global_runq_check: SimDuration::from_nanos(20),
             timer_add: SimDuration::from_nanos(40),
             timer_fire: SimDuration::from_nanos(60),
@@ -98,6 +103,7 @@ impl Costs {
             select_per_case: z,
             steal_probe: z,
             runq_move_per_g: z,
+            runq_scan_per_p: z,
             global_runq_check: z,
             timer_add: z,
             timer_fire: z,

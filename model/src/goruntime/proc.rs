@@ -994,6 +994,8 @@ impl Runtime {
                     }
                 }
             }
+            // checkRunqsNoP and checkTimersNoP look at every P.
+            t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
             // checkRunqsNoP: work appeared on some P while we were giving up.
             if self.allp.iter().any(|pp| {
                 pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())

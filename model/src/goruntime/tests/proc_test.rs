@@ -446,3 +446,39 @@ fn run_ends_when_all_goroutines_finish() {
     assert_eq!(out.end, EndReason::AllFinished);
     assert!(out.now < costream_sim::SimTime::ZERO + ms(10));
 }
+
+/// A G readied into runnext inherits the time slice (`execute` does not bump `schedtick`), so a
+/// ping-pong pair shares one 10 ms slice: a third goroutine in the local queue waits until
+/// sysmon preempts the pair, 10–20 ms in, rather than running after the first hand-off.
+#[test]
+fn ping_pong_pair_shares_one_time_slice() {
+    let third_ran = log::<u64>();
+    let t = third_ran.clone();
+    run_main(1, Costs::default(), 1, ms(100), move |go| async move {
+        let ping = go.make_chan::<()>(0);
+        let pong = go.make_chan::<()>(0);
+        let (pi, po) = (ping.clone(), pong.clone());
+        go.go("main.ponger", move |go| async move {
+            while pi.recv(&go).await.is_some() {
+                go.compute(us(500)).await;
+                po.send(&go, ()).await;
+            }
+        });
+        go.gosched().await; // ponger runs and parks on ping
+        let t = t.clone();
+        go.go("main.third", move |go| async move {
+            t.borrow_mut().push(go.now().as_nanos())
+        });
+        // The first send readies ponger into runnext and kicks third to the ring; from then on
+        // main and ponger hand the P back and forth through runnext.
+        for _ in 0..60 {
+            ping.send(&go, ()).await;
+            pong.recv(&go).await;
+        }
+    });
+    let at = third_ran.borrow()[0];
+    assert!(
+        (10_000_000..=21_000_000).contains(&at),
+        "third ran at {at} ns"
+    );
+}
