@@ -275,11 +275,15 @@ impl Runtime {
         self.pidle.len() as u32
     }
 
+    /// Records a model event in the run's digest and, when enabled, in the log
+    /// (`RUST_LOG=costream::sched=trace`), with fields named as the execution tracer names them.
     #[inline]
     pub(crate) fn trace(&self, k: &mut Kernel<Ev>, at: SimTime, ev: TraceEv, a: u64, b: u64) {
         k.digest
             .record(&[at.as_nanos(), (ev as u64) | ((self.host as u64) << 8), a, b]);
-        tracing::trace!(target: "costream::sched", vt = at.as_nanos(), host = self.host, ev = ?ev, a, b);
+        if tracing::enabled!(target: "costream::sched", tracing::Level::TRACE) {
+            log_event(self.host, at, ev, a, b);
+        }
     }
 
     // ---- goroutine state accounting ----
@@ -1408,6 +1412,34 @@ impl Runtime {
 
     pub fn nmspinning(&self) -> u32 {
         self.nmspinning
+    }
+}
+
+#[cold]
+fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
+    let at = at.as_nanos();
+    macro_rules! t {
+        ($($f:tt)*) => { tracing::trace!(target: "costream::sched", at_ns = at, host, $($f)*) };
+    }
+    let reason = |r: u64| WaitReason::ALL.get(r as usize).map_or("?", |w| w.as_str());
+    match ev {
+        TraceEv::GoCreate => t!(goid = a, parent = b, "GoCreate"),
+        TraceEv::GoStart => t!(goid = a, p = b, "GoStart"),
+        TraceEv::GoBlock => t!(goid = a, reason = reason(b), "GoBlock"),
+        TraceEv::GoUnblock if b == u64::MAX => t!(goid = a, by = "netpoll", "GoUnblock"),
+        TraceEv::GoUnblock => t!(goid = a, p = b, "GoUnblock"),
+        TraceEv::GoSched => t!(goid = a, "GoSched"),
+        TraceEv::GoPreempt => t!(goid = a, p = b, "GoPreempt"),
+        TraceEv::GoEnd => t!(goid = a, "GoEnd"),
+        TraceEv::ProcStart => t!(p = a, spinning = b == 1, "ProcStart"),
+        TraceEv::ProcStop => t!(p = a, "ProcStop"),
+        TraceEv::ProcSteal => t!(p = a, victim = b, "ProcSteal"),
+        TraceEv::TimerFire => t!(timer = a, p = b, "TimerFire"),
+        TraceEv::NetpollBlock if a == u64::MAX => t!(until = "forever", "NetpollBlock"),
+        TraceEv::NetpollBlock => t!(until_ns = a, "NetpollBlock"),
+        TraceEv::NetpollWake => t!("NetpollWake"),
+        TraceEv::Sysmon => t!(next_sleep_ns = a, "Sysmon"),
+        TraceEv::Spin => t!(p = a, "Spin"),
     }
 }
 
