@@ -48,9 +48,44 @@ fn load(file: &str, sets: &[String]) -> Result<Scenario, String> {
 fn run(file: &str, seed: Option<u64>, sets: &[String]) -> Result<String, String> {
     let sc = load(file, sets)?;
     let seed = seed.unwrap_or(sc.run.seed);
-    let (sim, out, m) = room::run(&sc, seed);
+    let total = sc.run.duration;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (sim, out, m) = room::run_with_progress(&sc, seed, |now, events| {
+        if bar {
+            progress_bar(
+                now.since_start().as_secs_f64() / total.as_secs_f64(),
+                now,
+                total,
+                events,
+            );
+        }
+    });
+    if bar {
+        eprint!("\r{:78}\r", "");
+    }
     let report = room_report(&sc, seed, &sim, &out, &m.borrow());
     Ok(report)
+}
+
+/// A one-line progress bar on stderr (only when it is a terminal): simulated time done.
+fn progress_bar(
+    frac: f64,
+    now: costream_sim::SimTime,
+    total: costream_sim::SimDuration,
+    events: u64,
+) {
+    let frac = frac.clamp(0.0, 1.0);
+    let width = 30;
+    let done = (frac * width as f64) as usize;
+    eprint!(
+        "\r[{}{}] {:5.1}%  {} of {} simulated  {:.1} M events",
+        "=".repeat(done),
+        " ".repeat(width - done),
+        100.0 * frac,
+        now,
+        total,
+        events as f64 / 1e6
+    );
 }
 
 fn init_tracing() {

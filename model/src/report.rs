@@ -171,12 +171,12 @@ pub fn room_report(
         let h = &rt.sched_latency;
         let _ = writeln!(
             s,
-            "  goroutines: {} created, {} live at the end · runnable→running P50 {} us, P99 {} us, max {} us",
+            "  goroutines: {} created, {} live at the end · runnable→running P50 {:.1} us, P99 {:.1} us, max {:.1} us",
             st.goroutines_created,
             rt.live_goroutines(),
-            pct(h, 0.5) / 1000,
-            pct(h, 0.99) / 1000,
-            h.max() / 1000
+            pct(h, 0.5) as f64 / 1e3,
+            pct(h, 0.99) as f64 / 1e3,
+            h.max() as f64 / 1e3
         );
     });
     let _ = writeln!(

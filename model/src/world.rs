@@ -190,6 +190,12 @@ impl Sim {
 
     /// Runs until a limit, the end of the program, a deadlock or a panic.
     pub fn run(&self) -> RunOutcome {
+        self.run_with_progress(|_, _| {})
+    }
+
+    /// Like [`Sim::run`], calling `progress(virtual now, events so far)` every 2^20 events
+    /// (for progress bars; it must not touch the world).
+    pub fn run_with_progress(&self, mut progress: impl FnMut(SimTime, u64)) -> RunOutcome {
         let end = loop {
             let next = self.sh.world.borrow_mut().kernel.next_event();
             let (_, ev) = match next {
@@ -200,6 +206,12 @@ impl Sim {
             };
             if let Some(end) = self.dispatch(ev) {
                 break end;
+            }
+            let w = self.sh.world.borrow();
+            if w.kernel.handled() & ((1 << 20) - 1) == 0 {
+                let (now, n) = (w.kernel.now(), w.kernel.handled());
+                drop(w);
+                progress(now, n);
             }
         };
         let mut w = self.sh.world.borrow_mut();

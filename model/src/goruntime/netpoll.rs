@@ -6,8 +6,10 @@
 //! (`netpoll(0)`, step 9) or sysmon when nobody has polled for 10 ms.
 
 use super::chan::{complete, OpState, SudogSlot};
-use super::runtime2::{Gi, WaitReason};
-use crate::world::{Go, World};
+use super::proc::{Poller, Runtime, TraceEv, NETPOLL_MAX_EVENTS};
+use super::runtime2::{GStatus, Gi, Pi, WaitReason};
+use crate::world::{Ev, Go, World};
+use costream_sim::{Kernel, SimDuration, SimTime};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;
@@ -128,5 +130,193 @@ impl<T: 'static> Future for Read<'_, T> {
             }
             OpState::Yielded(v) => Poll::Ready(v.take().expect("value")),
         }
+    }
+}
+
+/// The netpoller's side of the scheduler (proc.go's callers of netpoll, netpoll.go).
+impl Runtime {
+    /// `injectglist`: make netpoll'd Gs runnable. One G per idle P goes to the global queue (and
+    /// an M is started for it); the rest to `p`'s local tail. With no P, all go global.
+    pub(crate) fn injectglist(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        list: Vec<Gi>,
+        p: Option<Pi>,
+        at: SimTime,
+    ) {
+        if list.is_empty() {
+            return;
+        }
+        for &g in &list {
+            self.set_status(g, GStatus::Runnable, at);
+            let goid = self.allgs[g as usize].goid;
+            self.trace(k, at, TraceEv::GoUnblock, goid, u64::MAX);
+        }
+        let Some(p) = p else {
+            let n = list.len();
+            for g in list {
+                self.globrunqput(g);
+            }
+            self.start_idle(k, n, at);
+            return;
+        };
+        let n = (self.npidle() as usize).min(list.len());
+        let mut it = list.into_iter();
+        for g in it.by_ref().take(n) {
+            self.globrunqput(g);
+        }
+        self.start_idle(k, n, at);
+        let mut t = at;
+        for g in it {
+            self.runqput(p, g, false, &mut t);
+        }
+        self.wakep(k, at);
+    }
+
+    // ---- netpoll ----
+
+    /// This M blocks in `netpoll(delay)` until the next timer: epoll's timeout is in whole
+    /// milliseconds, `delay < 1ms` waits 1 ms and longer delays are truncated
+    /// (netpoll_epoll.go), so an idle process's timers fire late or loop.
+    pub(super) fn block_in_netpoll(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        until: Option<SimTime>,
+        t: SimTime,
+        was_spinning: bool,
+    ) {
+        self.poller_gen = self.poller_gen.wrapping_add(1);
+        self.stats.netpoll_blocks += 1;
+        let wake_at = if !self.netpoll_ready.is_empty() {
+            t
+        } else {
+            match until {
+                None => SimTime::MAX,
+                Some(u) => {
+                    let delay = u.saturating_since(t);
+                    if delay.is_zero() {
+                        t
+                    } else {
+                        t + epoll_timeout(delay) + self.cfg.costs.epoll_wake
+                    }
+                }
+            }
+        };
+        self.poller = Some(Poller {
+            until,
+            wake_at,
+            gen: self.poller_gen,
+            was_spinning,
+        });
+        self.trace(
+            k,
+            t,
+            TraceEv::NetpollBlock,
+            until.map_or(u64::MAX, |u| u.as_nanos()),
+            0,
+        );
+        if wake_at != SimTime::MAX {
+            k.schedule(
+                wake_at,
+                Ev::NetpollWake {
+                    host: self.host,
+                    gen: self.poller_gen,
+                },
+            );
+        }
+    }
+
+    /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready).
+    pub(crate) fn netpoll_break(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        let Some(pl) = self.poller.as_mut() else {
+            return;
+        };
+        let wake = at + self.cfg.costs.epoll_wake;
+        if wake < pl.wake_at {
+            self.poller_gen = self.poller_gen.wrapping_add(1);
+            pl.gen = self.poller_gen;
+            pl.wake_at = wake;
+            k.schedule(
+                wake,
+                Ev::NetpollWake {
+                    host: self.host,
+                    gen: self.poller_gen,
+                },
+            );
+        }
+    }
+
+    /// Called when a descriptor with a parked reader becomes ready (`netpollready`).
+    pub(crate) fn netpoll_mark_ready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
+        self.netpoll_ready.push_back(g);
+        if self.poller.is_some() {
+            self.netpoll_break(k, at);
+        }
+    }
+
+    /// `netpoll(0)`'s result: up to 128 Gs whose descriptors are ready.
+    pub(super) fn netpoll_take(&mut self) -> Vec<Gi> {
+        let n = self.netpoll_ready.len().min(NETPOLL_MAX_EVENTS);
+        self.netpoll_waiters -= n as u32;
+        self.netpoll_ready.drain(..n).collect()
+    }
+
+    /// The blocked netpoll M returns: take an idle P and run what it found, or go to the top of
+    /// `findRunnable` with it.
+    pub(crate) fn netpoll_wake(&mut self, k: &mut Kernel<Ev>, gen: u32) -> Option<(Pi, Gi)> {
+        let pl = match self.poller {
+            Some(pl) if pl.gen == gen => pl,
+            _ => return None,
+        };
+        let now = k.now();
+        self.poller = None;
+        self.lastpoll = now;
+        self.trace(k, now, TraceEv::NetpollWake, 0, 0);
+        let mut list = self.netpoll_take();
+        match self.pidleget(now) {
+            Some(p) => {
+                if !list.is_empty() {
+                    let g = list.remove(0);
+                    self.injectglist(k, list, Some(p), now);
+                    self.set_status(g, GStatus::Runnable, now);
+                    return self.execute(k, p, g, false, now);
+                }
+                if pl.was_spinning {
+                    self.become_spinning(p);
+                }
+                self.schedule(k, p, now)
+            }
+            None => {
+                self.injectglist(k, list, None, now);
+                self.nmidle += 1;
+                None
+            }
+        }
+    }
+}
+
+/// epoll_wait's timeout for a netpoll delay (netpoll_epoll.go: `netpoll`).
+pub fn epoll_timeout(delay: SimDuration) -> SimDuration {
+    let ns = delay.as_nanos();
+    if ns < 1_000_000 {
+        SimDuration::from_millis(1)
+    } else if ns < 1_000_000_000_000_000 {
+        SimDuration::from_millis(ns / 1_000_000)
+    } else {
+        SimDuration::from_secs(1_000_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoll_timeouts_follow_netpoll_epoll() {
+        let ms = SimDuration::from_millis;
+        assert_eq!(epoll_timeout(SimDuration::from_micros(50)), ms(1));
+        assert_eq!(epoll_timeout(SimDuration::from_micros(1500)), ms(1));
+        assert_eq!(epoll_timeout(ms(20)), ms(20));
+        assert_eq!(epoll_timeout(SimDuration::from_micros(20_700)), ms(20));
     }
 }

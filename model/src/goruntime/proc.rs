@@ -92,12 +92,12 @@ pub(crate) struct P {
 
 /// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
 #[derive(Clone, Copy, Debug)]
-struct Poller {
+pub(super) struct Poller {
     /// `sched.pollUntil`: the timer it waits for, if any.
-    until: Option<SimTime>,
-    wake_at: SimTime,
-    gen: u32,
-    was_spinning: bool,
+    pub until: Option<SimTime>,
+    pub wake_at: SimTime,
+    pub gen: u32,
+    pub was_spinning: bool,
 }
 
 /// Counters a report shows.
@@ -149,7 +149,7 @@ pub struct Runtime {
     pidle: Vec<Pi>,
     nmspinning: u32,
     needspinning: bool,
-    nmidle: u32,
+    pub(super) nmidle: u32,
     goidgen: u64,
     /// The G being polled and its P.
     pub(crate) cur: Option<(Pi, Gi)>,
@@ -162,9 +162,9 @@ pub struct Runtime {
     steal_rng: SimRng,
     pub(crate) select_rng: SimRng,
     sysmon: SysmonState,
-    poller: Option<Poller>,
-    poller_gen: u32,
-    lastpoll: SimTime,
+    pub(super) poller: Option<Poller>,
+    pub(super) poller_gen: u32,
+    pub(super) lastpoll: SimTime,
     /// Gs whose descriptors became ready, waiting to be returned by `netpoll`.
     pub(crate) netpoll_ready: VecDeque<Gi>,
     /// `netpollWaiters`: Gs parked in "IO wait".
@@ -271,7 +271,7 @@ impl Runtime {
     pub fn costs(&self) -> &Costs {
         &self.cfg.costs
     }
-    fn npidle(&self) -> u32 {
+    pub(super) fn npidle(&self) -> u32 {
         self.pidle.len() as u32
     }
 
@@ -288,7 +288,7 @@ impl Runtime {
 
     // ---- goroutine state accounting ----
 
-    fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
+    pub(super) fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
         let gr = &mut self.allgs[g as usize];
         let d = at.saturating_since(gr.since);
         match gr.status {
@@ -559,7 +559,7 @@ impl Runtime {
     }
 
     /// `pidleget`: the most recently idled P.
-    fn pidleget(&mut self, at: SimTime) -> Option<Pi> {
+    pub(super) fn pidleget(&mut self, at: SimTime) -> Option<Pi> {
         let p = self.pidle.pop()?;
         self.allp[p as usize].status = PStatus::Running;
         self.p_mode(p, PMode::Sched, at);
@@ -624,7 +624,7 @@ impl Runtime {
         }
     }
 
-    fn become_spinning(&mut self, p: Pi) {
+    pub(super) fn become_spinning(&mut self, p: Pi) {
         self.allp[p as usize].spinning = true;
         self.nmspinning += 1;
         self.needspinning = false;
@@ -639,49 +639,11 @@ impl Runtime {
     }
 
     /// `startIdle` (injectglist): start an M on up to `n` idle Ps.
-    fn start_idle(&mut self, k: &mut Kernel<Ev>, n: usize, at: SimTime) {
+    pub(super) fn start_idle(&mut self, k: &mut Kernel<Ev>, n: usize, at: SimTime) {
         for _ in 0..n {
             let Some(p) = self.pidleget(at) else { break };
             self.startm(k, p, false, at);
         }
-    }
-
-    /// `injectglist`: make netpoll'd Gs runnable. One G per idle P goes to the global queue (and
-    /// an M is started for it); the rest to `p`'s local tail. With no P, all go global.
-    pub(crate) fn injectglist(
-        &mut self,
-        k: &mut Kernel<Ev>,
-        list: Vec<Gi>,
-        p: Option<Pi>,
-        at: SimTime,
-    ) {
-        if list.is_empty() {
-            return;
-        }
-        for &g in &list {
-            self.set_status(g, GStatus::Runnable, at);
-            let goid = self.allgs[g as usize].goid;
-            self.trace(k, at, TraceEv::GoUnblock, goid, u64::MAX);
-        }
-        let Some(p) = p else {
-            let n = list.len();
-            for g in list {
-                self.globrunqput(g);
-            }
-            self.start_idle(k, n, at);
-            return;
-        };
-        let n = (self.npidle() as usize).min(list.len());
-        let mut it = list.into_iter();
-        for g in it.by_ref().take(n) {
-            self.globrunqput(g);
-        }
-        self.start_idle(k, n, at);
-        let mut t = at;
-        for g in it {
-            self.runqput(p, g, false, &mut t);
-        }
-        self.wakep(k, at);
     }
 
     // ---- gopark / goready / Gosched ----
@@ -736,7 +698,7 @@ impl Runtime {
 
     /// `execute`: `g` runs on `p`. Returns `Some(g)` when it is to be polled now; a G that still
     /// owes compute after a preemption first finishes it.
-    fn execute(
+    pub(super) fn execute(
         &mut self,
         k: &mut Kernel<Ev>,
         p: Pi,
@@ -855,7 +817,7 @@ impl Runtime {
     }
 
     /// `schedule` → `findRunnable` → `execute`.
-    fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+    pub(super) fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
         let mut t = now;
         // 2. Run this P's expired timers (`pp.timers.check`).
         self.check_timers(k, p, &mut t);
@@ -1043,127 +1005,6 @@ impl Runtime {
             .iter()
             .filter_map(|pp| pp.timers.next_when())
             .min()
-    }
-
-    // ---- netpoll ----
-
-    /// This M blocks in `netpoll(delay)` until the next timer: epoll's timeout is in whole
-    /// milliseconds, `delay < 1ms` waits 1 ms and longer delays are truncated
-    /// (netpoll_epoll.go), so an idle process's timers fire late or loop.
-    fn block_in_netpoll(
-        &mut self,
-        k: &mut Kernel<Ev>,
-        until: Option<SimTime>,
-        t: SimTime,
-        was_spinning: bool,
-    ) {
-        self.poller_gen = self.poller_gen.wrapping_add(1);
-        self.stats.netpoll_blocks += 1;
-        let wake_at = if !self.netpoll_ready.is_empty() {
-            t
-        } else {
-            match until {
-                None => SimTime::MAX,
-                Some(u) => {
-                    let delay = u.saturating_since(t);
-                    if delay.is_zero() {
-                        t
-                    } else {
-                        t + epoll_timeout(delay) + self.cfg.costs.epoll_wake
-                    }
-                }
-            }
-        };
-        self.poller = Some(Poller {
-            until,
-            wake_at,
-            gen: self.poller_gen,
-            was_spinning,
-        });
-        self.trace(
-            k,
-            t,
-            TraceEv::NetpollBlock,
-            until.map_or(u64::MAX, |u| u.as_nanos()),
-            0,
-        );
-        if wake_at != SimTime::MAX {
-            k.schedule(
-                wake_at,
-                Ev::NetpollWake {
-                    host: self.host,
-                    gen: self.poller_gen,
-                },
-            );
-        }
-    }
-
-    /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready).
-    pub(crate) fn netpoll_break(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
-        let Some(pl) = self.poller.as_mut() else {
-            return;
-        };
-        let wake = at + self.cfg.costs.epoll_wake;
-        if wake < pl.wake_at {
-            self.poller_gen = self.poller_gen.wrapping_add(1);
-            pl.gen = self.poller_gen;
-            pl.wake_at = wake;
-            k.schedule(
-                wake,
-                Ev::NetpollWake {
-                    host: self.host,
-                    gen: self.poller_gen,
-                },
-            );
-        }
-    }
-
-    /// Called when a descriptor with a parked reader becomes ready (`netpollready`).
-    pub(crate) fn netpoll_mark_ready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
-        self.netpoll_ready.push_back(g);
-        if self.poller.is_some() {
-            self.netpoll_break(k, at);
-        }
-    }
-
-    /// `netpoll(0)`'s result: up to 128 Gs whose descriptors are ready.
-    fn netpoll_take(&mut self) -> Vec<Gi> {
-        let n = self.netpoll_ready.len().min(NETPOLL_MAX_EVENTS);
-        self.netpoll_waiters -= n as u32;
-        self.netpoll_ready.drain(..n).collect()
-    }
-
-    /// The blocked netpoll M returns: take an idle P and run what it found, or go to the top of
-    /// `findRunnable` with it.
-    pub(crate) fn netpoll_wake(&mut self, k: &mut Kernel<Ev>, gen: u32) -> Option<(Pi, Gi)> {
-        let pl = match self.poller {
-            Some(pl) if pl.gen == gen => pl,
-            _ => return None,
-        };
-        let now = k.now();
-        self.poller = None;
-        self.lastpoll = now;
-        self.trace(k, now, TraceEv::NetpollWake, 0, 0);
-        let mut list = self.netpoll_take();
-        match self.pidleget(now) {
-            Some(p) => {
-                if !list.is_empty() {
-                    let g = list.remove(0);
-                    self.injectglist(k, list, Some(p), now);
-                    self.set_status(g, GStatus::Runnable, now);
-                    return self.execute(k, p, g, false, now);
-                }
-                if pl.was_spinning {
-                    self.become_spinning(p);
-                }
-                self.schedule(k, p, now)
-            }
-            None => {
-                self.injectglist(k, list, None, now);
-                self.nmidle += 1;
-                None
-            }
-        }
     }
 
     // ---- timers (time.go) on the scheduler side ----
@@ -1443,18 +1284,6 @@ fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
     }
 }
 
-/// epoll_wait's timeout for a netpoll delay (netpoll_epoll.go: `netpoll`).
-pub fn epoll_timeout(delay: SimDuration) -> SimDuration {
-    let ns = delay.as_nanos();
-    if ns < 1_000_000 {
-        SimDuration::from_millis(1)
-    } else if ns < 1_000_000_000_000_000 {
-        SimDuration::from_millis(ns / 1_000_000)
-    } else {
-        SimDuration::from_secs(1_000_000)
-    }
-}
-
 /// `randomOrder`/`randomEnum` (proc.go): a random start and a stride coprime to GOMAXPROCS
 /// visit every P once.
 pub struct RandomOrder {
@@ -1537,14 +1366,5 @@ mod tests {
                 assert_eq!(seen, (0..count).collect::<Vec<_>>(), "count={count} r={r}");
             }
         }
-    }
-
-    #[test]
-    fn epoll_timeouts_follow_netpoll_epoll() {
-        let ms = SimDuration::from_millis;
-        assert_eq!(epoll_timeout(SimDuration::from_micros(50)), ms(1));
-        assert_eq!(epoll_timeout(SimDuration::from_micros(1500)), ms(1));
-        assert_eq!(epoll_timeout(ms(20)), ms(20));
-        assert_eq!(epoll_timeout(SimDuration::from_micros(20_700)), ms(20));
     }
 }

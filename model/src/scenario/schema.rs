@@ -6,6 +6,8 @@ use serde::Deserialize;
 
 /// Longest run a scenario may ask for: a simulated day.
 pub const MAX_DURATION: SimDuration = SimDuration::from_secs(24 * 3600);
+/// Most published streams one scenario may carry (each is two goroutines and a socket).
+pub const MAX_STREAMS: u64 = 4_000_000;
 /// `_MaxGomaxprocs` in older Go releases; far above any machine we model.
 pub const MAX_GOMAXPROCS: u32 = 1024;
 
@@ -200,6 +202,14 @@ impl Scenario {
                 "rooms.hosts_per_room",
                 format!("{} hosts per room is out of range", r.hosts_per_room),
                 "a co-streaming room has 2 to 64 hosts".into(),
+            ));
+        }
+        let streams = r.count as u64 * r.hosts_per_room as u64;
+        if streams > MAX_STREAMS {
+            return Err((
+                "rooms.count",
+                format!("{} rooms × {} hosts = {streams} streams (two goroutines each) is more than {MAX_STREAMS}", r.count, r.hosts_per_room),
+                "lower rooms.count or rooms.hosts_per_room; docs/performance.md gives memory per goroutine".into(),
             ));
         }
         if self.audio.fps == 0 || self.audio.fps > 1000 {

@@ -84,3 +84,13 @@ fn malformed_override_is_refused() {
     let e = err(QUICKSTART, &["server.nosuch=1"]);
     assert_eq!(e.field, "server.nosuch");
 }
+
+#[test]
+fn too_many_streams_is_refused_before_allocating() {
+    let e = err(
+        QUICKSTART,
+        &["rooms.count=1000000", "rooms.hosts_per_room=8"],
+    );
+    assert_eq!(e.field, "rooms.count");
+    assert!(e.problem.contains("8000000 streams"), "{e}");
+}

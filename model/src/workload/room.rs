@@ -192,7 +192,16 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
 
 /// Runs the room scenario: builds, runs, and returns the outcome with its metrics.
 pub fn run(sc: &Scenario, seed: u64) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
+    run_with_progress(sc, seed, |_, _| {})
+}
+
+/// [`run`] with a progress callback (see [`Sim::run_with_progress`]).
+pub fn run_with_progress(
+    sc: &Scenario,
+    seed: u64,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
     let (sim, m) = build(sc, seed);
-    let out = sim.run();
+    let out = sim.run_with_progress(progress);
     (sim, out, m)
 }
