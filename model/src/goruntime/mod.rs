@@ -8,6 +8,7 @@ pub mod proc;
 pub mod runq;
 pub mod runtime2;
 pub mod select;
+pub mod sync;
 pub mod time;
 
 #[cfg(test)]
@@ -19,4 +20,5 @@ pub use netpoll::Fd;
 pub use proc::{Fatal, Runtime, RuntimeConfig, SchedStats};
 pub use runtime2::{GStatus, StateTimes, WaitReason};
 pub use select::{RecvCase, SelectCase, SendCase};
+pub use sync::WaitGroup;
 pub use time::{Ticker, Timer};

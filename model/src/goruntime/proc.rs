@@ -489,7 +489,7 @@ impl Runtime {
 
     /// `globrunqget`: take `min(size, size/GOMAXPROCS+1, max, len(runq)/2)` Gs; run the first,
     /// put the rest on the local queue.
-    fn globrunqget(&mut self, p: Pi, max: u32, t: &mut SimTime) -> Option<Gi> {
+    pub(crate) fn globrunqget(&mut self, p: Pi, max: u32, t: &mut SimTime) -> Option<Gi> {
         let size = self.global.len() as u32;
         if size == 0 {
             return None;

@@ -45,10 +45,11 @@ pub enum WaitReason {
     Sleep,
     IoWait,
     Preempted,
+    SyncWaitGroupWait,
 }
 
 impl WaitReason {
-    pub const ALL: [WaitReason; 10] = [
+    pub const ALL: [WaitReason; 11] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
         WaitReason::ChanSendNilChan,
@@ -59,6 +60,7 @@ impl WaitReason {
         WaitReason::Sleep,
         WaitReason::IoWait,
         WaitReason::Preempted,
+        WaitReason::SyncWaitGroupWait,
     ];
     /// The string Go prints in tracebacks (`waitReasonStrings`).
     pub fn as_str(self) -> &'static str {
@@ -73,6 +75,7 @@ impl WaitReason {
             WaitReason::Sleep => "sleep",
             WaitReason::IoWait => "IO wait",
             WaitReason::Preempted => "preempted",
+            WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
         }
     }
 }

@@ -3,6 +3,7 @@
 mod chan_test;
 mod proc_test;
 mod select_test;
+mod sync_test;
 mod time_test;
 
 use crate::goruntime::{Costs, RuntimeConfig};

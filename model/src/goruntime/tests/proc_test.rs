@@ -482,3 +482,78 @@ fn ping_pong_pair_shares_one_time_slice() {
         "third ran at {at} ns"
     );
 }
+
+/// `globrunqget` takes `min(size, size/GOMAXPROCS + 1, 128)`: one to run, the rest local.
+#[test]
+fn global_grab_takes_a_bounded_batch() {
+    use crate::goruntime::Runtime;
+    for (procs, size, want) in [(2u32, 300u32, 128u32), (4, 100, 26), (8, 3, 1), (1, 50, 50)] {
+        let mut rt = Runtime::new(
+            0,
+            RuntimeConfig {
+                gomaxprocs: procs,
+                ..Default::default()
+            },
+            &costream_sim::RngStreams::new(1),
+        );
+        for g in 0..size {
+            rt.globrunqput(g);
+        }
+        let mut t = costream_sim::SimTime::ZERO;
+        assert_eq!(rt.globrunqget(0, 0, &mut t), Some(0), "the head runs");
+        let (local, global) = rt.runq_lengths();
+        assert_eq!(
+            (local[0], global as u32),
+            (want - 1, size - want),
+            "GOMAXPROCS {procs}, {size} queued"
+        );
+    }
+}
+
+/// With every P busy and the global queue never empty, `findRunnable` never reaches its
+/// `netpoll(0)`: a goroutine whose datagram arrived waits for sysmon, which polls the network
+/// once nobody has for 10 ms and injects it into the global queue.
+#[test]
+fn sysmon_polls_the_network_when_nobody_else_does() {
+    use crate::goruntime::Fd;
+    use crate::world::{Process, World};
+    use costream_sim::SimTime;
+    struct OneDatagram(Fd<u32>, bool);
+    impl Process for OneDatagram {
+        fn fire(&mut self, w: &mut World, _: SimTime) -> Option<SimTime> {
+            if !self.1 {
+                self.1 = true;
+                self.0.deliver(w, 7);
+            }
+            None
+        }
+    }
+    let got = log::<u64>();
+    let g = got.clone();
+    let sim = Sim::new(1, RunLimits::for_duration(ms(100)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    });
+    let fd: Fd<u32> = sim.go(h).fd();
+    let rfd = fd.clone();
+    sim.main(h, move |go| async move {
+        go.go("main.reader", move |go| async move {
+            let v = rfd.read(&go).await;
+            assert_eq!(v, 7);
+            g.borrow_mut().push(go.now().as_nanos());
+        });
+        go.gosched().await; // the reader parks in IO wait
+        for _ in 0..100 {
+            go.compute(us(500)).await;
+            go.gosched().await;
+        }
+    });
+    sim.add_process(Box::new(OneDatagram(fd, false)), SimTime::ZERO + ms(1));
+    sim.run();
+    let t = got.borrow()[0];
+    assert!(
+        (10_000_000..=12_000_000).contains(&t),
+        "reader ran at {t} ns"
+    );
+}
