@@ -3,6 +3,8 @@
 
 pub mod chan;
 pub mod costs;
+pub mod mgclimit;
+pub mod mgcpacer;
 pub mod netpoll;
 pub mod proc;
 pub mod runq;
