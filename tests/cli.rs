@@ -74,11 +74,11 @@ fn bad_scenarios_get_clear_errors() {
     assert_refused(&["run", &syntax], &["syntax.toml", "(syntax)", "line 2"]);
     let unknown = write_tmp(
         "unknown.toml",
-        &QUICKSTART.replace("gomaxprocs = 2", "gomaxprocs = 2\ngogc = 100"),
+        &QUICKSTART.replace("gomaxprocs = 2", "gomaxprocs = 2\ngomaxprocz = 4"),
     );
     assert_refused(
         &["run", &unknown],
-        &["unknown.toml", "server.gogc", "unknown field"],
+        &["unknown.toml", "server.gomaxprocz", "unknown field"],
     );
     let zero = write_tmp(
         "zero.toml",

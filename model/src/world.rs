@@ -28,6 +28,8 @@ pub enum Ev {
     NetpollWake { host: u32, gen: u32 },
     /// An external process's next action.
     Process { id: u32 },
+    /// The predicted end of a GC mark phase.
+    GcMarkDone { host: u32, gen: u32 },
 }
 
 /// Why a run ended.
@@ -249,6 +251,10 @@ impl Sim {
                 }
                 Ev::NetpollWake { host, gen } => {
                     (host, rts[host as usize].netpoll_wake(kernel, gen))
+                }
+                Ev::GcMarkDone { host, gen } => {
+                    rts[host as usize].gc_mark_done(kernel, gen);
+                    (host, None)
                 }
                 Ev::Process { id } => {
                     let mut p = processes[id as usize].take().expect("process is present");

@@ -3,13 +3,17 @@
 
 pub mod chan;
 pub mod costs;
+pub mod malloc;
+pub mod mgc;
 pub mod mgclimit;
 pub mod mgcpacer;
 pub mod netpoll;
+pub mod pool;
 pub mod proc;
 pub mod runq;
 pub mod runtime2;
 pub mod select;
+pub mod stw;
 pub mod sync;
 pub mod time;
 
@@ -18,9 +22,15 @@ mod tests;
 
 pub use chan::Chan;
 pub use costs::Costs;
+pub use malloc::Live;
+pub use mgc::{GcConfig, GcPhase, GcStats, WorkerMode};
+pub use mgcpacer::GcPercent;
 pub use netpoll::Fd;
+pub use pool::Pool;
 pub use proc::{Fatal, Runtime, RuntimeConfig, SchedStats};
+pub use runtime2::LostTime;
 pub use runtime2::{GStatus, StateTimes, WaitReason};
 pub use select::{RecvCase, SelectCase, SendCase};
+pub use stw::FreezeCause;
 pub use sync::WaitGroup;
 pub use time::{Ticker, Timer};

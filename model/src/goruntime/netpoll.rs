@@ -157,6 +157,7 @@ impl Runtime {
             for g in list {
                 self.globrunqput(g);
             }
+            self.kick_idle_worker(k, at);
             self.start_idle(k, n, at);
             return;
         };
@@ -269,6 +270,19 @@ impl Runtime {
             _ => return None,
         };
         let now = k.now();
+        if let Some(until) = self.frozen_until(now) {
+            if let Some(p) = self.poller.as_mut() {
+                p.wake_at = until;
+            }
+            k.schedule(
+                until,
+                Ev::NetpollWake {
+                    host: self.host,
+                    gen,
+                },
+            );
+            return None;
+        }
         self.poller = None;
         self.lastpoll = now;
         self.trace(k, now, TraceEv::NetpollWake, 0, 0);

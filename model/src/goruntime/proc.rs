@@ -10,8 +10,12 @@
 //! [`SEGMENT_MAX_OPS`] operations, so the skew this introduces stays below a microsecond.
 
 use super::costs::Costs;
+use super::mgc::{GcConfig, GcState, WorkerMode};
+use super::mgcpacer::GcPercent;
+use super::pool::PoolRef;
 use super::runq::{RunQ, RUNQ_LEN};
 use super::runtime2::*;
+use super::stw::FreezeState;
 use super::time::{TimerHeap, Timers};
 use crate::world::{EndReason, Ev};
 use costream_sim::{Kernel, RngStreams, SimDuration, SimRng, SimTime, TaskId};
@@ -45,6 +49,11 @@ pub struct RuntimeConfig {
     pub costs: Costs,
     /// Run sysmon (Go always does; tests of pure queue order may turn it off).
     pub sysmon: bool,
+    /// GOGC.
+    pub gogc: GcPercent,
+    /// GOMEMLIMIT in bytes (`i64::MAX`: off).
+    pub memory_limit: i64,
+    pub gc: GcConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -53,6 +62,9 @@ impl Default for RuntimeConfig {
             gomaxprocs: 1,
             costs: Costs::default(),
             sysmon: true,
+            gogc: GcPercent::Percent(100),
+            memory_limit: i64::MAX,
+            gc: GcConfig::default(),
         }
     }
 }
@@ -65,6 +77,8 @@ enum PMode {
     Sched,
     /// Running a goroutine.
     User,
+    /// Running a GC mark worker.
+    Gc,
 }
 
 pub(crate) struct P {
@@ -86,8 +100,17 @@ pub(crate) struct P {
     goidcacheend: u64,
     mode: PMode,
     mode_since: SimTime,
+    /// Total frozen time when `mode_since` was set (frozen time is not CPU time).
+    mode_freeze: u64,
     pub time_user: SimDuration,
     pub time_sched: SimDuration,
+    pub time_gc: SimDuration,
+    /// The mark worker this P runs, since when, and the freeze clock then.
+    pub worker: Option<WorkerMode>,
+    pub worker_since: SimTime,
+    pub worker_freeze_mark: u64,
+    /// `gcFractionalMarkTime` this cycle.
+    pub frac_time: u64,
 }
 
 /// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
@@ -120,6 +143,8 @@ pub struct SchedStats {
     pub netpoll_blocks: u64,
     pub sysmon_wakeups: u64,
     pub threads: u64,
+    pub stw_freezes: u64,
+    pub stall_freezes: u64,
     /// Total time goroutines spent waiting, by wait reason (indexed like `WaitReason::ALL`).
     pub wait_by_reason: [SimDuration; WaitReason::ALL.len()],
 }
@@ -175,6 +200,9 @@ pub struct Runtime {
     /// `/sched/latencies`: time from runnable to running, in ns.
     pub sched_latency: Histogram<u64>,
     pub(crate) end: Option<EndReason>,
+    pub(crate) gc: GcState,
+    pub(crate) freeze: FreezeState,
+    pub(crate) pools: Vec<PoolRef>,
 }
 
 /// Trace event kinds, named after the execution tracer's (internal/trace, v2).
@@ -196,6 +224,10 @@ pub(crate) enum TraceEv {
     NetpollWake,
     Sysmon,
     Spin,
+    GcStart,
+    GcEnd,
+    GcWorkerStart,
+    GcWorkerStop,
 }
 
 impl Runtime {
@@ -219,12 +251,19 @@ impl Runtime {
                 goidcacheend: 0,
                 mode: PMode::Idle,
                 mode_since: SimTime::ZERO,
+                mode_freeze: 0,
                 time_user: SimDuration::ZERO,
                 time_sched: SimDuration::ZERO,
+                time_gc: SimDuration::ZERO,
+                worker: None,
+                worker_since: SimTime::ZERO,
+                worker_freeze_mark: 0,
+                frac_time: 0,
             })
             .collect();
         // pidle is LIFO: P0 must come out first, as procresize leaves P0 with the M.
         let pidle = (0..n).rev().collect();
+        let gc = GcState::new(cfg.gc.clone(), cfg.gogc, cfg.memory_limit, n);
         Self {
             host,
             cfg,
@@ -262,6 +301,9 @@ impl Runtime {
             },
             sched_latency: Histogram::new(3).expect("histogram"),
             end: None,
+            gc,
+            freeze: FreezeState::default(),
+            pools: Vec::new(),
         }
     }
 
@@ -289,7 +331,13 @@ impl Runtime {
     // ---- goroutine state accounting ----
 
     pub(super) fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
+        let fz = self.frozen_at(at);
         let gr = &mut self.allgs[g as usize];
+        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
+            gr.lost_gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
+            gr.lost_stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
+        }
+        gr.freeze_mark = fz;
         let d = at.saturating_since(gr.since);
         match gr.status {
             GStatus::Runnable => gr.times.runnable += d,
@@ -307,16 +355,46 @@ impl Runtime {
     }
 
     fn p_mode(&mut self, p: Pi, mode: PMode, at: SimTime) {
+        let at = at.max(self.allp[p as usize].mode_since);
+        let fz = self.frozen_at(at).total();
         let pp = &mut self.allp[p as usize];
-        let at = at.max(pp.mode_since);
-        let d = at - pp.mode_since;
+        let frozen = SimDuration::from_nanos(fz.saturating_sub(pp.mode_freeze));
+        let d = (at - pp.mode_since).saturating_sub(frozen);
         match pp.mode {
             PMode::User => pp.time_user += d,
             PMode::Sched => pp.time_sched += d,
+            PMode::Gc => pp.time_gc += d,
             PMode::Idle => {}
         }
         pp.mode = mode;
         pp.mode_since = at;
+        pp.mode_freeze = fz;
+    }
+
+    /// The P now runs a GC mark worker.
+    pub(super) fn p_mode_gc(&mut self, p: Pi, at: SimTime) {
+        self.p_mode(p, PMode::Gc, at);
+    }
+
+    /// The P is back in the scheduler (a worker stopped).
+    pub(super) fn p_mode_sched(&mut self, p: Pi, at: SimTime) {
+        self.p_mode(p, PMode::Sched, at);
+    }
+
+    /// What goroutine `g` has lost so far to GC pauses, stalls and assists.
+    pub(crate) fn lost_time_of(&self, g: Gi) -> super::runtime2::LostTime {
+        let gr = &self.allgs[g as usize];
+        let (mut gc, mut stall) = (gr.lost_gc, gr.lost_stall);
+        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
+            let fz = self.frozen_at(self.local_now.max(gr.since));
+            gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
+            stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
+        }
+        super::runtime2::LostTime {
+            gc_stw: gc,
+            stall,
+            assist: gr.assist_time,
+        }
     }
 
     /// Closes the books at the end of a run so per-P and per-G times cover the whole run.
@@ -398,7 +476,14 @@ impl Runtime {
             compute_left: SimDuration::ZERO,
             compute_end: SimTime::ZERO,
             is_main,
+            assist_epoch: 0,
+            assist_bytes: 0,
+            assist_time: SimDuration::ZERO,
+            lost_gc: SimDuration::ZERO,
+            lost_stall: SimDuration::ZERO,
+            freeze_mark: Default::default(),
         });
+        self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
         self.trace(k, at, TraceEv::GoCreate, goid, parent.map_or(0, |x| x.1));
         let mut t = at;
@@ -431,6 +516,7 @@ impl Runtime {
         self.trace(k, at, TraceEv::GoEnd, goid, 0);
         self.live -= 1;
         self.gfree.push(g);
+        self.gc_stacks_changed();
         if self.allgs[g as usize].is_main {
             // runtime.main calls exit(0) when main.main returns.
             self.end = Some(EndReason::MainReturned);
@@ -485,6 +571,11 @@ impl Runtime {
     pub(crate) fn globrunqput(&mut self, g: Gi) {
         self.global.push_back(g);
         self.stats.global_puts += 1;
+    }
+
+    /// `globrunqput` where no idle mark worker needs telling (the caller is one).
+    pub(crate) fn globrunqput_nokick(&mut self, g: Gi) {
+        self.globrunqput(g);
     }
 
     /// `globrunqget`: take `min(size, size/GOMAXPROCS+1, max, len(runq)/2)` Gs; run the first,
@@ -775,6 +866,7 @@ impl Runtime {
                 self.stats.goscheds += 1;
                 self.set_status(g, GStatus::Runnable, at);
                 self.globrunqput(g);
+                self.kick_idle_worker(k, at);
                 self.allp[p as usize].curg = None;
                 self.p_mode(p, PMode::Sched, at);
                 self.wakep(k, at);
@@ -800,10 +892,23 @@ impl Runtime {
             return None;
         }
         let now = k.now();
-        match pp.action {
+        let action = pp.action;
+        if let Some(until) = self.frozen_until(now) {
+            // The world is stopped: this step happens when it restarts.
+            self.post_step(k, p, action, until);
+            return None;
+        }
+        let pp = &mut self.allp[p as usize];
+        match action {
             PAction::Run(g) => {
                 pp.computing = false;
                 Some((p, g))
+            }
+            PAction::GcWorker => None,
+            PAction::GcWorkerEnd => {
+                self.stop_worker(k, p, now);
+                self.p_mode_sched(p, now);
+                self.schedule(k, p, now)
             }
             PAction::Schedule => self.schedule(k, p, now),
             PAction::StealLastPass => {
@@ -821,6 +926,13 @@ impl Runtime {
         let mut t = now;
         // 2. Run this P's expired timers (`pp.timers.check`).
         self.check_timers(k, p, &mut t);
+        // 4. A GC mark worker while marking (`findRunnableGCWorker`).
+        if self.gc_phase() == super::mgc::GcPhase::Mark && self.schedule_gc_worker(k, p, t) {
+            if self.allp[p as usize].spinning {
+                self.resetspinning(k, p, t);
+            }
+            return None;
+        }
         // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
         if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
             t += self.cfg.costs.global_runq_check;
@@ -944,6 +1056,13 @@ impl Runtime {
             self.post_step(k, p, PAction::Schedule, t);
             return None;
         }
+        // 11. Idle-priority GC worker: marking soaks up a P that would otherwise idle.
+        if self.try_idle_worker(k, p, t) {
+            if self.allp[p as usize].spinning {
+                self.resetspinning(k, p, t);
+            }
+            return None;
+        }
         let own_timer = self.allp[p as usize].timers.next_when();
         let was_spinning = self.allp[p as usize].spinning;
         self.pidleput(p, t);
@@ -1055,7 +1174,23 @@ impl Runtime {
             return;
         }
         let now = k.now();
+        if let Some(until) = self.frozen_until(now) {
+            k.schedule(
+                until,
+                Ev::Sysmon {
+                    host: self.host,
+                    gen,
+                    deep: after_deep,
+                },
+            );
+            return;
+        }
         self.stats.sysmon_wakeups += 1;
+        if self.gc_phase() == super::mgc::GcPhase::Mark
+            && self.gc.limiter.needs_update(now.as_nanos())
+        {
+            self.limiter_update(now, false);
+        }
         if !after_deep && self.npidle() == self.cfg.gomaxprocs {
             let next = self.earliest_timer().unwrap_or(SimTime::MAX);
             if next > now {
@@ -1119,7 +1254,11 @@ impl Runtime {
                 pp.sysmontick.schedtick = t;
                 pp.sysmontick.schedwhen = now;
             } else if pp.sysmontick.schedwhen + FORCE_PREEMPT <= now {
-                self.preemptone(k, p, now);
+                if pp.worker == Some(WorkerMode::Dedicated) {
+                    self.preempt_dedicated_worker(k, p, now);
+                } else {
+                    self.preemptone(k, p, now);
+                }
             }
         }
         0
@@ -1159,6 +1298,7 @@ impl Runtime {
         self.trace(k, now, TraceEv::GoPreempt, goid, p as u64);
         self.set_status(g, GStatus::Runnable, now);
         self.globrunqput(g);
+        self.kick_idle_worker(k, now);
         self.p_mode(p, PMode::Sched, now);
         self.wakep(k, now);
         self.post_step(k, p, PAction::Schedule, now);
@@ -1232,6 +1372,11 @@ impl Runtime {
         self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
     }
 
+    /// Per-P time running GC mark workers.
+    pub fn p_gc_times(&self) -> Vec<SimDuration> {
+        self.allp.iter().map(|pp| pp.time_gc).collect()
+    }
+
     /// Per-P time running goroutines and in the scheduler.
     pub fn p_times(&self) -> Vec<(SimDuration, SimDuration)> {
         self.allp
@@ -1281,6 +1426,10 @@ fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
         TraceEv::NetpollWake => t!("NetpollWake"),
         TraceEv::Sysmon => t!(next_sleep_ns = a, "Sysmon"),
         TraceEv::Spin => t!(p = a, "Spin"),
+        TraceEv::GcStart => t!(cycle = a, heap_live = b, "GCBegin"),
+        TraceEv::GcEnd => t!(cycle = a, heap_marked = b, "GCEnd"),
+        TraceEv::GcWorkerStart => t!(p = a, mode = b, "GCWorkerStart"),
+        TraceEv::GcWorkerStop => t!(p = a, mode = b, "GCWorkerStop"),
     }
 }
 

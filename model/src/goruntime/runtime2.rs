@@ -46,10 +46,11 @@ pub enum WaitReason {
     IoWait,
     Preempted,
     SyncWaitGroupWait,
+    GcAssistWait,
 }
 
 impl WaitReason {
-    pub const ALL: [WaitReason; 11] = [
+    pub const ALL: [WaitReason; 12] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
         WaitReason::ChanSendNilChan,
@@ -61,6 +62,7 @@ impl WaitReason {
         WaitReason::IoWait,
         WaitReason::Preempted,
         WaitReason::SyncWaitGroupWait,
+        WaitReason::GcAssistWait,
     ];
     /// The string Go prints in tracebacks (`waitReasonStrings`).
     pub fn as_str(self) -> &'static str {
@@ -76,6 +78,7 @@ impl WaitReason {
             WaitReason::IoWait => "IO wait",
             WaitReason::Preempted => "preempted",
             WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
+            WaitReason::GcAssistWait => "GC assist wait",
         }
     }
 }
@@ -124,6 +127,37 @@ pub(crate) struct G {
     pub compute_end: SimTime,
     /// The program's main goroutine: when it returns, the program exits.
     pub is_main: bool,
+    /// `gcAssistBytes` and the cycle it belongs to.
+    pub assist_epoch: u64,
+    pub assist_bytes: i64,
+    pub assist_time: SimDuration,
+    /// Time lost while runnable or running to stop-the-world pauses and to stalls.
+    pub lost_gc: SimDuration,
+    pub lost_stall: SimDuration,
+    /// The freeze clock when the goroutine's status last changed.
+    pub freeze_mark: super::stw::FrozenTime,
+}
+
+/// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LostTime {
+    pub gc_stw: SimDuration,
+    pub stall: SimDuration,
+    pub assist: SimDuration,
+}
+
+impl LostTime {
+    /// The GC's share: stop-the-world plus assists.
+    pub fn gc(&self) -> SimDuration {
+        self.gc_stw + self.assist
+    }
+    pub fn since(&self, earlier: LostTime) -> LostTime {
+        LostTime {
+            gc_stw: self.gc_stw.saturating_sub(earlier.gc_stw),
+            stall: self.stall.saturating_sub(earlier.stall),
+            assist: self.assist.saturating_sub(earlier.assist),
+        }
+    }
 }
 
 /// P status (`_Pidle`, `_Prunning`; syscall and GC states come with later models).
@@ -142,6 +176,10 @@ pub(crate) enum PAction {
     Run(Gi),
     /// The last `stealWork` pass, after `runqgrab`'s `usleep(3)`.
     StealLastPass,
+    /// Running a dedicated or idle mark worker until the mark phase ends or work appears.
+    GcWorker,
+    /// A fractional mark worker's slice is over.
+    GcWorkerEnd,
 }
 
 /// What sysmon last saw of a P (`runtime2.go: sysmontick`).

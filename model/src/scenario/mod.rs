@@ -61,6 +61,57 @@ pub mod dur {
     }
 }
 
+/// Parses byte sizes: `1460`, `"64KiB"`, `"16MiB"`, `"4GiB"`, `"1.5GB"`.
+pub fn parse_bytes(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let v: f64 = num
+        .parse()
+        .map_err(|_| format!("size {s:?} does not start with a number"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1.0,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        "TiB" => 1024.0f64.powi(4),
+        "KB" | "kB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        _ => {
+            return Err(format!(
+                "size {s:?} has an unknown unit; use B, KiB, MiB, GiB (or KB, MB, GB)"
+            ))
+        }
+    };
+    let b = v * scale;
+    if !b.is_finite() || b > (1u64 << 62) as f64 {
+        return Err(format!("size {s:?} is too large"));
+    }
+    Ok(b.round() as u64)
+}
+
+/// Serde helpers for byte sizes written as integers or strings with units.
+pub mod bytes {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            S(String),
+            I(i64),
+        }
+        match Raw::deserialize(d)? {
+            Raw::S(s) => super::parse_bytes(&s).map_err(serde::de::Error::custom),
+            Raw::I(n) if n < 0 => Err(serde::de::Error::custom(format!("size {n} is negative"))),
+            Raw::I(n) => Ok(n as u64),
+        }
+    }
+}
+
 /// Loads a scenario from TOML text, applies `--set` overrides, and validates it.
 pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let mut value: toml::Value = toml::from_str(text).map_err(|e| ScenarioError {

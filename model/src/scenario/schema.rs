@@ -1,6 +1,6 @@
 //! The scenario schema. Field names are the TOML keys; docs/scenarios.md documents each.
 
-use crate::goruntime::Costs;
+use crate::goruntime::{Costs, GcConfig, GcPercent};
 use costream_sim::SimDuration;
 use serde::Deserialize;
 
@@ -56,6 +56,15 @@ fn default_max_events() -> u64 {
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     pub gomaxprocs: u32,
+    /// GOGC: a percentage, or "off".
+    #[serde(default = "default_gogc", deserialize_with = "de_gogc")]
+    pub gogc: GcPercent,
+    /// GOMEMLIMIT: "off" or a size ("512MiB").
+    #[serde(default = "default_memlimit", deserialize_with = "de_memlimit")]
+    pub gomemlimit: i64,
+    /// GC model parameters (docs/gc.md).
+    #[serde(default)]
+    pub gc: GcConfig,
     /// Costs of runtime operations (docs/model.md lists the defaults and their sources).
     #[serde(default)]
     pub costs: Costs,
@@ -69,6 +78,47 @@ pub struct RoomsSection {
     pub count: u32,
     #[serde(default = "default_hosts")]
     pub hosts_per_room: u32,
+}
+
+fn default_gogc() -> GcPercent {
+    GcPercent::Percent(100)
+}
+fn default_memlimit() -> i64 {
+    i64::MAX
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum IntOrStr {
+    I(i64),
+    S(String),
+}
+
+fn de_gogc<'de, D: serde::Deserializer<'de>>(d: D) -> Result<GcPercent, D::Error> {
+    match IntOrStr::deserialize(d)? {
+        IntOrStr::I(n) if n < 0 => Ok(GcPercent::Off),
+        IntOrStr::I(n) if n > 1_000_000 => Err(serde::de::Error::custom(format!(
+            "GOGC of {n} is absurd; use 1 to 1000000 or \"off\""
+        ))),
+        IntOrStr::I(n) => Ok(GcPercent::Percent(n as u32)),
+        IntOrStr::S(s) if s == "off" => Ok(GcPercent::Off),
+        IntOrStr::S(s) => s.parse::<u32>().map(GcPercent::Percent).map_err(|_| {
+            serde::de::Error::custom(format!("GOGC {s:?} is neither a percentage nor \"off\""))
+        }),
+    }
+}
+
+fn de_memlimit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+    match IntOrStr::deserialize(d)? {
+        IntOrStr::I(n) if n < 0 => Err(serde::de::Error::custom(
+            "GOMEMLIMIT must not be negative; use \"off\"",
+        )),
+        IntOrStr::I(n) => Ok(n),
+        IntOrStr::S(s) if s == "off" => Ok(i64::MAX),
+        IntOrStr::S(s) => crate::scenario::parse_bytes(&s)
+            .map(|b| b as i64)
+            .map_err(serde::de::Error::custom),
+    }
 }
 
 fn default_hosts() -> u32 {
@@ -265,5 +315,19 @@ impl Scenario {
             dur_in(name, d, SimDuration::ZERO, sec)?;
         }
         Ok(())
+    }
+}
+
+impl ServerSection {
+    /// The runtime this section describes.
+    pub fn runtime_config(&self) -> crate::goruntime::RuntimeConfig {
+        crate::goruntime::RuntimeConfig {
+            gomaxprocs: self.gomaxprocs,
+            costs: self.costs.clone(),
+            sysmon: true,
+            gogc: self.gogc,
+            memory_limit: self.gomemlimit,
+            gc: self.gc.clone(),
+        }
     }
 }

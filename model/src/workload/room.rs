@@ -6,7 +6,7 @@
 //! `forwardLoop`, which spends CPU on it and writes a copy to each other host in the room.
 //! The Go program this models is in docs/model.md.
 
-use crate::goruntime::{Fd, RuntimeConfig};
+use crate::goruntime::Fd;
 use crate::scenario::{Handoff, Scenario};
 use crate::world::{Process, RunOutcome, Sim, World};
 use costream_sim::{RunLimits, SimDuration, SimRng, SimTime};
@@ -111,11 +111,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             max_events: sc.run.max_events,
         },
     );
-    let host = sim.add_runtime(RuntimeConfig {
-        gomaxprocs: sc.server.gomaxprocs,
-        costs: sc.server.costs.clone(),
-        sysmon: true,
-    });
+    let host = sim.add_runtime(sc.server.runtime_config());
     let metrics = Rc::new(RefCell::new(RoomMetrics::new()));
     let go = sim.go(host);
     let interval = SimDuration::from_nanos(1_000_000_000 / sc.audio.fps as u64);

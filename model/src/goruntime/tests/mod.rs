@@ -1,6 +1,7 @@
 //! Behaviour tests of the runtime model, one file per Go source file they pin.
 
 mod chan_test;
+mod mgc_test;
 mod proc_test;
 mod select_test;
 mod sync_test;
@@ -32,7 +33,8 @@ where
     F: FnOnce(Go) -> Fut,
     Fut: Future<Output = ()> + 'static,
 {
-    if std::env::var_os("RUST_LOG").is_some() {
+    init_trace();
+    if false {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
@@ -49,6 +51,7 @@ where
         gomaxprocs: procs,
         costs,
         sysmon: true,
+        ..Default::default()
     });
     sim.main(h, main);
     let out = sim.run();
@@ -59,4 +62,14 @@ where
 pub(super) type Log<T> = Rc<RefCell<Vec<T>>>;
 pub(super) fn log<T>() -> Log<T> {
     Rc::new(RefCell::new(Vec::new()))
+}
+
+/// Logs model events when RUST_LOG is set (`RUST_LOG=costream=trace cargo test NAME`).
+pub(super) fn init_trace() {
+    if std::env::var_os("RUST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
+    }
 }

@@ -129,6 +129,7 @@ fn without_sysmon_no_preemption() {
         gomaxprocs: 1,
         costs: Costs::default(),
         sysmon: false,
+        ..Default::default()
     });
     sim.main(h, move |go| async move {
         let w = w.clone();

@@ -1,0 +1,157 @@
+//! Allocation (`mallocgc`, malloc.go) as goroutines see it.
+//!
+//! `go.alloc(n)` allocates `n` bytes that are garbage as soon as the next cycle starts (a
+//! per-frame buffer); `go.alloc_live(n)` returns a [`Live`] handle that keeps its bytes
+//! reachable until dropped (a session's state). Either may run a mark assist, wait for the
+//! cycle to end, or start a cycle, so both are awaited.
+
+use super::mgc::{MallocOutcome, Retain};
+use crate::world::Go;
+use std::cell::Cell;
+use std::future::Future;
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+
+/// Heap bytes kept reachable until this handle is dropped.
+pub struct Live {
+    bytes: u64,
+    retained: Rc<Cell<u64>>,
+}
+
+impl Live {
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        self.retained.set(self.retained.get() - self.bytes);
+    }
+}
+
+impl std::fmt::Debug for Live {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Live({} B)", self.bytes)
+    }
+}
+
+enum St {
+    Start,
+    /// Assisting, waiting for the cycle to end, or yielding for a stop-the-world.
+    Waiting,
+}
+
+/// Future of [`Go::alloc`] and [`Go::alloc_live`].
+pub struct Alloc<'a> {
+    go: &'a Go,
+    bytes: u64,
+    live: Retain,
+    st: St,
+}
+
+impl Future for Alloc<'_> {
+    type Output = Option<Live>;
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Live>> {
+        let (bytes, live) = (self.bytes, self.live);
+        let handle = || -> Option<Live> {
+            let retained = match live {
+                Retain::No => return None,
+                Retain::Scan => self.go.with_rt(|rt, _| rt.gc.retained.clone()),
+                Retain::NoScan => self.go.with_rt(|rt, _| rt.gc.retained_noscan.clone()),
+            };
+            Some(Live { bytes, retained })
+        };
+        match self.st {
+            St::Waiting => Poll::Ready(handle()),
+            St::Start => {
+                let out = self.go.with_rt(|rt, k| {
+                    let (_, g) = rt.current();
+                    match rt.mallocgc(k, g, bytes, live) {
+                        // A run of allocations yields like any other run of operations.
+                        MallocOutcome::Done if rt.segment_full() => {
+                            rt.request_compute(g, costream_sim::SimDuration::ZERO);
+                            Some(())
+                        }
+                        MallocOutcome::Done => None,
+                        MallocOutcome::Compute(d) => {
+                            rt.request_compute(g, d);
+                            Some(())
+                        }
+                        MallocOutcome::AssistWait => {
+                            rt.park_assist_wait(g);
+                            Some(())
+                        }
+                    }
+                });
+                match out {
+                    None => Poll::Ready(handle()),
+                    Some(()) => {
+                        self.st = St::Waiting;
+                        Poll::Pending
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Go {
+    /// Allocates `bytes` of short-lived heap (garbage by the next cycle).
+    pub fn alloc(&self, bytes: u64) -> Alloc<'_> {
+        Alloc {
+            go: self,
+            bytes,
+            live: Retain::No,
+            st: St::Start,
+        }
+    }
+
+    /// Allocates `bytes` of pointer-bearing data that stay reachable (and are scanned by every
+    /// cycle) until the returned handle is dropped.
+    pub async fn alloc_live(&self, bytes: u64) -> Live {
+        Alloc {
+            go: self,
+            bytes,
+            live: Retain::Scan,
+            st: St::Start,
+        }
+        .await
+        .expect("live allocation returns a handle")
+    }
+
+    /// Like [`Go::alloc_live`] for pointer-free data (`make([]byte, n)`): marked, never scanned.
+    pub async fn alloc_live_noscan(&self, bytes: u64) -> Live {
+        Alloc {
+            go: self,
+            bytes,
+            live: Retain::NoScan,
+            st: St::Start,
+        }
+        .await
+        .expect("live allocation returns a handle")
+    }
+
+    /// `debug.SetGCPercent(v)` (negative: off); returns the previous setting.
+    pub fn set_gc_percent(&self, v: i64) -> i64 {
+        self.with_rt(|rt, _| {
+            rt.set_gc_percent(super::mgcpacer::GcPercent::from_go(v))
+                .as_go()
+        })
+    }
+
+    /// `debug.SetMemoryLimit(bytes)` (negative: read only); returns the previous limit.
+    pub fn set_memory_limit(&self, bytes: i64) -> i64 {
+        self.with_rt(|rt, _| rt.set_memory_limit(bytes))
+    }
+
+    /// Time this goroutine lost to GC stop-the-world pauses, to stalls, and spent assisting,
+    /// so far (for per-request latency breakdowns: take the difference over the request).
+    pub fn lost_time(&self) -> super::runtime2::LostTime {
+        self.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.lost_time_of(g)
+        })
+    }
+}
