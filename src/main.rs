@@ -1,9 +1,9 @@
 //! The costream command line: run scenario files and print their reports.
 
 use clap::{Parser, Subcommand};
-use costream_model::report::room_report;
-use costream_model::scenario::{self, Scenario, ScenarioError};
-use costream_model::workload::room;
+use costream_model::report::{comparison, report};
+use costream_model::scenario::{self, ScenarioError};
+use costream_model::workload;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -34,37 +34,59 @@ enum Cmd {
     Example,
 }
 
-fn load(file: &str, sets: &[String]) -> Result<Scenario, String> {
-    let text = if file == "quickstart" {
-        scenario::QUICKSTART.to_string()
-    } else {
-        std::fs::read_to_string(file).map_err(|e| {
-            format!("{file}: cannot read the scenario file: {e}\n  hint: check the path, or run `costream run quickstart` for the built-in one")
-        })?
-    };
-    scenario::load(file, &text, sets).map_err(|e: ScenarioError| e.to_string())
+fn read(file: &str) -> Result<String, String> {
+    if file == "quickstart" {
+        return Ok(scenario::QUICKSTART.to_string());
+    }
+    std::fs::read_to_string(file).map_err(|e| {
+        format!("{file}: cannot read the scenario file: {e}\n  hint: check the path, or run `costream run quickstart` for the built-in one")
+    })
 }
 
-fn run(file: &str, seed: Option<u64>, sets: &[String]) -> Result<String, String> {
-    let sc = load(file, sets)?;
-    let seed = seed.unwrap_or(sc.run.seed);
-    let total = sc.run.duration;
+/// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
+/// report as it finishes and a comparison table after several.
+fn run(file: &str, seed: Option<u64>, sets: &[String]) -> Result<(), String> {
+    let text = read(file)?;
+    let variants =
+        scenario::load_variants(file, &text, sets).map_err(|e: ScenarioError| e.to_string())?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (sim, out, m) = room::run_with_progress(&sc, seed, |now, events| {
+    let mut done = Vec::new();
+    let n = variants.len();
+    for (i, v) in variants.iter().enumerate() {
+        let sc = &v.scenario;
+        let seed = seed.unwrap_or(sc.run.seed);
+        let total = sc.run.duration;
+        let ran = workload::run(sc, seed, |now, events| {
+            if bar {
+                progress_bar(
+                    now.since_start().as_secs_f64() / total.as_secs_f64(),
+                    now,
+                    total,
+                    events,
+                    i,
+                    n,
+                );
+            }
+        });
         if bar {
-            progress_bar(
-                now.since_start().as_secs_f64() / total.as_secs_f64(),
-                now,
-                total,
-                events,
-            );
+            eprint!("\r{:90}\r", "");
         }
-    });
-    if bar {
-        eprint!("\r{:78}\r", "");
+        if i > 0 {
+            println!("\n{}", "─".repeat(72));
+        }
+        print!("{}", report(sc, seed, &v.label, &ran));
+        done.push((v.label.clone(), ran));
     }
-    let report = room_report(&sc, seed, &sim, &out, &m.borrow());
-    Ok(report)
+    if n > 1 {
+        println!("\n{}\ncomparison (one seed, every variant)", "═".repeat(72));
+        let rows: Vec<_> = done
+            .iter()
+            .zip(&variants)
+            .map(|((l, r), v)| (l.clone(), &v.scenario, r))
+            .collect();
+        print!("{}", comparison(&rows));
+    }
+    Ok(())
 }
 
 /// A one-line progress bar on stderr (only when it is a terminal): simulated time done.
@@ -73,12 +95,19 @@ fn progress_bar(
     now: costream_sim::SimTime,
     total: costream_sim::SimDuration,
     events: u64,
+    i: usize,
+    n: usize,
 ) {
     let frac = frac.clamp(0.0, 1.0);
     let width = 30;
     let done = (frac * width as f64) as usize;
+    let which = if n > 1 {
+        format!("run {}/{n} ", i + 1)
+    } else {
+        String::new()
+    };
     eprint!(
-        "\r[{}{}] {:5.1}%  {} of {} simulated  {:.1} M events",
+        "\r{which}[{}{}] {:5.1}%  {} of {} simulated  {:.1} M events",
         "=".repeat(done),
         " ".repeat(width - done),
         100.0 * frac,
@@ -114,13 +143,13 @@ fn main() -> ExitCode {
     let result = match cli.cmd {
         None => run("quickstart", None, &[]),
         Some(Cmd::Run { file, seed, sets }) => run(&file, seed, &sets),
-        Some(Cmd::Example) => Ok(scenario::QUICKSTART.to_string()),
+        Some(Cmd::Example) => {
+            print!("{}", scenario::QUICKSTART);
+            Ok(())
+        }
     };
     match result {
-        Ok(report) => {
-            print!("{report}");
-            ExitCode::SUCCESS
-        }
+        Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(2)

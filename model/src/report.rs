@@ -1,8 +1,9 @@
 //! Terminal reports. Everything printed is a function of the run, never of the wall clock, so
 //! one seed gives one report, byte for byte.
 
+use crate::goruntime::GcPercent;
 use crate::scenario::{Handoff, Scenario};
-use crate::workload::room::RoomMetrics;
+use crate::workload::{Measured, Ran};
 use crate::world::{RunOutcome, Sim};
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
@@ -61,38 +62,70 @@ fn pct(h: &Histogram<u64>, q: f64) -> u64 {
     }
 }
 
-/// The report of a room scenario run.
-pub fn room_report(
-    sc: &Scenario,
-    seed: u64,
-    sim: &Sim,
-    out: &RunOutcome,
-    m: &RoomMetrics,
-) -> String {
+fn mib(b: u64) -> String {
+    format!("{:.1}", b as f64 / (1u64 << 20) as f64)
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1e3)
+}
+
+/// The full report of one run: what the workload measured, the runtime, the GC, the end.
+pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
     let mut s = String::new();
+    let desc = if sc.description.is_empty() {
+        String::new()
+    } else {
+        format!(" — {}", sc.description)
+    };
+    let _ = writeln!(s, "costream · {}{desc}", sc.name);
+    if !label.is_empty() {
+        let _ = writeln!(s, "variant: {label}");
+    }
+    let gogc = match sc.server.gogc {
+        GcPercent::Percent(p) => p.to_string(),
+        GcPercent::Off => "off".into(),
+    };
+    let limit = if sc.server.gomemlimit == i64::MAX {
+        "off".to_string()
+    } else {
+        format!("{} MiB", mib(sc.server.gomemlimit as u64))
+    };
+    let _ = writeln!(
+        s,
+        "seed {seed} · {} simulated · GOMAXPROCS {} · GOGC {gogc} · GOMEMLIMIT {limit}",
+        ran.out.now.since_start(),
+        sc.server.gomaxprocs
+    );
+    match &ran.measured {
+        Measured::Room(m) => room_section(&mut s, sc, &m.borrow()),
+        Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
+        Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
+    }
+    runtime_section(&mut s, &ran.sim, &ran.out);
+    gc_section(&mut s, &ran.sim, &ran.out);
+    let out = &ran.out;
+    let _ = writeln!(
+        s,
+        "\nrun ended: {} at {} after {} events",
+        out.end, out.now, out.events
+    );
+    if let Some(msg) = out.fatal_message() {
+        let _ = writeln!(s, "\n{msg}");
+    }
+    let _ = writeln!(s, "digest: {:016x}", out.digest);
+    s
+}
+
+fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMetrics) {
     let handoff = match sc.forwarding.handoff {
         Handoff::Blocking => "blocking",
         Handoff::Nonblocking => "non-blocking (drop when full)",
     };
     let _ = writeln!(
         s,
-        "costream · {}{}",
-        sc.name,
-        if sc.description.is_empty() {
-            String::new()
-        } else {
-            format!(" — {}", sc.description)
-        }
-    );
-    let _ = writeln!(
-        s,
-        "seed {seed} · {} simulated · GOMAXPROCS {} · {} room(s) × {} hosts · audio {} fps · hand-off {handoff}, capacity {}",
-        out.now.since_start(),
-        sc.server.gomaxprocs,
-        sc.rooms.count,
-        sc.rooms.hosts_per_room,
-        sc.audio.fps,
-        sc.forwarding.channel_capacity
+        "{} room(s) × {} hosts · audio {} fps · hand-off {handoff}, capacity {}",
+        sc.rooms.count, sc.rooms.hosts_per_room, sc.audio.fps, sc.forwarding.channel_capacity
     );
     let _ = writeln!(s, "\nframes");
     let mut t = Table::new(&[
@@ -125,34 +158,95 @@ pub fn room_report(
         ("arrival → forwarded", &m.forward_latency),
         ("capture → forwarded", &m.end_to_end),
     ] {
-        t.row(vec![
-            name.to_string(),
-            ms(pct(h, 0.50)),
-            ms(pct(h, 0.99)),
-            ms(h.max()),
-            ms(if h.is_empty() {
-                0
-            } else {
-                h.mean().round() as u64
-            }),
-        ]);
+        t.row(latency_row(name, h));
     }
     s.push_str(&t.render("  "));
+}
+
+fn latency_row(name: &str, h: &Histogram<u64>) -> Vec<String> {
+    vec![
+        name.to_string(),
+        ms(pct(h, 0.50)),
+        ms(pct(h, 0.99)),
+        ms(h.max()),
+        ms(if h.is_empty() {
+            0
+        } else {
+            h.mean().round() as u64
+        }),
+    ]
+}
+
+fn alloc_section(s: &mut String, sc: &Scenario, sim: &Sim) {
+    let a = &sc.alloc;
+    let (cycles, total) = sim.runtime(0, |rt| {
+        (rt.gc_stats().cycles.len(), rt.gc_stats().total_alloc)
+    });
+    let _ = writeln!(
+        s,
+        "allocation loop: {} MiB live ({}), {} MiB allocated in {} B objects → {cycles} GC cycles ({} MiB allocated per cycle)",
+        mib(a.live),
+        if a.live_scan { "scanned" } else { "noscan" },
+        mib(total),
+        a.object,
+        if cycles == 0 { "-".to_string() } else { mib(total / cycles as u64) }
+    );
+}
+
+fn burst_section(s: &mut String, sc: &Scenario, m: &crate::workload::burst::BurstMetrics) {
+    let b = &sc.burst;
+    let _ = writeln!(
+        s,
+        "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
+        b.requests,
+        b.interval,
+        b.buffer >> 10,
+        if b.pool { "sync.Pool" } else { "fresh allocation" },
+        b.garbage >> 10,
+        b.cpu,
+        mib(b.live)
+    );
+    let _ = writeln!(s, "\nrequests: {} in {} bursts", m.requests, m.bursts);
+    let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+    t.row(latency_row("burst start → done", &m.latency));
+    t.row(latency_row("lost to stop-the-world", &m.stw_lost));
+    t.row(latency_row("spent in mark assists", &m.assist));
+    s.push_str(&t.render("  "));
+    let share = |n: u64| {
+        if m.requests == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / m.requests as f64
+        }
+    };
+    let _ = writeln!(
+        s,
+        "  {:.1}% of requests sat through a stop-the-world pause; {:.1}% assisted the GC",
+        share(m.requests_hit_by_stw),
+        share(m.requests_assisting)
+    );
+}
+
+fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
     sim.runtime(0, |rt| {
         let secs = out.now.since_start().as_secs_f64().max(1e-9);
         let _ = writeln!(s, "\nper-P utilisation (share of {} simulated)", out.now.since_start());
         let times = rt.p_times();
+        let gc = rt.p_gc_times();
         let mut header = vec!["".to_string()];
         header.extend((0..times.len()).map(|i| format!("P{i}")));
         let mut t = Table { rows: vec![header] };
         let mut user = vec!["running goroutines".to_string()];
         let mut sched = vec!["in the scheduler".to_string()];
-        for (u, sc) in &times {
+        let mut gcrow = vec!["GC mark workers".to_string()];
+        for (i, (u, sc)) in times.iter().enumerate() {
             user.push(format!("{:.2}%", 100.0 * u.as_secs_f64() / secs));
             sched.push(format!("{:.2}%", 100.0 * sc.as_secs_f64() / secs));
+            gcrow.push(format!("{:.2}%", 100.0 * gc[i].as_secs_f64() / secs));
         }
         t.row(user);
         t.row(sched);
+        t.row(gcrow);
         s.push_str(&t.render("  "));
         let st = &rt.stats;
         let _ = writeln!(s, "\nscheduler");
@@ -171,22 +265,160 @@ pub fn room_report(
         let h = &rt.sched_latency;
         let _ = writeln!(
             s,
-            "  goroutines: {} created, {} live at the end · runnable→running P50 {:.1} us, P99 {:.1} us, max {:.1} us",
+            "  goroutines: {} created, {} live at the end · runnable→running P50 {} us, P99 {} us, max {} us",
             st.goroutines_created,
             rt.live_goroutines(),
-            pct(h, 0.5) as f64 / 1e3,
-            pct(h, 0.99) as f64 / 1e3,
-            h.max() as f64 / 1e3
+            us(pct(h, 0.5)),
+            us(pct(h, 0.99)),
+            us(h.max())
         );
     });
-    let _ = writeln!(
-        s,
-        "\nrun ended: {} at {} after {} events",
-        out.end, out.now, out.events
-    );
-    if let Some(msg) = out.fatal_message() {
-        let _ = writeln!(s, "\n{msg}");
+}
+
+fn gc_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
+    sim.runtime(0, |rt| {
+        let g = rt.gc_stats();
+        if g.total_alloc == 0 && g.cycles.is_empty() {
+            return;
+        }
+        let secs = out.now.since_start().as_secs_f64().max(1e-9);
+        let procs = rt.gomaxprocs() as f64;
+        let _ = writeln!(s, "\ngarbage collector");
+        let mut t = Table::new(&[
+            "cycles",
+            "pauses/s",
+            "STW P50 us",
+            "P99 us",
+            "max us",
+            "STW total",
+            "GC CPU",
+            "assists",
+            "heap peak MiB",
+            "allocated MiB",
+            "pool hits",
+        ]);
+        let pool = if g.pool_gets == 0 {
+            "-".to_string()
+        } else {
+            format!(
+                "{:.1}% of {}",
+                100.0 * g.pool_hits as f64 / g.pool_gets as f64,
+                g.pool_gets
+            )
+        };
+        t.row(vec![
+            g.cycles.len().to_string(),
+            format!("{:.1}", g.stw.len() as f64 / secs),
+            us(pct(&g.stw, 0.5)),
+            us(pct(&g.stw, 0.99)),
+            us(g.stw.max()),
+            g.stw_total.to_string(),
+            format!("{:.1}%", 100.0 * g.gc_cpu.as_secs_f64() / (secs * procs)),
+            g.assist_total.to_string(),
+            mib(g.heap_peak),
+            mib(g.total_alloc),
+            pool,
+        ]);
+        s.push_str(&t.render("  "));
+        if !g.cycles.is_empty() {
+            let n = g.cycles.len();
+            let step = n.div_ceil(8);
+            let _ = writeln!(
+                s,
+                "  heap over time (every {step}{} cycle):",
+                if step == 1 { "" } else { "th" }
+            );
+            let mut t = Table::new(&[
+                "cycle",
+                "at",
+                "trigger MiB",
+                "goal MiB",
+                "peak MiB",
+                "marked MiB",
+                "mark",
+                "assist",
+                "limiter",
+            ]);
+            for (i, c) in g
+                .cycles
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| i % step == 0 || *i == n - 1)
+            {
+                t.row(vec![
+                    (i + 1).to_string(),
+                    c.start.to_string(),
+                    mib(c.trigger),
+                    mib(c.goal),
+                    mib(c.peak),
+                    mib(c.marked),
+                    c.end.saturating_since(c.start).to_string(),
+                    c.assist.to_string(),
+                    if c.limiter_on { "on".into() } else { "".into() },
+                ]);
+            }
+            s.push_str(&t.render("    "));
+        }
+        let lost = rt.stall_time();
+        if !lost.is_zero() {
+            let _ = writeln!(
+                s,
+                "  time lost to stalls (not GC): {lost} in {} stalls",
+                rt.stats.stall_freezes
+            );
+        }
+    });
+}
+
+/// One line per variant, for matrices: the figures to compare.
+pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
+    let mut t = Table::new(&[
+        "variant",
+        "P50 ms",
+        "P99 ms",
+        "max ms",
+        "GC cycles",
+        "STW P99 us",
+        "GC CPU",
+        "assists",
+        "heap peak MiB",
+        "pool hits",
+        "digest",
+    ]);
+    for (label, _sc, ran) in rows {
+        let lat = match &ran.measured {
+            Measured::Room(m) => Some(m.borrow().forward_latency.clone()),
+            Measured::Burst(m) => Some(m.borrow().latency.clone()),
+            Measured::Alloc => None,
+        };
+        let (p50, p99, max) = match &lat {
+            Some(h) => (ms(pct(h, 0.5)), ms(pct(h, 0.99)), ms(h.max())),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        ran.sim.runtime(0, |rt| {
+            let g = rt.gc_stats();
+            let secs = ran.out.now.since_start().as_secs_f64().max(1e-9);
+            t.row(vec![
+                label.clone(),
+                p50,
+                p99,
+                max,
+                g.cycles.len().to_string(),
+                us(pct(&g.stw, 0.99)),
+                format!(
+                    "{:.1}%",
+                    100.0 * g.gc_cpu.as_secs_f64() / (secs * rt.gomaxprocs() as f64)
+                ),
+                g.assist_total.to_string(),
+                mib(g.heap_peak),
+                if g.pool_gets == 0 {
+                    "-".into()
+                } else {
+                    format!("{:.1}%", 100.0 * g.pool_hits as f64 / g.pool_gets as f64)
+                },
+                format!("{:016x}", ran.out.digest),
+            ]);
+        });
     }
-    let _ = writeln!(s, "digest: {:016x}", out.digest);
-    s
+    t.render("  ")
 }

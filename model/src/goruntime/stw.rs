@@ -119,3 +119,10 @@ impl Runtime {
         }
     }
 }
+
+impl Runtime {
+    /// Total time the world was stopped by stalls that are not the GC.
+    pub fn stall_time(&self) -> SimDuration {
+        SimDuration::from_nanos(self.frozen_at(SimTime::MAX).stall)
+    }
+}

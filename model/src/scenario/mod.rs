@@ -112,9 +112,84 @@ pub mod bytes {
     }
 }
 
-/// Loads a scenario from TOML text, applies `--set` overrides, and validates it.
-pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
-    let mut value: toml::Value = toml::from_str(text).map_err(|e| ScenarioError {
+/// One scenario to run: from a plain file, or one point of its `[matrix]`.
+pub struct Variant {
+    /// The matrix overrides that made it ("server.gogc=50, burst.pool=true"); empty otherwise.
+    pub label: String,
+    pub scenario: Scenario,
+}
+
+/// Loads a scenario and expands its `[matrix]` table: each key is a field path, each value a
+/// list; every combination (in key order) becomes one variant. Without a matrix, one variant.
+pub fn load_variants(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<Vec<Variant>, ScenarioError> {
+    let mut value = parse(file, text)?;
+    for o in overrides {
+        apply_override(&mut value, o)?;
+    }
+    let origin = if overrides.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} (with --set)")
+    };
+    let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
+    let Some(matrix) = matrix else {
+        return Ok(vec![Variant {
+            label: String::new(),
+            scenario: finish(&origin, value)?,
+        }]);
+    };
+    let bad = |field: String, problem: &str| ScenarioError {
+        file: origin.clone(),
+        field,
+        problem: problem.to_string(),
+        hint: Some("write [matrix] entries as \"section.field\" = [value, value, ...]".to_string()),
+    };
+    let table = matrix
+        .as_table()
+        .ok_or_else(|| bad("matrix".into(), "must be a table"))?;
+    let mut axes: Vec<(String, Vec<toml::Value>)> = Vec::new();
+    for (k, v) in table {
+        let list = v
+            .as_array()
+            .ok_or_else(|| bad(format!("matrix.{k}"), "must be a list of values"))?;
+        if list.is_empty() {
+            return Err(bad(format!("matrix.{k}"), "is an empty list"));
+        }
+        axes.push((k.clone(), list.clone()));
+    }
+    let total: usize = axes.iter().map(|a| a.1.len()).product();
+    if total > 1000 {
+        return Err(bad("matrix".into(), "has more than 1000 combinations"));
+    }
+    let mut out = Vec::with_capacity(total);
+    for i in 0..total {
+        let mut v = value.clone();
+        let mut rest = i;
+        let mut label = Vec::new();
+        for (k, vals) in axes.iter().rev() {
+            let x = &vals[rest % vals.len()];
+            rest /= vals.len();
+            let text = x.to_string();
+            apply_override(&mut v, &format!("{k}={text}"))?;
+            label.push(format!("{k}={}", text.trim_matches('"')));
+        }
+        label.reverse();
+        let label = label.join(", ");
+        let sc = finish(&format!("{origin} [{label}]"), v)?;
+        out.push(Variant {
+            label,
+            scenario: sc,
+        });
+    }
+    Ok(out)
+}
+
+fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
+    toml::from_str(text).map_err(|e| ScenarioError {
         file: file.to_string(),
         field: "(syntax)".to_string(),
         problem: e.message().to_string(),
@@ -125,7 +200,13 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
             }
             None => "check the file's TOML syntax".to_string(),
         }),
-    })?;
+    })
+}
+
+/// Loads a scenario from TOML text, applies `--set` overrides, and validates it. A `[matrix]`
+/// table is refused here: use [`load_variants`].
+pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let mut value = parse(file, text)?;
     for o in overrides {
         apply_override(&mut value, o)?;
     }
@@ -134,6 +215,11 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
     } else {
         format!("{file} (with --set)")
     };
+    finish(&origin, value)
+}
+
+fn finish(origin: &str, value: toml::Value) -> Result<Scenario, ScenarioError> {
+    let origin = origin.to_string();
     let sc: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner().to_string();

@@ -19,9 +19,18 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
+    /// Which program runs on the server: `room` (co-streaming rooms, the default), `alloc`
+    /// (an allocation loop, for pacer experiments) or `burst` (bursts of short requests).
+    #[serde(default)]
+    pub workload: Workload,
     pub run: RunSection,
     pub server: ServerSection,
+    #[serde(default)]
     pub rooms: RoomsSection,
+    #[serde(default)]
+    pub alloc: AllocSection,
+    #[serde(default)]
+    pub burst: BurstSection,
     #[serde(default)]
     pub audio: AudioSection,
     #[serde(default)]
@@ -70,14 +79,99 @@ pub struct ServerSection {
     pub costs: Costs,
 }
 
+/// The program a scenario runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Workload {
+    #[default]
+    Room,
+    Alloc,
+    Burst,
+}
+
 /// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and
 /// receive the others.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomsSection {
+    #[serde(default = "default_rooms")]
     pub count: u32,
     #[serde(default = "default_hosts")]
     pub hosts_per_room: u32,
+}
+
+impl Default for RoomsSection {
+    fn default() -> Self {
+        Self {
+            count: 1,
+            hosts_per_room: 2,
+        }
+    }
+}
+
+fn default_rooms() -> u32 {
+    1
+}
+
+/// An allocation loop (the pacer experiment of docs/gc.md): `live` bytes retained, then
+/// `total` bytes allocated in `object`-byte pieces by one goroutine.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllocSection {
+    #[serde(with = "crate::scenario::bytes")]
+    pub live: u64,
+    /// Whether the live heap holds pointers (scanned by every cycle) or not (`[]byte`).
+    pub live_scan: bool,
+    #[serde(with = "crate::scenario::bytes")]
+    pub total: u64,
+    #[serde(with = "crate::scenario::bytes")]
+    pub object: u64,
+}
+
+impl Default for AllocSection {
+    fn default() -> Self {
+        Self {
+            live: 16 << 20,
+            live_scan: false,
+            total: 4 << 30,
+            object: 16 << 10,
+        }
+    }
+}
+
+/// Bursts of short requests around GC cycles (seed chapter 2.5): every `interval`, `requests`
+/// goroutines start at once; each takes a `buffer` (from a sync.Pool or freshly allocated),
+/// computes `cpu`, returns the buffer and exits. The server keeps `live` bytes of session state.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurstSection {
+    #[serde(with = "crate::scenario::dur")]
+    pub interval: SimDuration,
+    pub requests: u32,
+    #[serde(with = "crate::scenario::bytes")]
+    pub buffer: u64,
+    /// Other garbage each request allocates.
+    #[serde(with = "crate::scenario::bytes")]
+    pub garbage: u64,
+    #[serde(with = "crate::scenario::dur")]
+    pub cpu: SimDuration,
+    pub pool: bool,
+    #[serde(with = "crate::scenario::bytes")]
+    pub live: u64,
+}
+
+impl Default for BurstSection {
+    fn default() -> Self {
+        Self {
+            interval: SimDuration::from_millis(50),
+            requests: 2000,
+            buffer: 64 << 10,
+            garbage: 16 << 10,
+            cpu: SimDuration::from_micros(100),
+            pool: false,
+            live: 64 << 20,
+        }
+    }
 }
 
 fn default_gogc() -> GcPercent {
@@ -237,6 +331,36 @@ impl Scenario {
                 "server.gomaxprocs",
                 format!("GOMAXPROCS of {g} is out of range"),
                 format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
+            ));
+        }
+        let b = &self.burst;
+        if self.workload == Workload::Burst {
+            if b.requests == 0 || b.requests > 1_000_000 {
+                return Err((
+                    "burst.requests",
+                    format!("{} is out of range", b.requests),
+                    "use 1 to 1000000".into(),
+                ));
+            }
+            dur_in(
+                "burst.interval",
+                b.interval,
+                SimDuration::from_micros(1),
+                SimDuration::from_secs(3600),
+            )?;
+            dur_in(
+                "burst.cpu",
+                b.cpu,
+                SimDuration::ZERO,
+                SimDuration::from_secs(1),
+            )?;
+        }
+        let a = &self.alloc;
+        if self.workload == Workload::Alloc && (a.object == 0 || a.object > a.total.max(1)) {
+            return Err((
+                "alloc.object",
+                format!("{} bytes is out of range", a.object),
+                "use 1 byte up to alloc.total".into(),
             ));
         }
         let r = &self.rooms;

@@ -94,3 +94,68 @@ fn too_many_streams_is_refused_before_allocating() {
     assert_eq!(e.field, "rooms.count");
     assert!(e.problem.contains("8000000 streams"), "{e}");
 }
+
+#[test]
+fn matrix_expands_in_key_order() {
+    let text = format!("{QUICKSTART}\n[matrix]\n\"server.gomaxprocs\" = [1, 2]\n\"forwarding.handoff\" = [\"blocking\", \"nonblocking\"]\n");
+    let v = load_variants("m.toml", &text, &[]).unwrap();
+    let labels: Vec<&str> = v.iter().map(|x| x.label.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "forwarding.handoff=blocking, server.gomaxprocs=1",
+            "forwarding.handoff=blocking, server.gomaxprocs=2",
+            "forwarding.handoff=nonblocking, server.gomaxprocs=1",
+            "forwarding.handoff=nonblocking, server.gomaxprocs=2",
+        ]
+    );
+    assert_eq!(v[3].scenario.server.gomaxprocs, 2);
+    assert_eq!(v[3].scenario.forwarding.handoff, Handoff::Nonblocking);
+}
+
+#[test]
+fn bad_matrix_values_are_located() {
+    let text = format!("{QUICKSTART}\n[matrix]\n\"server.gomaxprocs\" = [1, 0]\n");
+    let e = load_variants("m.toml", &text, &[]).err().unwrap();
+    assert_eq!(e.field, "server.gomaxprocs");
+    assert!(e.file.contains("server.gomaxprocs=0"), "{e}");
+    let text = format!("{QUICKSTART}\n[matrix]\n\"server.gomaxprocs\" = 4\n");
+    let e = load_variants("m.toml", &text, &[]).err().unwrap();
+    assert_eq!(e.field, "matrix.server.gomaxprocs");
+}
+
+#[test]
+fn gogc_and_gomemlimit_parse() {
+    let sc = load(
+        "q",
+        QUICKSTART,
+        &[
+            "server.gogc=\"off\"".into(),
+            "server.gomemlimit=\"512MiB\"".into(),
+        ],
+    )
+    .unwrap();
+    assert_eq!(sc.server.gogc, crate::goruntime::GcPercent::Off);
+    assert_eq!(sc.server.gomemlimit, 512 << 20);
+    let e = err(QUICKSTART, &["server.gomemlimit=\"12 parsecs\""]);
+    assert_eq!(e.field, "server.gomemlimit");
+    let e = err(QUICKSTART, &["server.gogc=\"lots\""]);
+    assert_eq!(e.field, "server.gogc");
+}
+
+#[test]
+fn shipped_scenarios_load() {
+    for (name, text) in [
+        (
+            "gc-alloc.toml",
+            include_str!("../../../scenarios/gc-alloc.toml"),
+        ),
+        (
+            "gc-burst.toml",
+            include_str!("../../../scenarios/gc-burst.toml"),
+        ),
+    ] {
+        let v = load_variants(name, text, &[]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(v.len() >= 4, "{name}");
+    }
+}

@@ -1,3 +1,56 @@
-//! Workloads: model programs that run on the Go runtime model.
+//! Workloads: model programs that run on the Go runtime model, selected by a scenario's
+//! `workload` field.
 
+pub mod alloc;
+pub mod burst;
 pub mod room;
+
+use crate::scenario::{Scenario, Workload};
+use crate::world::{RunOutcome, Sim};
+use costream_sim::SimTime;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// What a workload measured.
+pub enum Measured {
+    Room(Rc<RefCell<room::RoomMetrics>>),
+    Alloc,
+    Burst(Rc<RefCell<burst::BurstMetrics>>),
+}
+
+/// A finished run.
+pub struct Ran {
+    pub sim: Sim,
+    pub out: RunOutcome,
+    pub measured: Measured,
+}
+
+/// Runs the scenario's workload.
+pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran {
+    match sc.workload {
+        Workload::Room => {
+            let (sim, out, m) = room::run_with_progress(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Room(m),
+            }
+        }
+        Workload::Alloc => {
+            let (sim, out) = alloc::run(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Alloc,
+            }
+        }
+        Workload::Burst => {
+            let (sim, out, m) = burst::run(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Burst(m),
+            }
+        }
+    }
+}

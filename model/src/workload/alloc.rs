@@ -1,0 +1,43 @@
+//! An allocation loop: the pacer experiment of docs/gc.md. The Go program it models:
+//!
+//! ```go
+//! var live = make([]byte, 16<<20)   // or pointer-bearing data with live_scan = true
+//! var sink []byte
+//! func main() {
+//!     for n := 0; n < 4<<30; n += 16 << 10 {
+//!         sink = make([]byte, 16<<10)
+//!     }
+//!     // runtime.ReadMemStats(&m); fmt.Println(m.NumGC)
+//! }
+//! ```
+
+use crate::scenario::Scenario;
+use crate::world::{RunOutcome, Sim};
+use costream_sim::{RunLimits, SimTime};
+
+/// Builds and runs the allocation loop.
+pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> (Sim, RunOutcome) {
+    let sim = Sim::new(
+        seed,
+        RunLimits {
+            until: SimTime::ZERO + sc.run.duration,
+            max_events: sc.run.max_events,
+        },
+    );
+    let host = sim.add_runtime(sc.server.runtime_config());
+    let a = sc.alloc.clone();
+    sim.main(host, move |go| async move {
+        let _live = if a.live_scan {
+            go.alloc_live(a.live).await
+        } else {
+            go.alloc_live_noscan(a.live).await
+        };
+        let mut n = 0;
+        while n < a.total {
+            go.alloc(a.object).await;
+            n += a.object;
+        }
+    });
+    let out = sim.run_with_progress(progress);
+    (sim, out)
+}

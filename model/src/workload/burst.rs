@@ -1,0 +1,116 @@
+//! Bursts of short requests colliding with GC cycles (seed chapter 2.5). The Go program:
+//!
+//! ```go
+//! var pool = sync.Pool{New: func() any { return make([]byte, 64<<10) }}
+//! func serve(start time.Time) {
+//!     buf := pool.Get().([]byte)        // or make([]byte, 64<<10) without the pool
+//!     scratch := make([]byte, 16<<10)   // other garbage
+//!     work(buf, scratch)                // 100 us of CPU
+//!     pool.Put(buf)
+//!     observe(time.Since(start))
+//! }
+//! func main() {
+//!     sessions := makeSessions(64 << 20) // live state, scanned by every cycle
+//!     for range time.Tick(50 * time.Millisecond) {
+//!         start := time.Now()
+//!         for i := 0; i < 2000; i++ { go serve(start) }
+//!     }
+//! }
+//! ```
+//!
+//! Each request's latency is split into what it lost to stop-the-world pauses and to assists.
+
+use crate::goruntime::LostTime;
+use crate::scenario::Scenario;
+use crate::world::{RunOutcome, Sim};
+use costream_sim::{RunLimits, SimTime};
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// Per-request measurements.
+pub struct BurstMetrics {
+    pub bursts: u64,
+    pub requests: u64,
+    /// Burst start → request done, in ns.
+    pub latency: Histogram<u64>,
+    /// Time each request lost to stop-the-world pauses, in ns.
+    pub stw_lost: Histogram<u64>,
+    /// Time each request spent in mark assists, in ns.
+    pub assist: Histogram<u64>,
+    pub requests_hit_by_stw: u64,
+    pub requests_assisting: u64,
+}
+
+impl BurstMetrics {
+    fn new() -> Self {
+        let h = || Histogram::new(3).expect("histogram");
+        Self {
+            bursts: 0,
+            requests: 0,
+            latency: h(),
+            stw_lost: h(),
+            assist: h(),
+            requests_hit_by_stw: 0,
+            requests_assisting: 0,
+        }
+    }
+}
+
+pub fn run(
+    sc: &Scenario,
+    seed: u64,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome, Rc<RefCell<BurstMetrics>>) {
+    let sim = Sim::new(
+        seed,
+        RunLimits {
+            until: SimTime::ZERO + sc.run.duration,
+            max_events: sc.run.max_events,
+        },
+    );
+    let host = sim.add_runtime(sc.server.runtime_config());
+    let m = Rc::new(RefCell::new(BurstMetrics::new()));
+    let b = sc.burst.clone();
+    let metrics = m.clone();
+    sim.main(host, move |go| async move {
+        let _sessions = go.alloc_live(b.live).await;
+        let pool = go.new_pool(b.buffer);
+        let ticker = go.new_ticker(b.interval);
+        loop {
+            let start = ticker.c.recv(&go).await.expect("ticker channel stays open");
+            metrics.borrow_mut().bursts += 1;
+            for _ in 0..b.requests {
+                let (pool, m, b) = (pool.clone(), metrics.clone(), b.clone());
+                go.go("main.serve", move |go| async move {
+                    let lost0 = go.lost_time();
+                    let buf = if b.pool {
+                        Some(pool.get(&go).await)
+                    } else {
+                        go.alloc(b.buffer).await
+                    };
+                    if b.garbage > 0 {
+                        go.alloc(b.garbage).await;
+                    }
+                    go.compute(b.cpu).await;
+                    if let Some(buf) = buf {
+                        pool.put(&go, buf);
+                    }
+                    let lost: LostTime = go.lost_time().since(lost0);
+                    let done = go.now();
+                    let mut m = m.borrow_mut();
+                    m.requests += 1;
+                    let _ = m
+                        .latency
+                        .record(done.saturating_since(start).as_nanos().max(1));
+                    let _ = m.stw_lost.record(lost.gc_stw.as_nanos());
+                    let _ = m.assist.record(lost.assist.as_nanos());
+                    m.requests_hit_by_stw += (!lost.gc_stw.is_zero()) as u64;
+                    m.requests_assisting += (!lost.assist.is_zero()) as u64;
+                });
+            }
+        }
+    });
+    let out = sim.run_with_progress(progress);
+    (sim, out, m)
+}
