@@ -262,6 +262,15 @@ fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
             st.threads.to_string(),
         ]);
         s.push_str(&t.render("  "));
+        let lost = rt.stall_time();
+        if !lost.is_zero() {
+            let _ = writeln!(
+                s,
+                "  stalls (not GC): the host was stopped {lost} in {} stalls ({} cgroup-throttled periods)",
+                rt.stats.stall_freezes,
+                rt.throttled_periods()
+            );
+        }
         let h = &rt.sched_latency;
         let _ = writeln!(
             s,
@@ -358,14 +367,6 @@ fn gc_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
                 ]);
             }
             s.push_str(&t.render("    "));
-        }
-        let lost = rt.stall_time();
-        if !lost.is_zero() {
-            let _ = writeln!(
-                s,
-                "  time lost to stalls (not GC): {lost} in {} stalls",
-                rt.stats.stall_freezes
-            );
         }
     });
 }

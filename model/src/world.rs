@@ -30,6 +30,11 @@ pub enum Ev {
     Process { id: u32 },
     /// The predicted end of a GC mark phase.
     GcMarkDone { host: u32, gen: u32 },
+    /// A stall source acts (a pause begins, or a cgroup quota check).
+    Stall {
+        host: u32,
+        kind: crate::goruntime::stall::StallKind,
+    },
 }
 
 /// Why a run ended.
@@ -153,6 +158,7 @@ impl Sim {
         w.rts.push(rt);
         let World { kernel, rts, .. } = &mut *w;
         rts[host as usize].start_sysmon(kernel);
+        rts[host as usize].start_stalls(kernel);
         host
     }
 
@@ -254,6 +260,10 @@ impl Sim {
                 }
                 Ev::GcMarkDone { host, gen } => {
                     rts[host as usize].gc_mark_done(kernel, gen);
+                    (host, None)
+                }
+                Ev::Stall { host, kind } => {
+                    rts[host as usize].stall(kernel, kind);
                     (host, None)
                 }
                 Ev::Process { id } => {

@@ -54,6 +54,8 @@ pub struct RuntimeConfig {
     /// GOMEMLIMIT in bytes (`i64::MAX`: off).
     pub memory_limit: i64,
     pub gc: GcConfig,
+    /// Stalls that are not the GC (VM pauses, cgroup throttling).
+    pub stalls: super::stall::StallConfig,
 }
 
 impl Default for RuntimeConfig {
@@ -65,6 +67,7 @@ impl Default for RuntimeConfig {
             gogc: GcPercent::Percent(100),
             memory_limit: i64::MAX,
             gc: GcConfig::default(),
+            stalls: Default::default(),
         }
     }
 }
@@ -203,6 +206,7 @@ pub struct Runtime {
     pub(crate) gc: GcState,
     pub(crate) freeze: FreezeState,
     pub(crate) pools: Vec<PoolRef>,
+    pub(crate) stalls: super::stall::StallState,
 }
 
 /// Trace event kinds, named after the execution tracer's (internal/trace, v2).
@@ -264,6 +268,10 @@ impl Runtime {
         // pidle is LIFO: P0 must come out first, as procresize leaves P0 with the M.
         let pidle = (0..n).rev().collect();
         let gc = GcState::new(cfg.gc.clone(), cfg.gogc, cfg.memory_limit, n);
+        let stalls = super::stall::StallState::new(
+            cfg.stalls.clone(),
+            streams.indexed("stall.random", host as u64),
+        );
         Self {
             host,
             cfg,
@@ -304,6 +312,7 @@ impl Runtime {
             gc,
             freeze: FreezeState::default(),
             pools: Vec::new(),
+            stalls,
         }
     }
 
@@ -1370,6 +1379,31 @@ impl Runtime {
     /// State times of the goroutine with this goid, if it ever existed and its slot was not reused.
     pub fn state_times(&self, goid: u64) -> Option<StateTimes> {
         self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
+    }
+
+    /// CPU time the host has used up to `now`: every P's goroutine, scheduler and GC time,
+    /// including the interval in progress, less frozen time.
+    pub(crate) fn cpu_used_ns(&self, now: SimTime) -> u64 {
+        let fz = self.frozen_at(now).total();
+        self.allp
+            .iter()
+            .map(|pp| {
+                let done = pp.time_user + pp.time_sched + pp.time_gc;
+                let open = if pp.mode == PMode::Idle || now <= pp.mode_since {
+                    0
+                } else {
+                    now.saturating_since(pp.mode_since)
+                        .as_nanos()
+                        .saturating_sub(fz.saturating_sub(pp.mode_freeze))
+                };
+                done.as_nanos() + open
+            })
+            .sum()
+    }
+
+    /// Ps owned by an M (running, spinning or marking).
+    pub(crate) fn busy_ps(&self) -> u32 {
+        self.cfg.gomaxprocs - self.npidle()
     }
 
     /// Per-P time running GC mark workers.

@@ -74,6 +74,9 @@ pub struct ServerSection {
     /// GC model parameters (docs/gc.md).
     #[serde(default)]
     pub gc: GcConfig,
+    /// Stalls that are not the GC (docs/gc.md).
+    #[serde(default)]
+    pub stalls: crate::goruntime::StallConfig,
     /// Costs of runtime operations (docs/model.md lists the defaults and their sources).
     #[serde(default)]
     pub costs: Costs,
@@ -452,6 +455,7 @@ impl ServerSection {
             gogc: self.gogc,
             memory_limit: self.gomemlimit,
             gc: self.gc.clone(),
+            stalls: self.stalls.clone(),
         }
     }
 }

@@ -4,6 +4,7 @@ mod chan_test;
 mod mgc_test;
 mod proc_test;
 mod select_test;
+mod stall_test;
 mod sync_test;
 mod time_test;
 
