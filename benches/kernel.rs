@@ -101,5 +101,44 @@ fn main() {
         out.events as f64 / wall / 1e6,
         qsecs as f64 / wall
     );
+    gc_overhead(quick);
     println!("peak RSS {:.0} MiB", peak_rss_mib());
+}
+
+/// The GC model's cost to the kernel: the allocation-heavy burst scenario (1,000 requests of
+/// 80 KiB every 50 ms, ~1.6 GB/s) with the collector modelled and with it switched off
+/// (`server.gc.enabled=false`: allocation counted, never collected). Throughput is compared
+/// as events per second, since the two runs simulate different things.
+fn gc_overhead(quick: bool) {
+    let text = include_str!("../scenarios/gc-burst.toml");
+    let secs = if quick { "0.2s" } else { "60s" };
+    let mut rates = Vec::new();
+    for enabled in [false, true] {
+        let sets = vec![
+            format!("run.duration=\"{secs}\""),
+            format!("server.gc.enabled={enabled}"),
+        ];
+        let v = scenario::load_variants("gc-burst.toml", text, &sets).expect("gc-burst loads");
+        let sc = &v
+            .iter()
+            .find(|x| x.label.contains("pool=false") && x.label.contains("gogc=100"))
+            .expect("variant")
+            .scenario;
+        let t = Instant::now();
+        let ran = costream_model::workload::run(sc, 1, |_, _| {});
+        let wall = t.elapsed().as_secs_f64();
+        let cycles = ran.sim.runtime(0, |rt| rt.gc_stats().cycles.len());
+        let rate = ran.out.events as f64 / wall;
+        println!(
+            "gc-burst ({secs}, GC model {}): {} events, {cycles} GC cycles in {wall:.3}s → {:.2} M events/s",
+            if enabled { "on " } else { "off" },
+            ran.out.events,
+            rate / 1e6
+        );
+        rates.push(rate);
+    }
+    println!(
+        "GC model overhead on kernel throughput: {:+.1}% events/s",
+        100.0 * (rates[1] / rates[0] - 1.0)
+    );
 }

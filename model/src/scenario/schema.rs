@@ -281,6 +281,9 @@ pub struct ForwardingSection {
     pub per_destination_cpu: SimDuration,
     /// Relative spread of CPU costs: each frame's cost is scaled by U(1 - x, 1 + x).
     pub cpu_jitter: f64,
+    /// Heap bytes allocated per received frame (a packet buffer; LiveKit's are 1460 B); 0: none.
+    #[serde(with = "crate::scenario::bytes")]
+    pub alloc_bytes: u64,
 }
 
 impl Default for ForwardingSection {
@@ -291,6 +294,7 @@ impl Default for ForwardingSection {
             frame_cpu: SimDuration::from_micros(10),
             per_destination_cpu: SimDuration::from_micros(13),
             cpu_jitter: 0.2,
+            alloc_bytes: 0,
         }
     }
 }

@@ -129,9 +129,13 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 metrics.clone(),
                 sc.forwarding.handoff,
             );
+            let alloc = sc.forwarding.alloc_bytes;
             go.go("main.recvLoop", move |go| async move {
                 loop {
                     let f = rfd.read(&go).await;
+                    if alloc > 0 {
+                        go.alloc(alloc).await;
+                    }
                     m.borrow_mut().read += 1;
                     match handoff {
                         Handoff::Blocking => rch.send(&go, f).await,
