@@ -59,6 +59,28 @@ fn pinned_digests_hold_in_every_build() {
     }
 }
 
+/// A GC-heavy run is pinned too: pauses, workers, assists and pools must not depend on the
+/// build either.
+#[test]
+fn pinned_gc_digest_holds_in_every_build() {
+    let text = include_str!("../scenarios/gc-burst.toml");
+    let v = scenario::load_variants(
+        "gc-burst.toml",
+        text,
+        &["run.duration=\"500ms\"".to_string()],
+    )
+    .unwrap();
+    let sc = &v[0].scenario;
+    assert_eq!(v[0].label, "burst.pool=false, server.gogc=100");
+    let ran = workload::run(sc, 1, |_, _| {});
+    assert!(ran.sim.runtime(0, |rt| rt.gc_stats().cycles.len()) > 5);
+    assert_eq!(
+        ran.out.digest, 0x4f107b89fe46224a,
+        "digest {:016x}",
+        ran.out.digest
+    );
+}
+
 /// Parallel runs (one per thread) give the digests of sequential ones.
 #[test]
 fn parallel_runs_match_sequential() {

@@ -366,3 +366,69 @@ fn set_gc_percent_at_run_time() {
         );
     });
 }
+
+/// debug.SetMemoryLimit at run time: a limit below the GOGC goal lowers it.
+#[test]
+fn set_memory_limit_at_run_time() {
+    let goals = log::<u64>();
+    let g = goals.clone();
+    run_main(
+        2,
+        Costs::default(),
+        1,
+        SimDuration::from_secs(2),
+        move |go| async move {
+            let _keep = go.alloc_live_noscan(32 * MIB).await;
+            for _ in 0..4096 {
+                go.alloc(16 * KIB).await;
+            }
+            g.borrow_mut()
+                .push(go.with_world(|w| w.rts[0].heap_goal_and_trigger().0));
+            assert_eq!(go.set_memory_limit(48 * MIB as i64), i64::MAX);
+            g.borrow_mut()
+                .push(go.with_world(|w| w.rts[0].heap_goal_and_trigger().0));
+        },
+    );
+    let v = goals.borrow();
+    assert!(v[0] > 60 * MIB, "GOGC goal {} MiB", v[0] / MIB);
+    // 48 MiB less stacks, globals, 4 MiB overhead and 3 %.
+    assert!(
+        v[1] < 44 * MIB && v[1] > 36 * MIB,
+        "limit goal {} MiB",
+        v[1] / MIB
+    );
+}
+
+/// With one P there is no dedicated worker: the fractional worker takes about 25 % of the P
+/// while marking (it runs until 1.2× its goal, so a little more).
+#[test]
+fn fractional_worker_takes_a_quarter_of_one_p() {
+    let sim = Sim::new(1, RunLimits::for_duration(ms(300)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    });
+    sim.main(h, |go| async move {
+        let _keep = go.alloc_live(64 * MIB).await; // a 64 ms scan at one P's full rate
+        loop {
+            go.compute(us(50)).await;
+            go.alloc(KIB).await;
+        }
+    });
+    sim.run();
+    sim.runtime(0, |rt| {
+        let s = rt.gc_stats();
+        let mark: u64 = s
+            .cycles
+            .iter()
+            .map(|c| c.end.saturating_since(c.start).as_nanos())
+            .sum();
+        let gc = rt.p_gc_times()[0].as_nanos();
+        let share = gc as f64 / mark as f64;
+        assert!(!s.cycles.is_empty());
+        assert!(
+            (0.2..=0.4).contains(&share),
+            "fractional share {share:.3} of {mark} ns marking"
+        );
+    });
+}
