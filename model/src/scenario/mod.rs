@@ -126,15 +126,7 @@ pub fn load_variants(
     text: &str,
     overrides: &[String],
 ) -> Result<Vec<Variant>, ScenarioError> {
-    let mut value = parse(file, text)?;
-    for o in overrides {
-        apply_override(&mut value, o)?;
-    }
-    let origin = if overrides.is_empty() {
-        file.to_string()
-    } else {
-        format!("{file} (with --set)")
-    };
+    let (mut value, origin) = parse_with_overrides(file, text, overrides)?;
     let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
     let Some(matrix) = matrix else {
         return Ok(vec![Variant {
@@ -206,6 +198,17 @@ fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
 /// Loads a scenario from TOML text, applies `--set` overrides, and validates it. A `[matrix]`
 /// table is refused here: use [`load_variants`].
 pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    let (value, origin) = parse_with_overrides(file, text, overrides)?;
+    finish(&origin, value)
+}
+
+/// Parses the text and applies `--set` overrides; returns the tree and how to name its origin
+/// in errors.
+fn parse_with_overrides(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<(toml::Value, String), ScenarioError> {
     let mut value = parse(file, text)?;
     for o in overrides {
         apply_override(&mut value, o)?;
@@ -215,7 +218,7 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
     } else {
         format!("{file} (with --set)")
     };
-    finish(&origin, value)
+    Ok((value, origin))
 }
 
 fn finish(origin: &str, value: toml::Value) -> Result<Scenario, ScenarioError> {

@@ -13,18 +13,11 @@
 
 use crate::scenario::Scenario;
 use crate::world::{RunOutcome, Sim};
-use costream_sim::{RunLimits, SimTime};
+use costream_sim::SimTime;
 
 /// Builds and runs the allocation loop.
 pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> (Sim, RunOutcome) {
-    let sim = Sim::new(
-        seed,
-        RunLimits {
-            until: SimTime::ZERO + sc.run.duration,
-            max_events: sc.run.max_events,
-        },
-    );
-    let host = sim.add_runtime(sc.server.runtime_config());
+    let (sim, host) = super::new_sim(sc, seed);
     let a = sc.alloc.clone();
     sim.main(host, move |go| async move {
         let _live = if a.live_scan {

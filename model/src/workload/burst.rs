@@ -23,7 +23,7 @@
 use crate::goruntime::LostTime;
 use crate::scenario::Scenario;
 use crate::world::{RunOutcome, Sim};
-use costream_sim::{RunLimits, SimTime};
+use costream_sim::SimTime;
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -62,14 +62,7 @@ pub fn run(
     seed: u64,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<BurstMetrics>>) {
-    let sim = Sim::new(
-        seed,
-        RunLimits {
-            until: SimTime::ZERO + sc.run.duration,
-            max_events: sc.run.max_events,
-        },
-    );
-    let host = sim.add_runtime(sc.server.runtime_config());
+    let (sim, host) = super::new_sim(sc, seed);
     let m = Rc::new(RefCell::new(BurstMetrics::new()));
     let b = sc.burst.clone();
     let metrics = m.clone();

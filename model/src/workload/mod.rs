@@ -25,6 +25,17 @@ pub struct Ran {
     pub measured: Measured,
 }
 
+/// A simulation with the scenario's run limits and one server runtime; returns it and the host.
+pub fn new_sim(sc: &Scenario, seed: u64) -> (Sim, u32) {
+    let limits = costream_sim::RunLimits {
+        until: SimTime::ZERO + sc.run.duration,
+        max_events: sc.run.max_events,
+    };
+    let sim = Sim::new(seed, limits);
+    let host = sim.add_runtime(sc.server.runtime_config());
+    (sim, host)
+}
+
 /// Runs the scenario's workload.
 pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran {
     match sc.workload {

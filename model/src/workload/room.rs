@@ -9,7 +9,7 @@
 use crate::goruntime::Fd;
 use crate::scenario::{Handoff, Scenario};
 use crate::world::{Process, RunOutcome, Sim, World};
-use costream_sim::{RunLimits, SimDuration, SimRng, SimTime};
+use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -104,14 +104,7 @@ impl Process for Publisher {
 
 /// Builds the room scenario on a fresh simulation. Returns the simulation and its metrics.
 pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
-    let sim = Sim::new(
-        seed,
-        RunLimits {
-            until: SimTime::ZERO + sc.run.duration,
-            max_events: sc.run.max_events,
-        },
-    );
-    let host = sim.add_runtime(sc.server.runtime_config());
+    let (sim, host) = super::new_sim(sc, seed);
     let metrics = Rc::new(RefCell::new(RoomMetrics::new()));
     let go = sim.go(host);
     let interval = SimDuration::from_nanos(1_000_000_000 / sc.audio.fps as u64);
