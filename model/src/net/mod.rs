@@ -1,0 +1,3 @@
+//! The network: links with impairments between hosts, and datagram delivery to sockets.
+
+pub mod link;
