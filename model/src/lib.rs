@@ -30,6 +30,7 @@
 //! ```
 
 pub mod goruntime;
+pub mod media;
 pub mod net;
 pub mod report;
 pub mod scenario;

@@ -1,0 +1,8 @@
+//! Media: RTP streams, their sources, and receivers that measure quality of experience.
+//! Plain code that takes times as arguments, so any executor can drive it (docs/metrics.md).
+
+pub mod jitter;
+pub mod qoe;
+pub mod receiver;
+pub mod rtp;
+pub mod source;
