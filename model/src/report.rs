@@ -161,6 +161,137 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         t.row(latency_row(name, h));
     }
     s.push_str(&t.render("  "));
+    qoe_section(s, m);
+}
+
+/// Share of recorded values at or below `limit_ns`.
+fn share_below(h: &Histogram<u64>, limit_ns: u64) -> String {
+    if h.is_empty() {
+        return "-".into();
+    }
+    format!(
+        "{:.1}%",
+        100.0 * h.count_between(0, limit_ns) as f64 / h.len() as f64
+    )
+}
+
+fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
+    use crate::media::rtp::MediaKind;
+    let _ = writeln!(
+        s,
+        "\nquality of experience at the participants (capture → playout; docs/metrics.md)"
+    );
+    let mut t = Table::new(&[
+        "",
+        "streams",
+        "packets",
+        "lost",
+        "late",
+        "jitter ms",
+        "P50 ms",
+        "P95 ms",
+        "P99 ms",
+        "max ms",
+        "≤150ms",
+        "≤200ms",
+        "≤400ms",
+        "frames lost",
+        "freezes",
+        "kbit/s",
+    ]);
+    for (name, kind) in [("audio", MediaKind::Audio), ("video", MediaKind::Video)] {
+        let Some((q, n, jitter)) = m.aggregate(kind) else {
+            continue;
+        };
+        let h = &q.latency;
+        let lost: i64 = m
+            .players
+            .iter()
+            .map(|p| {
+                p.borrow()
+                    .streams()
+                    .filter(|x| x.kind == kind)
+                    .map(|x| x.packets_lost())
+                    .sum::<i64>()
+            })
+            .sum();
+        let kbps: f64 = m
+            .players
+            .iter()
+            .map(|p| {
+                p.borrow()
+                    .streams()
+                    .filter(|x| x.kind == kind)
+                    .map(|x| x.kbps())
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / n.max(1) as f64;
+        t.row(vec![
+            name.into(),
+            n.to_string(),
+            q.packets_received.to_string(),
+            lost.to_string(),
+            q.packets_late.to_string(),
+            format!("{:.2}", jitter * 1e3),
+            ms(pct(h, 0.5)),
+            ms(pct(h, 0.95)),
+            ms(pct(h, 0.99)),
+            ms(h.max()),
+            share_below(h, 150_000_000),
+            share_below(h, 200_000_000),
+            share_below(h, 400_000_000),
+            q.frames_dropped.to_string(),
+            format!("{} ({})", q.freeze_count, q.total_freezes_duration),
+            format!("{kbps:.0}"),
+        ]);
+    }
+    s.push_str(&t.render("  "));
+    let streams: Vec<(u32, crate::media::qoe::StreamQoe)> = m
+        .players
+        .iter()
+        .flat_map(|p| {
+            let p = p.borrow();
+            let who = p.participant;
+            p.streams().map(|q| (who, q.clone())).collect::<Vec<_>>()
+        })
+        .collect();
+    if streams.len() > 1 {
+        let show = streams.len().min(6);
+        let _ = writeln!(s, "  per stream (first {show} of {}):", streams.len());
+        let mut t = Table::new(&[
+            "player",
+            "ssrc",
+            "kind",
+            "packets",
+            "lost",
+            "jitter ms",
+            "P50 ms",
+            "P99 ms",
+            "frames lost",
+            "freezes",
+            "jb delay ms",
+        ]);
+        for (who, q) in streams.iter().take(show) {
+            t.row(vec![
+                who.to_string(),
+                q.ssrc.to_string(),
+                format!("{:?}", q.kind).to_lowercase(),
+                q.packets_received.to_string(),
+                q.packets_lost().to_string(),
+                format!("{:.2}", q.jitter.seconds() * 1e3),
+                ms(pct(&q.latency, 0.5)),
+                ms(pct(&q.latency, 0.99)),
+                q.frames_dropped.to_string(),
+                q.freeze_count.to_string(),
+                q.jitter_buffer_delay
+                    .as_nanos()
+                    .checked_div(q.frames_rendered)
+                    .map_or("-".into(), ms),
+            ]);
+        }
+        s.push_str(&t.render("    "));
+    }
 }
 
 fn latency_row(name: &str, h: &Histogram<u64>) -> Vec<String> {

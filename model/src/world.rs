@@ -35,6 +35,10 @@ pub enum Ev {
         host: u32,
         kind: crate::goruntime::stall::StallKind,
     },
+    /// A datagram reaches its destination.
+    NetDeliver { slot: u32 },
+    /// A scheduled network fault starts or ends.
+    NetFault { index: u32, on: bool },
 }
 
 /// Why a run ended.
@@ -82,11 +86,18 @@ pub trait Process {
     fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime>;
 }
 
+/// A network fault on a schedule: the links it affects (as `(from, to)` host pairs), its kind
+/// and when it ends.
+pub type ScheduledFault = (Vec<(u32, u32)>, crate::net::FaultKind, SimTime);
+
 /// Everything a run mutates.
 pub struct World {
     pub kernel: Kernel<Ev>,
     pub rts: Vec<Runtime>,
     pub streams: RngStreams,
+    pub net: crate::net::Net,
+    /// Scheduled network faults.
+    pub faults: Vec<ScheduledFault>,
     processes: Vec<Option<Box<dyn Process>>>,
 }
 
@@ -139,6 +150,8 @@ impl Sim {
             kernel: Kernel::new(limits),
             rts: Vec::new(),
             streams: RngStreams::new(seed),
+            net: crate::net::Net::new(RngStreams::new(seed)),
+            faults: Vec::new(),
             processes: Vec::new(),
         };
         Self {
@@ -185,6 +198,26 @@ impl Sim {
         let id = w.processes.len() as u32;
         w.processes.push(Some(p));
         w.kernel.schedule(at, Ev::Process { id });
+    }
+
+    /// Schedules a network fault over `links` from `from` to `until`.
+    pub fn add_fault(
+        &self,
+        links: Vec<(u32, u32)>,
+        kind: crate::net::FaultKind,
+        from: SimTime,
+        until: SimTime,
+    ) {
+        let mut w = self.sh.world.borrow_mut();
+        let index = w.faults.len() as u32;
+        w.faults.push((links, kind, until));
+        w.kernel.schedule(from, Ev::NetFault { index, on: true });
+        w.kernel.schedule(until, Ev::NetFault { index, on: false });
+    }
+
+    /// Mutable access to the world, for set-up (links, sinks).
+    pub fn with_world_mut<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
+        f(&mut self.sh.world.borrow_mut())
     }
 
     /// Read access to the world (for reports after or between runs).
@@ -265,6 +298,27 @@ impl Sim {
                 Ev::Stall { host, kind } => {
                     rts[host as usize].stall(kernel, kind);
                     (host, None)
+                }
+                Ev::NetDeliver { slot } => {
+                    let now = kernel.now();
+                    if let Some((d, to)) = w.net.arrive(slot, now) {
+                        match to {
+                            crate::net::ArriveTo::Socket(fd) => fd.deliver(&mut w, d),
+                            crate::net::ArriveTo::Sink(s) => s.borrow_mut().receive(now, &d),
+                        }
+                    }
+                    (0, None)
+                }
+                Ev::NetFault { index, on } => {
+                    let (links, kind, until) = w.faults[index as usize].clone();
+                    for (a, b) in links {
+                        match kind {
+                            crate::net::FaultKind::Partition => w.net.set_partitioned(a, b, on),
+                            crate::net::FaultKind::Clog if on => w.net.clog(a, b, until),
+                            crate::net::FaultKind::Clog => {}
+                        }
+                    }
+                    (0, None)
                 }
                 Ev::Process { id } => {
                     let mut p = processes[id as usize].take().expect("process is present");
@@ -399,6 +453,32 @@ impl Go {
     /// A datagram descriptor on this host.
     pub fn fd<T: 'static>(&self) -> Fd<T> {
         Fd::new(self.host)
+    }
+
+    /// A UDP socket bound to `port` on this host.
+    pub fn bind(&self, port: u32) -> Fd<crate::net::Datagram> {
+        let fd = Fd::new(self.host);
+        self.sh
+            .world
+            .borrow_mut()
+            .net
+            .bind((self.host, port), crate::net::Endpoint::Socket(fd.clone()));
+        fd
+    }
+
+    /// `sendto`: charges the system call to this goroutine, then the network carries it.
+    pub fn udp_send(&self, d: crate::net::Datagram) {
+        let mut w = self.sh.world.borrow_mut();
+        let World {
+            kernel, rts, net, ..
+        } = &mut *w;
+        let rt = &mut rts[self.host as usize];
+        let now = if rt.cur.is_some() {
+            rt.charge(rt.costs().fd_write)
+        } else {
+            kernel.now()
+        };
+        net.send(kernel, now, d);
     }
 
     /// `select` without `default`: blocks until a case fires; returns its index.

@@ -54,6 +54,14 @@ pub struct Costs {
     /// Reading one datagram from a socket (`recvmsg`).
     #[serde(with = "crate::scenario::dur")]
     pub fd_read: SimDuration,
+    /// Writing one datagram (`sendmsg`).
+    #[serde(with = "crate::scenario::dur")]
+    pub fd_write: SimDuration,
+    /// `recvmmsg`: the system call, plus `fd_read_batched` per datagram it returns.
+    #[serde(with = "crate::scenario::dur")]
+    pub fd_read_batch_base: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub fd_read_batched: SimDuration,
     /// From `notewakeup` (futex wake) to the woken M running `schedule` (`startm`, `wakep`).
     #[serde(with = "crate::scenario::dur")]
     pub m_wake: SimDuration,
@@ -83,6 +91,9 @@ impl Default for Costs {
             timer_fire: SimDuration::from_nanos(60),
             netpoll_poll: SimDuration::from_nanos(600),
             fd_read: SimDuration::from_nanos(1_200),
+            fd_write: SimDuration::from_nanos(1_500),
+            fd_read_batch_base: SimDuration::from_nanos(1_000),
+            fd_read_batched: SimDuration::from_nanos(250),
             m_wake: SimDuration::from_micros(5),
             epoll_wake: SimDuration::from_micros(90),
             preempt_signal: SimDuration::from_micros(3),
@@ -109,6 +120,9 @@ impl Costs {
             timer_fire: z,
             netpoll_poll: z,
             fd_read: z,
+            fd_write: z,
+            fd_read_batch_base: z,
+            fd_read_batched: z,
             m_wake: z,
             epoll_wake: z,
             preempt_signal: z,

@@ -1,3 +1,221 @@
-//! The network: links with impairments between hosts, and datagram delivery to sockets.
+//! The network: one-way links with impairments between hosts ([`link`]), and delivery of
+//! datagrams to Go sockets ([`Fd`]) or to sinks (receivers that are not goroutines, such as a
+//! co-streaming participant's player). Links are created on first use with the default
+//! configuration unless one was set; each has its own random stream, so adding a link never
+//! shifts another's draws.
 
 pub mod link;
+
+use crate::goruntime::Fd;
+use crate::media::rtp::Rtp;
+use crate::world::Ev;
+use costream_sim::{Kernel, RngStreams, SimRng, SimTime};
+use link::{Fate, Link, LinkConfig, LinkStats};
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+/// A host and a port.
+pub type Addr = (u32, u32);
+
+/// A UDP datagram carrying one RTP packet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Datagram {
+    pub src: Addr,
+    pub dst: Addr,
+    pub rtp: Rtp,
+    /// When it reached its destination (set by the network).
+    pub arrived: SimTime,
+}
+
+/// A receiver that is not a goroutine.
+pub trait Sink {
+    fn receive(&mut self, now: SimTime, d: &Datagram);
+}
+
+pub enum Endpoint {
+    Socket(Fd<Datagram>),
+    Sink(Rc<RefCell<dyn Sink>>),
+}
+
+/// A scheduled fault (`[[network.faults]]`).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// `partition` drops every packet; `clog` holds them until the fault ends.
+    pub kind: FaultKind,
+    #[serde(with = "crate::scenario::dur")]
+    pub from: costream_sim::SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub until: costream_sim::SimDuration,
+    /// `up` (to the server), `down` (from it) or `both`.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Rooms affected (all when empty).
+    #[serde(default)]
+    pub rooms: Vec<u32>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FaultKind {
+    Partition,
+    Clog,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Both,
+}
+
+/// Network totals.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NetStats {
+    pub sent: u64,
+    pub delivered: u64,
+    pub no_endpoint: u64,
+}
+
+pub struct Net {
+    links: BTreeMap<(u32, u32), (Link, SimRng)>,
+    configs: BTreeMap<(u32, u32), LinkConfig>,
+    pub default_link: LinkConfig,
+    endpoints: BTreeMap<Addr, Endpoint>,
+    inflight: Vec<Option<Datagram>>,
+    free: Vec<u32>,
+    streams: RngStreams,
+    /// Links clogged until a time: arrivals are held until then.
+    clogged: BTreeMap<(u32, u32), SimTime>,
+    pub stats: NetStats,
+}
+
+impl Net {
+    pub fn new(streams: RngStreams) -> Self {
+        Self {
+            links: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            default_link: LinkConfig::default(),
+            endpoints: BTreeMap::new(),
+            inflight: Vec::new(),
+            free: Vec::new(),
+            streams,
+            clogged: BTreeMap::new(),
+            stats: NetStats::default(),
+        }
+    }
+
+    /// Sets the configuration of the link from `a` to `b`.
+    pub fn set_link(&mut self, a: u32, b: u32, cfg: LinkConfig) {
+        self.configs.insert((a, b), cfg.clone());
+        if let Some((l, _)) = self.links.get_mut(&(a, b)) {
+            l.cfg = cfg;
+        }
+    }
+
+    pub fn bind(&mut self, addr: Addr, e: Endpoint) {
+        self.endpoints.insert(addr, e);
+    }
+
+    fn link(&mut self, a: u32, b: u32) -> &mut (Link, SimRng) {
+        let cfg = self
+            .configs
+            .get(&(a, b))
+            .cloned()
+            .unwrap_or_else(|| self.default_link.clone());
+        let streams = self.streams;
+        self.links.entry((a, b)).or_insert_with(|| {
+            (
+                Link::new(cfg),
+                streams.indexed("net.link", ((a as u64) << 32) | b as u64),
+            )
+        })
+    }
+
+    /// Partitions (or heals) the link from `a` to `b`.
+    pub fn set_partitioned(&mut self, a: u32, b: u32, on: bool) {
+        self.link(a, b).0.partitioned = on;
+    }
+
+    /// Holds every packet on the link from `a` to `b` until `until`.
+    pub fn clog(&mut self, a: u32, b: u32, until: SimTime) {
+        self.clogged.insert((a, b), until);
+    }
+
+    /// Sends `d` at `now` over the link between its hosts.
+    pub fn send(&mut self, k: &mut Kernel<Ev>, now: SimTime, d: Datagram) {
+        self.stats.sent += 1;
+        let key = (d.src.0, d.dst.0);
+        let hold = self.clogged.get(&key).copied().filter(|&u| u > now);
+        let (link, rng) = self.link(key.0, key.1);
+        if let Fate::Deliver { at, dup } = link.send(now, d.rtp.size, rng) {
+            let at = hold.map_or(at, |u| at.max(u));
+            self.schedule(k, at, d);
+            if let Some(t) = dup {
+                self.schedule(k, hold.map_or(t, |u| t.max(u)), d);
+            }
+        }
+    }
+
+    fn schedule(&mut self, k: &mut Kernel<Ev>, at: SimTime, d: Datagram) {
+        let slot = match self.free.pop() {
+            Some(s) => {
+                self.inflight[s as usize] = Some(d);
+                s
+            }
+            None => {
+                self.inflight.push(Some(d));
+                self.inflight.len() as u32 - 1
+            }
+        };
+        k.schedule(at.max(k.now()), Ev::NetDeliver { slot });
+    }
+
+    /// Takes an arriving datagram and where it goes.
+    pub(crate) fn arrive(&mut self, slot: u32, now: SimTime) -> Option<(Datagram, ArriveTo)> {
+        let mut d = self.inflight[slot as usize]
+            .take()
+            .expect("in-flight datagram");
+        self.free.push(slot);
+        d.arrived = now;
+        match self.endpoints.get(&d.dst) {
+            None => {
+                self.stats.no_endpoint += 1;
+                None
+            }
+            Some(Endpoint::Socket(fd)) => {
+                self.stats.delivered += 1;
+                Some((d, ArriveTo::Socket(fd.clone())))
+            }
+            Some(Endpoint::Sink(s)) => {
+                self.stats.delivered += 1;
+                Some((d, ArriveTo::Sink(s.clone())))
+            }
+        }
+    }
+
+    /// Totals over all links.
+    pub fn link_totals(&self) -> LinkStats {
+        let mut t = LinkStats::default();
+        for (l, _) in self.links.values() {
+            let s = l.stats;
+            t.sent += s.sent;
+            t.delivered += s.delivered;
+            t.lost += s.lost;
+            t.queue_drops += s.queue_drops;
+            t.partitioned += s.partitioned;
+            t.duplicated += s.duplicated;
+            t.reordered += s.reordered;
+        }
+        t
+    }
+}
+
+pub(crate) enum ArriveTo {
+    Socket(Fd<Datagram>),
+    Sink(Rc<RefCell<dyn Sink>>),
+}

@@ -32,7 +32,11 @@ pub struct Scenario {
     #[serde(default)]
     pub burst: BurstSection,
     #[serde(default)]
-    pub audio: AudioSection,
+    pub audio: crate::media::source::AudioConfig,
+    #[serde(default)]
+    pub video: crate::media::source::VideoConfig,
+    #[serde(default)]
+    pub receiver: crate::media::receiver::JitterBufferConfig,
     #[serde(default)]
     pub network: NetworkSection,
     #[serde(default)]
@@ -222,37 +226,29 @@ fn default_hosts() -> u32 {
     2
 }
 
-/// Audio streams: Opus-like fixed-interval frames.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AudioSection {
-    /// Frames per second per stream (20 ms Opus frames: 50).
-    pub fps: u32,
-}
-
-impl Default for AudioSection {
-    fn default() -> Self {
-        Self { fps: 50 }
-    }
-}
-
-/// The path from each publishing host to the server (a stand-in until the network model lands:
-/// one-way delay plus normally distributed jitter, never reordering).
+/// The links between the participants and the server (netem/libwebrtc parameters,
+/// docs/metrics.md), and scheduled faults.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct NetworkSection {
-    #[serde(with = "crate::scenario::dur")]
-    pub delay: SimDuration,
-    /// Standard deviation of the extra delay (libwebrtc's `delay_standard_deviation_ms`).
-    #[serde(with = "crate::scenario::dur")]
-    pub jitter: SimDuration,
+    /// Participant → server.
+    pub uplink: crate::net::link::LinkConfig,
+    /// Server → participant.
+    pub downlink: crate::net::link::LinkConfig,
+    pub faults: Vec<crate::net::Fault>,
 }
 
 impl Default for NetworkSection {
     fn default() -> Self {
-        Self {
+        let l = crate::net::link::LinkConfig {
             delay: SimDuration::from_millis(20),
             jitter: SimDuration::from_millis(2),
+            ..Default::default()
+        };
+        Self {
+            uplink: l.clone(),
+            downlink: l,
+            faults: Vec::new(),
         }
     }
 }
@@ -284,6 +280,10 @@ pub struct ForwardingSection {
     /// Heap bytes allocated per received frame (a packet buffer; LiveKit's are 1460 B); 0: none.
     #[serde(with = "crate::scenario::bytes")]
     pub alloc_bytes: u64,
+    /// Datagrams per socket read: 1 is `recvmsg`, more is `recvmmsg` (seed 4.2).
+    pub batch: u32,
+    /// The simulcast layer forwarded to subscribers (0 = highest).
+    pub video_layer: u8,
 }
 
 impl Default for ForwardingSection {
@@ -295,23 +295,25 @@ impl Default for ForwardingSection {
             per_destination_cpu: SimDuration::from_micros(13),
             cpu_jitter: 0.2,
             alloc_bytes: 0,
+            batch: 1,
+            video_layer: 0,
         }
     }
 }
 
-type Invalid = (&'static str, String, String);
+type Invalid = (String, String, String);
 
 impl Scenario {
     /// Checks ranges serde cannot: returns (field, problem, how to fix it).
     pub fn validate(&self) -> Result<(), Invalid> {
-        let dur_in = |field: &'static str,
+        let dur_in = |field: &str,
                       d: SimDuration,
                       min: SimDuration,
                       max: SimDuration|
          -> Result<(), Invalid> {
             if d < min || d > max {
                 Err((
-                    field,
+                    field.to_string(),
                     format!("{d} is out of range"),
                     format!("use a value between {min} and {max}"),
                 ))
@@ -327,7 +329,7 @@ impl Scenario {
         )?;
         if self.run.max_events == 0 {
             return Err((
-                "run.max_events",
+                "run.max_events".to_string(),
                 "must be at least 1".into(),
                 "omit it for the default budget".into(),
             ));
@@ -335,7 +337,7 @@ impl Scenario {
         let g = self.server.gomaxprocs;
         if g == 0 || g > MAX_GOMAXPROCS {
             return Err((
-                "server.gomaxprocs",
+                "server.gomaxprocs".to_string(),
                 format!("GOMAXPROCS of {g} is out of range"),
                 format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
             ));
@@ -344,7 +346,7 @@ impl Scenario {
         if self.workload == Workload::Burst {
             if b.requests == 0 || b.requests > 1_000_000 {
                 return Err((
-                    "burst.requests",
+                    "burst.requests".to_string(),
                     format!("{} is out of range", b.requests),
                     "use 1 to 1000000".into(),
                 ));
@@ -365,7 +367,7 @@ impl Scenario {
         let a = &self.alloc;
         if self.workload == Workload::Alloc && (a.object == 0 || a.object > a.total.max(1)) {
             return Err((
-                "alloc.object",
+                "alloc.object".to_string(),
                 format!("{} bytes is out of range", a.object),
                 "use 1 byte up to alloc.total".into(),
             ));
@@ -373,50 +375,75 @@ impl Scenario {
         let r = &self.rooms;
         if r.count == 0 || r.count > 1_000_000 {
             return Err((
-                "rooms.count",
+                "rooms.count".to_string(),
                 format!("{} rooms is out of range", r.count),
                 "use 1 to 1000000".into(),
             ));
         }
         if r.hosts_per_room < 2 || r.hosts_per_room > 64 {
             return Err((
-                "rooms.hosts_per_room",
+                "rooms.hosts_per_room".to_string(),
                 format!("{} hosts per room is out of range", r.hosts_per_room),
                 "a co-streaming room has 2 to 64 hosts".into(),
             ));
         }
         let streams = r.count as u64 * r.hosts_per_room as u64;
         if streams > MAX_STREAMS {
-            return Err((
-                "rooms.count",
+            return Err(("rooms.count".to_string(),
                 format!("{} rooms × {} hosts = {streams} streams (two goroutines each) is more than {MAX_STREAMS}", r.count, r.hosts_per_room),
                 "lower rooms.count or rooms.hosts_per_room; docs/performance.md gives memory per goroutine".into(),
             ));
         }
         if self.audio.fps == 0 || self.audio.fps > 1000 {
             return Err((
-                "audio.fps",
+                "audio.fps".to_string(),
                 format!("{} frames per second is out of range", self.audio.fps),
                 "use 1 to 1000 (Opus 20 ms frames: 50)".into(),
             ));
         }
         let sec = SimDuration::from_secs(1);
-        dur_in(
-            "network.delay",
-            self.network.delay,
-            SimDuration::ZERO,
-            SimDuration::from_secs(10),
-        )?;
-        dur_in(
-            "network.jitter",
-            self.network.jitter,
-            SimDuration::ZERO,
-            sec,
-        )?;
+        for (name, l) in [
+            ("network.uplink", &self.network.uplink),
+            ("network.downlink", &self.network.downlink),
+        ] {
+            l.validate().map_err(|(f, p)| {
+                (
+                    format!("{name}.{f}"),
+                    p,
+                    "see docs/metrics.md for the link parameters".to_string(),
+                )
+            })?;
+            dur_in(
+                &format!("{name}.delay"),
+                l.delay,
+                SimDuration::ZERO,
+                SimDuration::from_secs(10),
+            )?;
+            dur_in(&format!("{name}.jitter"), l.jitter, SimDuration::ZERO, sec)?;
+        }
+        if self.video.enabled
+            && (self.video.fps == 0 || self.video.fps > 240 || self.video.gop == 0)
+        {
+            return Err((
+                "video.fps".to_string(),
+                format!(
+                    "fps {} / gop {} is out of range",
+                    self.video.fps, self.video.gop
+                ),
+                "use 1 to 240 fps and a GOP of at least 1".into(),
+            ));
+        }
+        if self.forwarding.batch == 0 || self.forwarding.batch > 1024 {
+            return Err((
+                "forwarding.batch".to_string(),
+                format!("{} is out of range", self.forwarding.batch),
+                "use 1 (recvmsg) to 1024".into(),
+            ));
+        }
         let f = &self.forwarding;
         if f.channel_capacity > 1 << 20 {
             return Err((
-                "forwarding.channel_capacity",
+                "forwarding.channel_capacity".to_string(),
                 format!("{} is out of range", f.channel_capacity),
                 "use 0 (unbuffered) to 1048576".into(),
             ));
@@ -430,7 +457,7 @@ impl Scenario {
         )?;
         if !(0.0..1.0).contains(&f.cpu_jitter) {
             return Err((
-                "forwarding.cpu_jitter",
+                "forwarding.cpu_jitter".to_string(),
                 format!("{} is out of range", f.cpu_jitter),
                 "use a fraction in [0, 1), e.g. 0.2".into(),
             ));

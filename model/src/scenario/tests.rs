@@ -49,7 +49,7 @@ fn negative_and_absurd_durations_are_refused() {
     let e = err(QUICKSTART, &["run.duration=\"9999h\""]);
     assert_eq!(e.field, "run.duration");
     assert!(e.problem.contains("out of range"), "{e}");
-    let e = err(QUICKSTART, &["network.jitter=5"]);
+    let e = err(QUICKSTART, &["network.uplink.jitter=5"]);
     assert!(e.problem.contains("no unit"), "{e}");
 }
 

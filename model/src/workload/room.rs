@@ -1,31 +1,35 @@
-//! A co-streaming room on one media server (seed chapter 2.1).
+//! Co-streaming rooms on one media server (seed chapters 2.1 and 2.3).
 //!
-//! Each of a room's hosts publishes an audio stream. The network delivers its frames to a
-//! server socket (a [`Process`] per stream, standing in for the network model); on the server,
-//! per stream, `recvLoop` reads the socket and hands each frame over a channel to
-//! `forwardLoop`, which spends CPU on it and writes a copy to each other host in the room.
-//! The Go program this models is in docs/model.md.
+//! Each room has `hosts_per_room` participants. A participant publishes an audio stream (and,
+//! if enabled, video, possibly simulcast) to the server over its uplink, and plays the other
+//! participants' streams, which the server forwards over its downlink, through a jitter
+//! buffer (audio) or frame assembler (video) that measures QoE. On the Go server, per published
+//! stream, `recvLoop` reads the stream's socket and hands each packet over a channel to
+//! `forwardLoop`, which spends CPU on it and writes a copy to every other participant. The Go
+//! program it models is in docs/scenarios.md.
 
-use crate::goruntime::Fd;
+use crate::media::qoe::StreamQoe;
+use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
+use crate::media::rtp::MediaKind;
+use crate::media::source::{AudioSource, VideoSource};
+use crate::net::{Datagram, Direction, Endpoint, Sink};
 use crate::scenario::{Handoff, Scenario};
 use crate::world::{Process, RunOutcome, Sim, World};
 use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
-/// One audio frame as it crosses the server.
-#[derive(Clone, Copy, Debug)]
-pub struct Frame {
-    pub stream: u32,
-    pub seq: u32,
-    /// Capture time at the publishing host.
-    pub captured: SimTime,
-    /// Arrival time at the server's socket.
-    pub arrived: SimTime,
+/// The server is host 0; participant `i` (0-based, over all rooms) is host `i + 1`.
+pub const SERVER: u32 = 0;
+
+/// SSRC of a participant's stream: 0 audio, 1.. video layers.
+pub fn ssrc(participant: u32, stream: u32) -> u32 {
+    participant * 4 + stream
 }
 
-/// Counters and histograms of one run.
+/// Server-side counters and histograms of one run.
 pub struct RoomMetrics {
     pub published: u64,
     pub arrived: u64,
@@ -33,10 +37,12 @@ pub struct RoomMetrics {
     pub dropped: u64,
     pub forwarded_frames: u64,
     pub forwarded_copies: u64,
-    /// Arrival at the socket → forwarding done, in ns.
+    /// Arrival at the server's socket → forwarding done, in ns.
     pub forward_latency: Histogram<u64>,
     /// Capture → forwarding done, in ns.
     pub end_to_end: Histogram<u64>,
+    /// Every participant's player, for QoE.
+    pub players: Vec<Rc<RefCell<Player>>>,
 }
 
 impl RoomMetrics {
@@ -50,140 +56,313 @@ impl RoomMetrics {
             forwarded_copies: 0,
             forward_latency: Histogram::new(3).expect("histogram"),
             end_to_end: Histogram::new(3).expect("histogram"),
+            players: Vec::new(),
+        }
+    }
+
+    /// Aggregate QoE of every received stream of one kind.
+    pub fn aggregate(&self, kind: MediaKind) -> Option<(StreamQoe, usize, f64)> {
+        let mut agg: Option<StreamQoe> = None;
+        let (mut n, mut jitter) = (0usize, 0.0f64);
+        for p in &self.players {
+            for q in p.borrow().streams().filter(|q| q.kind == kind) {
+                n += 1;
+                jitter += q.jitter.seconds();
+                match &mut agg {
+                    None => agg = Some(q.clone()),
+                    Some(a) => a.merge(q),
+                }
+            }
+        }
+        agg.map(|a| (a, n, jitter / n.max(1) as f64))
+    }
+}
+
+/// A participant's player: one receiver per subscribed stream.
+pub struct Player {
+    pub participant: u32,
+    audio: BTreeMap<u32, AudioReceiver>,
+    video: BTreeMap<u32, VideoReceiver>,
+}
+
+impl Player {
+    pub fn streams(&self) -> impl Iterator<Item = &StreamQoe> {
+        self.audio
+            .values()
+            .map(|r| &r.qoe)
+            .chain(self.video.values().map(|r| &r.qoe))
+    }
+    fn finish(&mut self, now: SimTime) {
+        for r in self.audio.values_mut() {
+            r.finish();
+        }
+        for r in self.video.values_mut() {
+            r.finish(now);
         }
     }
 }
 
-/// A publishing host's stream as the network delivers it: fixed-interval captures, a one-way
-/// delay with normal jitter, arrivals never reordered (libwebrtc's simulated network clamps
-/// arrival to no earlier than the previous packet's when reordering is off).
-struct Publisher {
-    fd: Fd<Frame>,
-    stream: u32,
-    seq: u32,
-    interval: SimDuration,
-    phase: SimDuration,
-    delay: SimDuration,
-    jitter_ns: f64,
-    last_arrival: SimTime,
+impl Sink for Player {
+    fn receive(&mut self, now: SimTime, d: &Datagram) {
+        match d.rtp.kind {
+            MediaKind::Audio => {
+                if let Some(r) = self.audio.get_mut(&d.rtp.ssrc) {
+                    r.on_packet(&d.rtp, now);
+                }
+            }
+            MediaKind::Video => {
+                if let Some(r) = self.video.get_mut(&d.rtp.ssrc) {
+                    r.on_packet(&d.rtp, now);
+                }
+            }
+        }
+    }
+}
+
+/// A participant's sender: captures audio and video frames and sends them to the server.
+struct Sender {
+    participant: u32,
+    audio: AudioSource,
+    video: Vec<VideoSource>,
+    next_audio: SimTime,
+    next_video: SimTime,
     rng: SimRng,
     metrics: Rc<RefCell<RoomMetrics>>,
-    pending: Option<Frame>,
 }
 
-impl Publisher {
-    fn next_frame(&mut self) -> Frame {
-        let captured = SimTime::ZERO + self.phase + self.interval * self.seq as u64;
-        let extra = (self.rng.normal() * self.jitter_ns).max(0.0) as u64;
-        let arrived =
-            (captured + self.delay + SimDuration::from_nanos(extra)).max(self.last_arrival);
-        self.last_arrival = arrived;
-        let f = Frame {
-            stream: self.stream,
-            seq: self.seq,
-            captured,
-            arrived,
+impl Process for Sender {
+    fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime> {
+        let host = self.participant + 1;
+        let World { kernel, net, .. } = w;
+        let mut send = |rtp: crate::media::rtp::Rtp| {
+            let d = Datagram {
+                src: (host, rtp.ssrc),
+                dst: (SERVER, rtp.ssrc),
+                rtp,
+                arrived: SimTime::ZERO,
+            };
+            net.send(kernel, now, d);
         };
-        self.seq += 1;
-        self.metrics.borrow_mut().published += 1;
-        f
+        if self.next_audio <= now {
+            if let Some(p) = self.audio.frame(now, &mut self.rng) {
+                self.metrics.borrow_mut().published += 1;
+                send(p);
+            }
+            self.next_audio += self.audio.interval();
+        }
+        if !self.video.is_empty() && self.next_video <= now {
+            for v in &mut self.video {
+                for p in v.frame(now, &mut self.rng) {
+                    self.metrics.borrow_mut().published += 1;
+                    send(p);
+                }
+            }
+            self.next_video += self.video[0].interval();
+        }
+        Some(if self.video.is_empty() {
+            self.next_audio
+        } else {
+            self.next_audio.min(self.next_video)
+        })
     }
 }
 
-impl Process for Publisher {
-    fn fire(&mut self, w: &mut World, _now: SimTime) -> Option<SimTime> {
-        if let Some(f) = self.pending.take() {
-            self.metrics.borrow_mut().arrived += 1;
-            self.fd.deliver(w, f);
+/// `recvLoop`'s hand-off of one packet to `forwardLoop`: blocking, or dropping when full.
+async fn hand_off(
+    go: &crate::world::Go,
+    d: Datagram,
+    ch: &crate::goruntime::Chan<Datagram>,
+    m: &RefCell<RoomMetrics>,
+    handoff: Handoff,
+    alloc: u64,
+) {
+    {
+        let mut m = m.borrow_mut();
+        m.read += 1;
+        m.arrived += 1;
+    }
+    if alloc > 0 {
+        go.alloc(alloc).await;
+    }
+    match handoff {
+        Handoff::Blocking => ch.send(go, d).await,
+        Handoff::Nonblocking => {
+            if ch.try_send(go, d).is_err() {
+                m.borrow_mut().dropped += 1;
+            }
         }
-        let f = self.next_frame();
-        self.pending = Some(f);
-        Some(f.arrived)
     }
 }
 
 /// Builds the room scenario on a fresh simulation. Returns the simulation and its metrics.
 pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     let (sim, host) = super::new_sim(sc, seed);
+    assert_eq!(host, SERVER);
     let metrics = Rc::new(RefCell::new(RoomMetrics::new()));
     let go = sim.go(host);
-    let interval = SimDuration::from_nanos(1_000_000_000 / sc.audio.fps as u64);
     let k = sc.rooms.hosts_per_room;
+    let layers: Vec<u32> = if sc.video.enabled {
+        std::iter::once(sc.video.bitrate_kbps)
+            .chain(sc.video.simulcast_kbps.iter().copied())
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let jb: JitterBufferConfig = sc.receiver.clone();
     let mut phase_rng = go.rng("room.phase", 0);
+    // Links and players.
+    sim.with_world_mut(|w| {
+        for room in 0..sc.rooms.count {
+            for i in 0..k {
+                let p = room * k + i;
+                w.net.set_link(p + 1, SERVER, sc.network.uplink.clone());
+                w.net.set_link(SERVER, p + 1, sc.network.downlink.clone());
+            }
+        }
+    });
     for room in 0..sc.rooms.count {
-        for h in 0..k {
-            let stream = room * k + h;
-            let fd: Fd<Frame> = go.fd();
-            let ch = go.make_chan::<Frame>(sc.forwarding.channel_capacity as usize);
-            // recvLoop: read the socket, hand the frame over.
-            let (rfd, rch, m, handoff) = (
-                fd.clone(),
-                ch.clone(),
-                metrics.clone(),
-                sc.forwarding.handoff,
-            );
-            let alloc = sc.forwarding.alloc_bytes;
-            go.go("main.recvLoop", move |go| async move {
-                loop {
-                    let f = rfd.read(&go).await;
-                    if alloc > 0 {
-                        go.alloc(alloc).await;
-                    }
-                    m.borrow_mut().read += 1;
-                    match handoff {
-                        Handoff::Blocking => rch.send(&go, f).await,
-                        Handoff::Nonblocking => {
-                            if rch.try_send(&go, f).is_err() {
-                                m.borrow_mut().dropped += 1;
+        for i in 0..k {
+            let p = room * k + i;
+            let mut player = Player {
+                participant: p,
+                audio: BTreeMap::new(),
+                video: BTreeMap::new(),
+            };
+            for j in (0..k).filter(|&j| j != i) {
+                let src = room * k + j;
+                player
+                    .audio
+                    .insert(ssrc(src, 0), AudioReceiver::new(ssrc(src, 0), jb.clone()));
+                if sc.video.enabled {
+                    let s = ssrc(src, 1 + sc.forwarding.video_layer as u32);
+                    player.video.insert(s, VideoReceiver::new(s, jb.clone()));
+                }
+            }
+            let ports: Vec<u32> = player
+                .audio
+                .keys()
+                .chain(player.video.keys())
+                .copied()
+                .collect();
+            let player = Rc::new(RefCell::new(player));
+            sim.with_world_mut(|w| {
+                for port in ports {
+                    w.net.bind((p + 1, port), Endpoint::Sink(player.clone()));
+                }
+            });
+            metrics.borrow_mut().players.push(player);
+        }
+    }
+    // The server: a recvLoop and a forwardLoop per published stream.
+    for room in 0..sc.rooms.count {
+        for i in 0..k {
+            let p = room * k + i;
+            let streams = 1 + layers.len() as u32;
+            for s in 0..streams {
+                let id = ssrc(p, s);
+                let forward = s == 0 || s == 1 + sc.forwarding.video_layer as u32;
+                let fd = go.bind(id);
+                let ch = go.make_chan::<Datagram>(sc.forwarding.channel_capacity as usize);
+                let (rch, m, handoff, alloc, batch) = (
+                    ch.clone(),
+                    metrics.clone(),
+                    sc.forwarding.handoff,
+                    sc.forwarding.alloc_bytes,
+                    sc.forwarding.batch as usize,
+                );
+                go.go("main.recvLoop", move |go| async move {
+                    loop {
+                        if batch > 1 {
+                            for d in fd.read_batch(&go, batch).await {
+                                hand_off(&go, d, &rch, &m, handoff, alloc).await;
                             }
+                        } else {
+                            let d = fd.read(&go).await;
+                            hand_off(&go, d, &rch, &m, handoff, alloc).await;
                         }
                     }
-                }
-            });
-            // forwardLoop: process and write a copy to every other host in the room.
-            let (m, fw) = (metrics.clone(), sc.forwarding.clone());
-            let mut cpu_rng = go.rng("room.cpu", stream as u64);
-            go.go("main.forwardLoop", move |go| async move {
-                let dests = (k - 1) as u64;
-                while let Some(f) = ch.recv(&go).await {
-                    let base = fw.frame_cpu + fw.per_destination_cpu * dests;
-                    let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
-                    go.compute(base.mul_f64(scale)).await;
-                    let now = go.now();
-                    let mut m = m.borrow_mut();
-                    m.forwarded_frames += 1;
-                    m.forwarded_copies += dests;
-                    let _ = m
-                        .forward_latency
-                        .record(now.saturating_since(f.arrived).as_nanos().max(1));
-                    let _ = m
-                        .end_to_end
-                        .record(now.saturating_since(f.captured).as_nanos().max(1));
-                }
-            });
-            let phase = SimDuration::from_nanos(phase_rng.below(interval.as_nanos()));
-            let mut p = Publisher {
-                fd,
-                stream,
-                seq: 0,
-                interval,
-                phase,
-                delay: sc.network.delay,
-                jitter_ns: sc.network.jitter.as_nanos() as f64,
-                last_arrival: SimTime::ZERO,
-                rng: go.rng("net.jitter", stream as u64),
+                });
+                let (m, fw) = (metrics.clone(), sc.forwarding.clone());
+                let dests: Vec<u32> = (0..k)
+                    .filter(|&j| j != i)
+                    .map(|j| room * k + j + 1)
+                    .collect();
+                let mut cpu_rng = go.rng("room.cpu", id as u64);
+                go.go("main.forwardLoop", move |go| async move {
+                    while let Some(d) = ch.recv(&go).await {
+                        let n = if forward { dests.len() as u64 } else { 0 };
+                        let base = fw.frame_cpu + fw.per_destination_cpu * n;
+                        let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
+                        go.compute(base.mul_f64(scale)).await;
+                        if forward {
+                            for &h in &dests {
+                                go.udp_send(Datagram {
+                                    src: (SERVER, d.rtp.ssrc),
+                                    dst: (h, d.rtp.ssrc),
+                                    rtp: d.rtp,
+                                    arrived: SimTime::ZERO,
+                                });
+                            }
+                        }
+                        let now = go.now();
+                        let mut m = m.borrow_mut();
+                        m.forwarded_frames += 1;
+                        m.forwarded_copies += n;
+                        let _ = m
+                            .forward_latency
+                            .record(now.saturating_since(d.arrived).as_nanos().max(1));
+                        let _ = m
+                            .end_to_end
+                            .record(now.saturating_since(d.rtp.capture).as_nanos().max(1));
+                    }
+                });
+            }
+            // The participant's sender, starting at a random phase of its frame interval.
+            let audio = AudioSource::new(ssrc(p, 0), &sc.audio);
+            let phase = SimDuration::from_nanos(phase_rng.below(audio.interval().as_nanos()));
+            let video: Vec<VideoSource> = layers
+                .iter()
+                .enumerate()
+                .map(|(l, &kbps)| VideoSource::new(ssrc(p, 1 + l as u32), l as u8, kbps, &sc.video))
+                .collect();
+            let start = SimTime::ZERO + phase;
+            let sender = Sender {
+                participant: p,
+                audio,
+                video,
+                next_audio: start,
+                next_video: start,
+                rng: go.rng("room.media", p as u64),
                 metrics: metrics.clone(),
-                pending: None,
             };
-            let first = p.next_frame();
-            p.pending = Some(first);
-            sim.add_process(Box::new(p), first.arrived);
+            sim.add_process(Box::new(sender), start);
         }
+    }
+    // Scheduled faults.
+    for f in &sc.network.faults {
+        let mut links = Vec::new();
+        for room in (0..sc.rooms.count).filter(|r| f.rooms.is_empty() || f.rooms.contains(r)) {
+            for i in 0..k {
+                let h = room * k + i + 1;
+                if f.direction != Direction::Down {
+                    links.push((h, SERVER));
+                }
+                if f.direction != Direction::Up {
+                    links.push((SERVER, h));
+                }
+            }
+        }
+        sim.add_fault(
+            links,
+            f.kind,
+            SimTime::ZERO + f.from,
+            SimTime::ZERO + f.until,
+        );
     }
     (sim, metrics)
 }
 
-/// Runs the room scenario: builds, runs, and returns the outcome with its metrics.
+/// Runs the room scenario: builds, runs, closes the players' books.
 pub fn run(sc: &Scenario, seed: u64) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
     run_with_progress(sc, seed, |_, _| {})
 }
@@ -196,5 +375,8 @@ pub fn run_with_progress(
 ) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
     let (sim, m) = build(sc, seed);
     let out = sim.run_with_progress(progress);
+    for p in &m.borrow().players {
+        p.borrow_mut().finish(out.now);
+    }
     (sim, out, m)
 }
