@@ -502,46 +502,67 @@ fn gc_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
     });
 }
 
-/// One line per variant, for matrices: the figures to compare.
+/// One line per variant, for matrices: the figures to compare. Latency is end to end as each
+/// workload defines it: capture → playout of audio for rooms, burst start → done for requests.
 pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
     let mut t = Table::new(&[
         "variant",
+        "mean ms",
         "P50 ms",
         "P99 ms",
         "max ms",
+        "≤200ms",
+        "lost",
         "GC cycles",
         "STW P99 us",
         "GC CPU",
-        "assists",
         "heap peak MiB",
         "pool hits",
         "digest",
     ]);
     for (label, _sc, ran) in rows {
-        let lat = match &ran.measured {
-            Measured::Room(m) => Some(m.borrow().forward_latency.clone()),
-            Measured::Burst(m) => Some(m.borrow().latency.clone()),
-            Measured::Alloc => None,
+        let (lat, lost) = match &ran.measured {
+            Measured::Room(m) => {
+                let m = m.borrow();
+                match m.aggregate(crate::media::rtp::MediaKind::Audio) {
+                    Some((q, _, _)) => {
+                        let expected = q.frames_rendered + q.frames_dropped;
+                        let lost = if expected == 0 {
+                            "-".into()
+                        } else {
+                            format!("{:.2}%", 100.0 * q.frames_dropped as f64 / expected as f64)
+                        };
+                        (Some(q.latency.clone()), lost)
+                    }
+                    None => (None, "-".into()),
+                }
+            }
+            Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            Measured::Alloc => (None, "-".into()),
         };
-        let (p50, p99, max) = match &lat {
-            Some(h) => (ms(pct(h, 0.5)), ms(pct(h, 0.99)), ms(h.max())),
-            None => ("-".into(), "-".into(), "-".into()),
+        let cols = match &lat {
+            Some(h) if !h.is_empty() => vec![
+                ms(h.mean().round() as u64),
+                ms(pct(h, 0.5)),
+                ms(pct(h, 0.99)),
+                ms(h.max()),
+                share_below(h, 200_000_000),
+            ],
+            _ => vec!["-".into(); 5],
         };
         ran.sim.runtime(0, |rt| {
             let g = rt.gc_stats();
             let secs = ran.out.now.since_start().as_secs_f64().max(1e-9);
-            t.row(vec![
-                label.clone(),
-                p50,
-                p99,
-                max,
+            let mut row = vec![label.clone()];
+            row.extend(cols);
+            row.extend([
+                lost,
                 g.cycles.len().to_string(),
                 us(pct(&g.stw, 0.99)),
                 format!(
                     "{:.1}%",
                     100.0 * g.gc_cpu.as_secs_f64() / (secs * rt.gomaxprocs() as f64)
                 ),
-                g.assist_total.to_string(),
                 mib(g.heap_peak),
                 if g.pool_gets == 0 {
                     "-".into()
@@ -550,6 +571,7 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
                 },
                 format!("{:016x}", ran.out.digest),
             ]);
+            t.row(row);
         });
     }
     t.render("  ")

@@ -213,7 +213,17 @@ pub struct VideoReceiver {
     decodable: bool,
     last_render: Option<SimTime>,
     gaps: VecDeque<u64>,
+    /// When the decoder lost its reference: a key frame request (PLI) is due.
+    pub pli_needed: Option<SimTime>,
+    pub plis: u64,
+    /// Waiting past its time for the next frame (a PLI has been asked for).
+    stalled: bool,
+    /// The frame a stall's PLI was for.
+    stall_pli_frame: Option<u32>,
 }
+
+/// `kMaxWaitForFrameMs` (libwebrtc video_receive_stream2.h).
+const MAX_WAIT_FOR_FRAME: SimDuration = SimDuration::from_secs(3);
 
 /// `kMaxAllowedFrameDelayMs` (libwebrtc frame_buffer2.cc).
 const MAX_ALLOWED_FRAME_DELAY: SimDuration = SimDuration::from_millis(5);
@@ -235,6 +245,10 @@ impl VideoReceiver {
             decodable: false,
             last_render: None,
             gaps: VecDeque::new(),
+            pli_needed: None,
+            plis: 0,
+            stalled: false,
+            stall_pli_frame: None,
         }
     }
 
@@ -300,6 +314,7 @@ impl VideoReceiver {
                     }
                     if self.decodable {
                         let cap = f.capture;
+                        self.qoe.jitter_buffer_delay += render.saturating_since(c);
                         self.render(render, cap);
                         self.frames.remove(&n);
                         self.next_frame = Some(n + 1);
@@ -307,21 +322,85 @@ impl VideoReceiver {
                         self.drop_frame(n);
                     }
                 }
-                Some(_) => self.drop_frame(n),
-                None if deadline + MAX_ALLOWED_FRAME_DELAY < now => self.drop_frame(n),
+                Some(c) => {
+                    // Late by more than 5 ms: dropped only if a newer frame was complete by then
+                    // (frame_buffer2); otherwise it is decoded late.
+                    let newer = self
+                        .frames
+                        .range(n + 1..)
+                        .any(|(_, g)| g.complete_at.is_some_and(|x| x <= c));
+                    if newer || c > now {
+                        if newer {
+                            self.drop_frame(n);
+                            continue;
+                        }
+                        return;
+                    }
+                    let key = f.key;
+                    let cap = f.capture;
+                    if key {
+                        self.decodable = true;
+                    }
+                    if self.decodable {
+                        self.render(c, cap);
+                        self.frames.remove(&n);
+                        self.next_frame = Some(n + 1);
+                    } else {
+                        self.drop_frame(n);
+                    }
+                }
+                None if deadline + MAX_ALLOWED_FRAME_DELAY < now => {
+                    // Its time has passed and it is still incomplete: ask for a key frame once,
+                    // skip to a newer complete key frame if there is one, give up after
+                    // kMaxWaitForFrameMs (3 s); otherwise keep waiting for late packets.
+                    if !self.stalled {
+                        self.stalled = true;
+                        self.stall_pli_frame = Some(n);
+                        self.pli_needed = Some(f.capture);
+                        self.plis += 1;
+                    }
+                    let key = self
+                        .frames
+                        .range(n + 1..)
+                        .find(|(_, g)| g.key && g.complete_at.is_some())
+                        .map(|(&k, _)| k);
+                    if let Some(k) = key {
+                        for m in n..k {
+                            self.drop_frame(m);
+                        }
+                        continue;
+                    }
+                    if deadline + MAX_WAIT_FOR_FRAME < now {
+                        self.drop_frame(n);
+                        continue;
+                    }
+                    return;
+                }
                 None => return,
             }
         }
     }
 
     fn drop_frame(&mut self, n: u32) {
-        self.frames.remove(&n);
+        let capture = self.frames.remove(&n).map(|f| f.capture);
         self.qoe.frames_dropped += 1;
+        self.stalled = false;
+        if self.decodable && !self.stalled_pli_sent(n) {
+            // The reference is gone: ask the sender for a key frame (PLI, RFC 4585 §6.3.1).
+            self.pli_needed = Some(capture.unwrap_or(SimTime::ZERO));
+            self.plis += 1;
+        }
         self.decodable = false;
         self.next_frame = Some(n + 1);
     }
 
+    /// True if a stall already asked for a key frame on behalf of frame `n`.
+    fn stalled_pli_sent(&self, n: u32) -> bool {
+        self.stall_pli_frame == Some(n)
+    }
+
     fn render(&mut self, at: SimTime, capture: SimTime) {
+        self.stalled = false;
         let at = self.last_render.map_or(at, |l| at.max(l));
         if let Some(prev) = self.last_render {
             let gap = at.saturating_since(prev).as_nanos();
@@ -480,12 +559,17 @@ mod tests {
             },
         );
         let mut seq = 0u16;
+        let mut arrivals = Vec::new();
         for f in 0..60u32 {
             let late = if f == 31 { 200 } else { 0 };
             for p in video_frame(f, 2, f % 30 == 0, f as u64 * 33, seq) {
-                r.on_packet(&p, SimTime::from_nanos((f as u64 * 33 + 40 + late) * MS));
+                arrivals.push(((f as u64 * 33 + 40 + late) * MS, p));
             }
             seq += 2;
+        }
+        arrivals.sort_by_key(|a| a.0);
+        for (at, p) in arrivals {
+            r.on_packet(&p, SimTime::from_nanos(at));
         }
         r.finish(SimTime::from_nanos(10_000 * MS));
         // Frame 31 misses its deadline; without a key-frame request (PLI) the delta frames

@@ -151,6 +151,9 @@ pub struct VideoSource {
     mtu: u32,
     seq: u16,
     frame: u32,
+    key_next: bool,
+    /// Frames since the last key frame.
+    since_key: u32,
 }
 
 impl VideoSource {
@@ -170,6 +173,8 @@ impl VideoSource {
             mtu: cfg.mtu.max(100),
             seq: 0,
             frame: 0,
+            key_next: true,
+            since_key: 0,
         }
     }
 
@@ -177,9 +182,16 @@ impl VideoSource {
         self.interval
     }
 
+    /// The next frame is a key frame (answering a PLI); the GOP restarts there.
+    pub fn force_keyframe(&mut self) {
+        self.key_next = true;
+    }
+
     /// The packets of the frame captured at `at`; frame sizes vary ±20% around the mean.
     pub fn frame(&mut self, at: SimTime, rng: &mut SimRng) -> Vec<Rtp> {
-        let key = self.frame.is_multiple_of(self.gop);
+        let key = self.key_next || self.since_key >= self.gop;
+        self.key_next = false;
+        self.since_key = if key { 1 } else { self.since_key + 1 };
         let mean = if key {
             self.key_bytes
         } else {

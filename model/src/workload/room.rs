@@ -78,11 +78,21 @@ impl RoomMetrics {
     }
 }
 
+/// Key-frame requests on their way to senders: source SSRC → when the request arrives.
+type PliBoard = Rc<RefCell<BTreeMap<u32, SimTime>>>;
+
+/// LiveKit's PLI throttle for a layer (`pkg/sfu/receiver_base.go`: 500 ms for low quality;
+/// 1 s mid and high): at most one key frame per stream this often.
+const PLI_THROTTLE: SimDuration = SimDuration::from_millis(500);
+
 /// A participant's player: one receiver per subscribed stream.
 pub struct Player {
     pub participant: u32,
     audio: BTreeMap<u32, AudioReceiver>,
     video: BTreeMap<u32, VideoReceiver>,
+    plis: PliBoard,
+    /// One-way delay of a PLI back to the sender (downlink + uplink base delays).
+    pli_delay: SimDuration,
 }
 
 impl Player {
@@ -113,6 +123,12 @@ impl Sink for Player {
             MediaKind::Video => {
                 if let Some(r) = self.video.get_mut(&d.rtp.ssrc) {
                     r.on_packet(&d.rtp, now);
+                    if r.pli_needed.take().is_some() {
+                        self.plis
+                            .borrow_mut()
+                            .entry(d.rtp.ssrc)
+                            .or_insert(now + self.pli_delay);
+                    }
                 }
             }
         }
@@ -124,6 +140,8 @@ struct Sender {
     participant: u32,
     audio: AudioSource,
     video: Vec<VideoSource>,
+    plis: PliBoard,
+    last_key: SimTime,
     next_audio: SimTime,
     next_video: SimTime,
     rng: SimRng,
@@ -151,7 +169,23 @@ impl Process for Sender {
             self.next_audio += self.audio.interval();
         }
         if !self.video.is_empty() && self.next_video <= now {
+            // A PLI that has arrived makes the next frame a key frame (throttled).
+            let mut board = self.plis.borrow_mut();
+            let mut key = false;
+            for v in &self.video {
+                if board.get(&v.ssrc).is_some_and(|&at| at <= now) {
+                    board.remove(&v.ssrc);
+                    key = now.saturating_since(self.last_key) >= PLI_THROTTLE;
+                }
+            }
+            drop(board);
+            if key {
+                self.last_key = now;
+            }
             for v in &mut self.video {
+                if key {
+                    v.force_keyframe();
+                }
                 for p in v.frame(now, &mut self.rng) {
                     self.metrics.borrow_mut().published += 1;
                     send(p);
@@ -209,6 +243,8 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
         Vec::new()
     };
     let jb: JitterBufferConfig = sc.receiver.clone();
+    let plis: PliBoard = Rc::new(RefCell::new(BTreeMap::new()));
+    let pli_delay = sc.network.uplink.delay + sc.network.downlink.delay;
     let mut phase_rng = go.rng("room.phase", 0);
     // Links and players.
     sim.with_world_mut(|w| {
@@ -227,6 +263,8 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 participant: p,
                 audio: BTreeMap::new(),
                 video: BTreeMap::new(),
+                plis: plis.clone(),
+                pli_delay,
             };
             for j in (0..k).filter(|&j| j != i) {
                 let src = room * k + j;
@@ -330,6 +368,8 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 participant: p,
                 audio,
                 video,
+                plis: plis.clone(),
+                last_key: SimTime::ZERO,
                 next_audio: start,
                 next_video: start,
                 rng: go.rng("room.media", p as u64),
