@@ -558,3 +558,39 @@ fn sysmon_polls_the_network_when_nobody_else_does() {
         "reader ran at {t} ns"
     );
 }
+
+/// recvmmsg: one read drains up to the batch size, for one syscall plus a per-datagram cost.
+#[test]
+fn batched_socket_reads() {
+    use crate::goruntime::Fd;
+    let got = log::<(usize, u64)>();
+    let g = got.clone();
+    let sim = Sim::new(1, RunLimits::for_duration(ms(10)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    });
+    let fd: Fd<u32> = sim.go(h).fd();
+    sim.with_world_mut(|w| {
+        for i in 0..10 {
+            fd.deliver(w, i);
+        }
+    });
+    let rfd = fd.clone();
+    sim.main(h, move |go| async move {
+        for _ in 0..2 {
+            let t0 = go.now();
+            let v = rfd.read_batch(&go, 8).await;
+            g.borrow_mut()
+                .push((v.len(), go.now().saturating_since(t0).as_nanos()));
+        }
+    });
+    sim.run();
+    let c = Costs::default();
+    let v = got.borrow();
+    assert_eq!(
+        v[0],
+        (8, (c.fd_read_batch_base + c.fd_read_batched * 8).as_nanos())
+    );
+    assert_eq!(v[1].0, 2);
+}

@@ -1,0 +1,118 @@
+//! Rooms over the network: losses, partitions, batched reads and seed 2.3's hand-off.
+
+use costream_model::media::rtp::MediaKind;
+use costream_model::scenario::{self, QUICKSTART};
+use costream_model::workload::{self, Measured, Ran};
+
+fn run(sets: &[&str]) -> Ran {
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
+    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+    workload::run(&sc, 1, |_, _| {})
+}
+
+fn room(r: &Ran) -> std::cell::Ref<'_, costream_model::workload::room::RoomMetrics> {
+    match &r.measured {
+        Measured::Room(m) => m.borrow(),
+        _ => panic!("not a room run"),
+    }
+}
+
+/// Packets the links lose are the packets the players count as lost.
+#[test]
+fn link_losses_show_up_as_packets_lost() {
+    let r = run(&[
+        "rooms.count=5",
+        "run.duration=\"20s\"",
+        "network.downlink.loss={ model = \"burst\", percent = 5.0, avg_burst_loss_length = 3.0 }",
+    ]);
+    let m = room(&r);
+    let lost_at_players: i64 = m
+        .players
+        .iter()
+        .map(|p| p.borrow().streams().map(|q| q.packets_lost()).sum::<i64>())
+        .sum();
+    let link_lost = r.sim.with_world(|w| w.net.link_totals().lost) as i64;
+    // Packets still in flight at the end are neither received nor lost yet.
+    assert!(
+        (lost_at_players - link_lost).abs() <= 10,
+        "players {lost_at_players}, links {link_lost}"
+    );
+    let (q, _, _) = m.aggregate(MediaKind::Audio).unwrap();
+    let rate = link_lost as f64 / (q.packets_received as f64 + link_lost as f64);
+    assert!((rate - 0.05).abs() < 0.01, "loss rate {rate}");
+    assert!(q.concealment_events > 0);
+}
+
+/// A 2-second partition of the downlink: the player conceals ~100 audio frames per stream.
+#[test]
+fn a_partition_is_concealed() {
+    let r = run(&["run.duration=\"10s\"", "network.faults=[{ kind = \"partition\", from = \"3s\", until = \"5s\", direction = \"down\" }]"]);
+    let m = room(&r);
+    let (q, n, _) = m.aggregate(MediaKind::Audio).unwrap();
+    let per_stream = q.frames_dropped as f64 / n as f64;
+    assert!(
+        (95.0..=110.0).contains(&per_stream),
+        "{per_stream} frames concealed per stream"
+    );
+    let partitioned = r.sim.with_world(|w| w.net.link_totals().partitioned);
+    assert!((190..=210).contains(&partitioned), "{partitioned}");
+}
+
+/// A clog holds packets instead of dropping them: with a blocking hand-off (so the server's
+/// channel does not drop the burst that follows) nothing is lost, and latency spikes.
+#[test]
+fn a_clog_delays_without_loss() {
+    let r = run(&[
+        "run.duration=\"10s\"",
+        "forwarding.handoff=\"blocking\"",
+        "network.faults=[{ kind = \"clog\", from = \"3s\", until = \"3.5s\", direction = \"up\" }]",
+    ]);
+    let m = room(&r);
+    let (q, _, _) = m.aggregate(MediaKind::Audio).unwrap();
+    assert_eq!(
+        m.players
+            .iter()
+            .map(|p| p.borrow().streams().map(|x| x.packets_lost()).sum::<i64>())
+            .sum::<i64>(),
+        0
+    );
+    // Held frames reach the server up to 500 ms late and miss their playout slots.
+    assert!(
+        m.end_to_end.max() > 450_000_000,
+        "max capture → forwarded {} ns",
+        m.end_to_end.max()
+    );
+    assert!(q.packets_late > 40, "{} late", q.packets_late);
+}
+
+/// Seed 2.3: a blocking hand-off never drops at the server but delivers later; a non-blocking
+/// one drops what the channel cannot hold and keeps delay lower.
+#[test]
+fn blocking_vs_nonblocking_handoff() {
+    let text = include_str!("../scenarios/handoff.toml");
+    let v = scenario::load_variants(
+        "handoff.toml",
+        text,
+        &["run.duration=\"10s\"".into(), "rooms.count=200".into()],
+    )
+    .unwrap();
+    let res: Vec<(String, u64, u64, u64)> = v
+        .iter()
+        .map(|x| {
+            let r = workload::run(&x.scenario, 1, |_, _| {});
+            let m = room(&r);
+            let (q, _, _) = m.aggregate(MediaKind::Audio).unwrap();
+            (
+                x.label.clone(),
+                m.dropped,
+                q.latency.value_at_quantile(0.99),
+                q.latency.mean() as u64,
+            )
+        })
+        .collect();
+    let (b, n) = (&res[0], &res[1]);
+    assert!(b.0.contains("blocking") && n.0.contains("nonblocking"));
+    assert_eq!(b.1, 0, "blocking never drops at the server");
+    assert!(n.1 > 0, "non-blocking drops when a stall fills the channel");
+    assert!(b.2 > n.2, "P99 blocking {} vs non-blocking {}", b.2, n.2);
+}
