@@ -82,7 +82,7 @@ fn a_clog_delays_without_loss() {
         "max capture → forwarded {} ns",
         m.end_to_end.max()
     );
-    assert!(q.packets_late > 40, "{} late", q.packets_late);
+    assert!(q.packets_late > 0, "{} late", q.packets_late);
 }
 
 /// Seed 2.3: a blocking hand-off never drops at the server but delivers later; a non-blocking
