@@ -116,3 +116,74 @@ fn blocking_vs_nonblocking_handoff() {
     assert!(n.1 > 0, "non-blocking drops when a stall fills the channel");
     assert!(b.2 > n.2, "P99 blocking {} vs non-blocking {}", b.2, n.2);
 }
+
+/// Two hosts, each with its own Go runtime, joined by links: a goroutine on one sends
+/// datagrams to a goroutine on the other, which echoes them; the round trip is both links'
+/// delay plus the system calls and scheduling on each side.
+#[test]
+fn two_go_runtimes_exchange_datagrams() {
+    use costream_model::media::rtp::Rtp;
+    use costream_model::net::link::LinkConfig;
+    use costream_model::net::Datagram;
+    use costream_model::{RunLimits, RuntimeConfig, Sim, SimDuration};
+    use std::{cell::RefCell, rc::Rc};
+
+    let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(5)));
+    let a = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 2,
+        ..Default::default()
+    });
+    let b = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    });
+    let link = |ms| LinkConfig {
+        delay: SimDuration::from_millis(ms),
+        ..Default::default()
+    };
+    sim.with_world_mut(|w| {
+        w.net.set_link(a, b, link(10));
+        w.net.set_link(b, a, link(15));
+    });
+    let echo = sim.go(b).bind(7);
+    sim.go(b).go("main.echo", move |go| async move {
+        loop {
+            let d = echo.read(&go).await;
+            go.udp_send(Datagram {
+                src: d.dst,
+                dst: d.src,
+                rtp: d.rtp,
+                arrived: Default::default(),
+            });
+        }
+    });
+    let rtts = Rc::new(RefCell::new(Vec::new()));
+    let r = rtts.clone();
+    sim.main(a, move |go| async move {
+        let sock = go.bind(9);
+        for i in 0..20u16 {
+            let t0 = go.now();
+            go.udp_send(Datagram {
+                src: (a, 9),
+                dst: (b, 7),
+                rtp: Rtp {
+                    seq: i,
+                    size: 100,
+                    ..Default::default()
+                },
+                arrived: Default::default(),
+            });
+            let back = sock.read(&go).await;
+            assert_eq!(back.rtp.seq, i);
+            r.borrow_mut()
+                .push(go.now().saturating_since(t0).as_nanos());
+            go.sleep(SimDuration::from_millis(5)).await;
+        }
+    });
+    let out = sim.run();
+    assert_eq!(out.end, costream_model::EndReason::MainReturned);
+    for &rtt in rtts.borrow().iter() {
+        // 25 ms of links, plus the epoll wake-ups and system calls on both idle runtimes.
+        assert!((25_000_000..25_400_000).contains(&rtt), "rtt {rtt} ns");
+    }
+}
