@@ -43,29 +43,67 @@ impl Default for JitterBufferConfig {
     }
 }
 
-/// The delay estimate both receivers share: a window of one-way delays.
+/// The delay estimate both receivers share: a window of one-way delays, kept in arrival order
+/// and sorted, so the minimum and a quantile cost a lookup, not a sort, per packet.
 struct DelayWindow {
     delays: VecDeque<u64>,
+    sorted: Vec<u64>,
     cap: usize,
 }
 
 impl DelayWindow {
+    fn new(cap: usize) -> Self {
+        Self {
+            delays: VecDeque::with_capacity(cap),
+            sorted: Vec::with_capacity(cap),
+            cap,
+        }
+    }
     fn push(&mut self, d: u64) {
         if self.delays.len() == self.cap {
-            self.delays.pop_front();
+            let old = self.delays.pop_front().expect("full window");
+            let i = self
+                .sorted
+                .binary_search(&old)
+                .expect("window value is in the sorted copy");
+            self.sorted.remove(i);
         }
         self.delays.push_back(d);
+        let i = self.sorted.partition_point(|&x| x < d);
+        self.sorted.insert(i, d);
     }
     fn min(&self) -> u64 {
-        self.delays.iter().copied().min().unwrap_or(0)
+        self.sorted.first().copied().unwrap_or(0)
     }
     fn quantile(&self, q: f64) -> u64 {
-        if self.delays.is_empty() {
+        if self.sorted.is_empty() {
             return 0;
         }
-        let mut v: Vec<u64> = self.delays.iter().copied().collect();
-        v.sort_unstable();
-        v[((v.len() - 1) as f64 * q).round() as usize]
+        self.sorted[((self.sorted.len() - 1) as f64 * q).round() as usize]
+    }
+}
+
+/// Recently seen extended sequence numbers, for duplicate detection without allocation.
+struct Seen {
+    ring: Box<[u64; SEEN_SLOTS]>,
+}
+
+const SEEN_SLOTS: usize = 1024;
+
+impl Seen {
+    fn new() -> Self {
+        Self {
+            ring: Box::new([u64::MAX; SEEN_SLOTS]),
+        }
+    }
+    /// Records `ext`; false if it was already seen.
+    fn insert(&mut self, ext: u64) -> bool {
+        let slot = &mut self.ring[(ext as usize) % SEEN_SLOTS];
+        if *slot == ext {
+            return false;
+        }
+        *slot = ext;
+        true
     }
 }
 
@@ -87,23 +125,15 @@ fn extend_seq(highest: Option<u64>, seq: u16) -> u64 {
     }
 }
 
-fn note_packet(
-    q: &mut StreamQoe,
-    p: &Rtp,
-    at: SimTime,
-    seen: &mut BTreeMap<u64, ()>,
-) -> Option<u64> {
+fn note_packet(q: &mut StreamQoe, p: &Rtp, at: SimTime, seen: &mut Seen) -> Option<u64> {
     q.packets_received += 1;
     q.bytes_received += p.size as u64;
     q.first_arrival.get_or_insert(at);
     q.last_arrival = at;
     let ext = extend_seq(q.first_seq.map(|_| q.highest_seq), p.seq);
-    if seen.insert(ext, ()).is_some() {
+    if !seen.insert(ext) {
         q.duplicates += 1;
         return None;
-    }
-    if seen.len() > 4096 {
-        seen.pop_first();
     }
     if q.first_seq.is_none_or(|f| ext < f) {
         q.first_seq = Some(ext);
@@ -119,7 +149,7 @@ pub struct AudioReceiver {
     cfg: JitterBufferConfig,
     window: DelayWindow,
     target: u64,
-    seen: BTreeMap<u64, ()>,
+    seen: Seen,
     /// Frames played, by frame index, to find concealed ones.
     played: u64,
     last_played_frame: Option<u32>,
@@ -132,11 +162,8 @@ impl AudioReceiver {
             qoe: StreamQoe::new(super::rtp::MediaKind::Audio, ssrc, cfg.budget),
             target: cfg.min_delay.as_nanos(),
             cfg,
-            window: DelayWindow {
-                delays: VecDeque::with_capacity(cap),
-                cap,
-            },
-            seen: BTreeMap::new(),
+            window: DelayWindow::new(cap),
+            seen: Seen::new(),
             played: 0,
             last_played_frame: None,
         }
@@ -207,7 +234,7 @@ pub struct VideoReceiver {
     cfg: JitterBufferConfig,
     window: DelayWindow,
     target: u64,
-    seen: BTreeMap<u64, ()>,
+    seen: Seen,
     frames: BTreeMap<u32, FrameState>,
     next_frame: Option<u32>,
     decodable: bool,
@@ -235,11 +262,8 @@ impl VideoReceiver {
             qoe: StreamQoe::new(super::rtp::MediaKind::Video, ssrc, cfg.budget),
             target: cfg.min_delay.as_nanos(),
             cfg,
-            window: DelayWindow {
-                delays: VecDeque::with_capacity(cap),
-                cap,
-            },
-            seen: BTreeMap::new(),
+            window: DelayWindow::new(cap),
+            seen: Seen::new(),
             frames: BTreeMap::new(),
             next_frame: None,
             decodable: false,

@@ -13,7 +13,7 @@ use costream_sim::{Kernel, RngStreams, SimRng, SimTime};
 use link::{Fate, Link, LinkConfig, LinkStats};
 use serde::Deserialize;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::rc::Rc;
 
 /// A host and a port.
@@ -81,11 +81,13 @@ pub struct NetStats {
     pub no_endpoint: u64,
 }
 
+/// Links and endpoints are only looked up (or summed) by key, never visited in an order that
+/// could affect a run, so hash maps are safe here (docs: determinism rule 1).
 pub struct Net {
-    links: BTreeMap<(u32, u32), (Link, SimRng)>,
-    configs: BTreeMap<(u32, u32), LinkConfig>,
+    links: HashMap<(u32, u32), (Link, SimRng)>,
+    configs: HashMap<(u32, u32), LinkConfig>,
     pub default_link: LinkConfig,
-    endpoints: BTreeMap<Addr, Endpoint>,
+    endpoints: HashMap<Addr, Endpoint>,
     inflight: Vec<Option<Datagram>>,
     free: Vec<u32>,
     streams: RngStreams,
@@ -97,10 +99,10 @@ pub struct Net {
 impl Net {
     pub fn new(streams: RngStreams) -> Self {
         Self {
-            links: BTreeMap::new(),
-            configs: BTreeMap::new(),
+            links: HashMap::new(),
+            configs: HashMap::new(),
             default_link: LinkConfig::default(),
-            endpoints: BTreeMap::new(),
+            endpoints: HashMap::new(),
             inflight: Vec::new(),
             free: Vec::new(),
             streams,
@@ -122,18 +124,18 @@ impl Net {
     }
 
     fn link(&mut self, a: u32, b: u32) -> &mut (Link, SimRng) {
-        let cfg = self
-            .configs
-            .get(&(a, b))
-            .cloned()
-            .unwrap_or_else(|| self.default_link.clone());
-        let streams = self.streams;
-        self.links.entry((a, b)).or_insert_with(|| {
-            (
-                Link::new(cfg),
-                streams.indexed("net.link", ((a as u64) << 32) | b as u64),
-            )
-        })
+        if !self.links.contains_key(&(a, b)) {
+            let cfg = self
+                .configs
+                .get(&(a, b))
+                .cloned()
+                .unwrap_or_else(|| self.default_link.clone());
+            let rng = self
+                .streams
+                .indexed("net.link", ((a as u64) << 32) | b as u64);
+            self.links.insert((a, b), (Link::new(cfg), rng));
+        }
+        self.links.get_mut(&(a, b)).expect("inserted above")
     }
 
     /// Partitions (or heals) the link from `a` to `b`.
