@@ -34,6 +34,7 @@ pub mod media;
 pub mod net;
 pub mod report;
 pub mod scenario;
+pub mod server;
 pub mod workload;
 pub mod world;
 
