@@ -107,7 +107,8 @@ impl World {
     }
 }
 
-pub(crate) struct Shared {
+#[doc(hidden)]
+pub struct Shared {
     pub world: RefCell<World>,
     pub tasks: TaskSlab,
     next_chan: Cell<u64>,
@@ -169,6 +170,7 @@ impl Sim {
         let host = w.rts.len() as u32;
         let rt = Runtime::new(host, cfg, &w.streams);
         w.rts.push(rt);
+        w.rts[host as usize].shared = Some(Rc::downgrade(&self.sh));
         let World { kernel, rts, .. } = &mut *w;
         rts[host as usize].start_sysmon(kernel);
         rts[host as usize].start_stalls(kernel);

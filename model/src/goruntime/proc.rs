@@ -207,6 +207,8 @@ pub struct Runtime {
     pub(crate) freeze: FreezeState,
     pub(crate) pools: Vec<PoolRef>,
     pub(crate) stalls: super::stall::StallState,
+    /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
+    pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
 }
 
 /// Trace event kinds, named after the execution tracer's (internal/trace, v2).
@@ -313,6 +315,7 @@ impl Runtime {
             freeze: FreezeState::default(),
             pools: Vec::new(),
             stalls,
+            shared: None,
         }
     }
 
@@ -516,6 +519,54 @@ impl Runtime {
             self.wakep(k, t);
         }
         g
+    }
+
+    /// A goroutine started by the runtime on P `p` (`goFunc` for `time.AfterFunc`): like
+    /// `newproc` from a goroutine running on `p`.
+    pub(crate) fn spawn_from_runtime(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        name: &'static str,
+        f: super::time::SpawnFn,
+        p: Pi,
+        at: SimTime,
+    ) {
+        let Some(sh) = self.shared.as_ref().and_then(|w| w.upgrade()) else {
+            return;
+        };
+        let go = crate::world::Go {
+            sh: sh.clone(),
+            host: self.host,
+        };
+        let task = sh.tasks.insert(f(go));
+        let goid = self.new_goid(p);
+        let g = self.alloc_g(G {
+            goid,
+            status: GStatus::Idle,
+            waitreason: WaitReason::Zero,
+            task,
+            name,
+            parent: Some(("time.goFunc", 0)),
+            since: at,
+            waitsince: at,
+            times: StateTimes::default(),
+            request: Yield::None,
+            compute_left: SimDuration::ZERO,
+            compute_end: SimTime::ZERO,
+            is_main: false,
+            assist_epoch: 0,
+            assist_bytes: 0,
+            assist_time: SimDuration::ZERO,
+            lost_gc: SimDuration::ZERO,
+            lost_stall: SimDuration::ZERO,
+            freeze_mark: Default::default(),
+        });
+        self.gc_stacks_changed();
+        self.set_status(g, GStatus::Runnable, at);
+        self.trace(k, at, TraceEv::GoCreate, goid, 0);
+        let mut t = at;
+        self.runqput(p, g, true, &mut t);
+        self.wakep(k, at);
     }
 
     /// `goexit0`: the G is dead; its P schedules again.

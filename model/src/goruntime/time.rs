@@ -25,7 +25,12 @@ pub(crate) enum TimerKind {
     Sleep(Gi),
     /// `sendTime` on a timer's or ticker's channel.
     Chan(Chan<SimTime>),
+    /// `time.AfterFunc`: `goFunc` starts a goroutine running this when the timer fires.
+    Func(&'static str, Option<SpawnFn>),
 }
+
+/// Builds the future a timer's goroutine runs.
+pub(crate) type SpawnFn = Box<dyn FnOnce(Go) -> costream_sim::task::BoxTask>;
 
 pub(crate) struct TimerSlot {
     when: SimTime,
@@ -172,6 +177,17 @@ impl Runtime {
                 self.timer_free(id);
                 self.goready(k, g, runner, now);
             }
+            TimerKind::Func(..) => {
+                let TimerKind::Func(name, f) =
+                    std::mem::replace(&mut self.timers.slots[id as usize].kind, TimerKind::Free)
+                else {
+                    unreachable!()
+                };
+                self.timer_free(id);
+                if let Some(f) = f {
+                    self.spawn_from_runtime(k, name, f, runner, now);
+                }
+            }
             TimerKind::Chan(c) => {
                 let c = c.clone();
                 let (when, period) = (s.when, s.period);
@@ -268,6 +284,23 @@ impl Go {
     pub fn new_timer(&self, d: SimDuration) -> Timer {
         let (c, id) = self.new_chan_timer(d, SimDuration::ZERO);
         Timer { c, id }
+    }
+
+    /// `time.AfterFunc(d, f)`: after `d`, `f` runs in a new goroutine named `name`.
+    pub fn after_func<F, Fut>(&self, d: SimDuration, name: &'static str, f: F) -> Timer
+    where
+        F: FnOnce(Go) -> Fut + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        let spawn: SpawnFn = Box::new(move |go| Box::pin(f(go)));
+        let id = self.with_rt(|rt, k| {
+            let (p, _) = rt.current();
+            let id = rt.timer_alloc(TimerKind::Func(name, Some(spawn)));
+            let when = rt.local_now + d;
+            rt.timer_arm(k, id, p, when, SimDuration::ZERO);
+            id
+        });
+        Timer { c: Chan::nil(), id }
     }
 
     /// `time.After(d)`.

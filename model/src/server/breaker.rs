@@ -49,6 +49,9 @@ pub enum Refused {
     TooManyRequests,
 }
 
+/// `ReadyToTrip`: called with the counts on each failure while closed.
+pub type TripFn = Box<dyn Fn(&Counts) -> bool>;
+
 /// `Settings`. A `None` or zero value takes gobreaker's default.
 pub struct Settings {
     pub max_requests: u32,
@@ -56,7 +59,7 @@ pub struct Settings {
     pub interval: SimDuration,
     /// Zero: 60 s.
     pub timeout: SimDuration,
-    pub ready_to_trip: Option<Box<dyn Fn(&Counts) -> bool>>,
+    pub ready_to_trip: Option<TripFn>,
 }
 
 impl Default for Settings {
@@ -82,7 +85,7 @@ pub struct Breaker {
     max_requests: u32,
     interval: SimDuration,
     timeout: SimDuration,
-    ready_to_trip: Box<dyn Fn(&Counts) -> bool>,
+    ready_to_trip: TripFn,
     state: State,
     generation: u64,
     counts: Counts,
@@ -204,6 +207,8 @@ impl Breaker {
         tracing::debug!(target: "costream::breaker", at_ns = now.as_nanos(), %from, %to, "breaker state change");
     }
 
+    /// `toNewGeneration` (Go's name, hence the lint).
+    #[allow(clippy::wrong_self_convention)]
     fn to_new_generation(&mut self, now: SimTime) {
         self.generation += 1;
         self.counts = Counts::default();
