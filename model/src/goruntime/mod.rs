@@ -2,6 +2,7 @@
 //! (time.go) and the netpoller (netpoll.go). One [`Runtime`] per simulated host.
 
 pub mod chan;
+pub mod context;
 pub mod costs;
 pub mod malloc;
 pub mod mgc;
@@ -22,6 +23,7 @@ pub mod time;
 mod tests;
 
 pub use chan::Chan;
+pub use context::{CancelFunc, Context, CtxErr};
 pub use costs::Costs;
 pub use malloc::Live;
 pub use mgc::{GcConfig, GcPhase, GcStats, WorkerMode};

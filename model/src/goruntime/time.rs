@@ -152,6 +152,10 @@ impl Runtime {
         let was = s.active;
         s.active = false;
         s.version = s.version.wrapping_add(1);
+        if let TimerKind::Func(_, f) = &mut s.kind {
+            // A stopped AfterFunc never runs: drop its closure now.
+            f.take();
+        }
         if let TimerKind::Chan(c) = &s.kind {
             if let Some(cell) = &c.c {
                 cell.borrow_mut().buf.clear();

@@ -1,6 +1,7 @@
 //! Behaviour tests of the runtime model, one file per Go source file they pin.
 
 mod chan_test;
+mod context_test;
 mod mgc_test;
 mod proc_test;
 mod select_test;
