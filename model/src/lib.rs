@@ -30,6 +30,7 @@
 //! ```
 
 pub mod goruntime;
+pub mod leak;
 pub mod media;
 pub mod net;
 pub mod report;

@@ -101,6 +101,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         Measured::Room(m) => room_section(&mut s, sc, &m.borrow()),
         Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
         Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
+        Measured::Signalling(m) => signalling_section(&mut s, sc, m),
     }
     runtime_section(&mut s, &ran.sim, &ran.out);
     gc_section(&mut s, &ran.sim, &ran.out);
@@ -358,6 +359,55 @@ fn burst_section(s: &mut String, sc: &Scenario, m: &crate::workload::burst::Burs
     );
 }
 
+fn signalling_section(
+    s: &mut String,
+    sc: &Scenario,
+    m: &crate::workload::signalling::SignallingMetrics,
+) {
+    let g = &sc.signalling;
+    let _ = writeln!(
+        s,
+        "signalling sessions ({}): {} sessions, {} messages",
+        if g.fixed {
+            "fixed: ctx.Done, bounded inbound, close on exit"
+        } else {
+            "buggy: reader never sees its session end"
+        },
+        m.sessions,
+        m.messages
+    );
+    for (title, leaks) in [
+        (
+            "goroutines still alive when main returned (goleak-style)",
+            &m.still_alive,
+        ),
+        ("goroutines blocked on unreachable channels", &m.unreachable),
+    ] {
+        let _ = writeln!(s, "\n{title}: {}", leaks.len());
+        if leaks.is_empty() {
+            continue;
+        }
+        let mut t = Table::new(&[
+            "function",
+            "created by",
+            "waiting on",
+            "count",
+            "longest wait",
+        ]);
+        for (f, by, reason, n, w) in crate::leak::by_site(leaks) {
+            t.row(vec![
+                f.into(),
+                by.into(),
+                reason.as_str().into(),
+                n.to_string(),
+                w.to_string(),
+            ]);
+        }
+        s.push_str(&t.render("  "));
+        let _ = writeln!(s, "  first: {}", leaks[0]);
+    }
+}
+
 fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
     sim.runtime(0, |rt| {
         let secs = out.now.since_start().as_secs_f64().max(1e-9);
@@ -538,6 +588,7 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
                 }
             }
             Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
             Measured::Alloc => (None, "-".into()),
         };
         let cols = match &lat {

@@ -73,6 +73,24 @@ fn dequeue<T>(q: &mut VecDeque<Sudog<T>>) -> Option<Sudog<T>> {
     None
 }
 
+/// What the leak detector asks of a channel a goroutine waits on.
+#[doc(hidden)]
+pub trait ChanProbe {
+    /// Goroutines queued on it (senders and receivers, select sudogs included).
+    fn waiters(&self) -> usize;
+}
+
+impl<T> ChanProbe for RefCell<HChan<T>> {
+    fn waiters(&self) -> usize {
+        let c = self.borrow();
+        c.recvq.len() + c.sendq.len()
+    }
+}
+
+/// A weak handle on a channel: its strong count is the number of live `Chan` handles.
+#[doc(hidden)]
+pub type ProbeRef = std::rc::Weak<dyn ChanProbe>;
+
 /// A Go channel carrying `T`. Cloning yields the same channel. `Chan::nil()` is a nil channel.
 pub struct Chan<T> {
     pub(crate) c: Option<Rc<RefCell<HChan<T>>>>,
@@ -96,6 +114,16 @@ pub(crate) enum RecvOutcome<T> {
     Got(Option<T>),
     WouldBlock,
     Parked(Rc<SudogSlot<T>>),
+}
+
+impl<T: 'static> Chan<T> {
+    /// A weak probe for the leak detector (`None` for a nil channel).
+    pub(crate) fn probe(&self) -> Option<ProbeRef> {
+        self.c.as_ref().map(|c| {
+            let w: ProbeRef = Rc::downgrade(c) as std::rc::Weak<dyn ChanProbe>;
+            w
+        })
+    }
 }
 
 impl<T> Chan<T> {
@@ -421,6 +449,7 @@ impl<T: 'static> Future for Send<'_, T> {
                             } else {
                                 WaitReason::ChanSend
                             };
+                            rt.wait_on(g, ch.probe());
                             rt.gopark(g, reason);
                             *state = OpState::Parked(slot);
                             Poll::Pending
@@ -472,6 +501,7 @@ impl<T: 'static> Future for Recv<'_, T> {
                             } else {
                                 WaitReason::ChanReceive
                             };
+                            rt.wait_on(g, ch.probe());
                             rt.gopark(g, reason);
                             *state = OpState::Parked(slot);
                             Poll::Pending

@@ -350,6 +350,9 @@ impl Runtime {
             gr.lost_stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
         }
         gr.freeze_mark = fz;
+        if gr.status == GStatus::Waiting && st != GStatus::Waiting {
+            gr.wait_chans.clear();
+        }
         let d = at.saturating_since(gr.since);
         match gr.status {
             GStatus::Runnable => gr.times.runnable += d,
@@ -494,6 +497,7 @@ impl Runtime {
             lost_gc: SimDuration::ZERO,
             lost_stall: SimDuration::ZERO,
             freeze_mark: Default::default(),
+            wait_chans: Vec::new(),
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -560,6 +564,7 @@ impl Runtime {
             lost_gc: SimDuration::ZERO,
             lost_stall: SimDuration::ZERO,
             freeze_mark: Default::default(),
+            wait_chans: Vec::new(),
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -1574,6 +1579,13 @@ impl Runtime {
     /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
     pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
         self.poller.map(|p| p.until)
+    }
+
+    /// Notes a channel goroutine `g` is about to block on (for the leak detector).
+    pub(crate) fn wait_on(&mut self, g: Gi, probe: Option<super::chan::ProbeRef>) {
+        if let Some(p) = probe {
+            self.allgs[g as usize].wait_chans.push(p);
+        }
     }
 
     /// An unrecovered panic unwound goroutine `g`: the program dies (`fatalpanic`).

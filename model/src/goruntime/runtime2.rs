@@ -136,6 +136,8 @@ pub(crate) struct G {
     pub lost_stall: SimDuration,
     /// The freeze clock when the goroutine's status last changed.
     pub freeze_mark: super::stw::FrozenTime,
+    /// Channels it is blocked on, for the leak detector (cleared when it wakes).
+    pub wait_chans: Vec<super::chan::ProbeRef>,
 }
 
 /// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.

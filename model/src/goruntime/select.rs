@@ -37,6 +37,8 @@ pub trait SelectCase {
     fn dequeue(&mut self, sel: &Rc<SelectDone>);
     #[doc(hidden)]
     fn finish_woken(&mut self) -> Result<(), &'static str>;
+    #[doc(hidden)]
+    fn probe(&self) -> Option<super::chan::ProbeRef>;
 }
 
 /// `case v, ok := <-ch:`.
@@ -62,7 +64,10 @@ impl<T> RecvCase<T> {
     }
 }
 
-impl<T> SelectCase for RecvCase<T> {
+impl<T: 'static> SelectCase for RecvCase<T> {
+    fn probe(&self) -> Option<super::chan::ProbeRef> {
+        self.ch.probe()
+    }
     fn chan_id(&self) -> Option<u64> {
         (!self.ch.is_nil()).then(|| self.ch.id())
     }
@@ -121,7 +126,10 @@ impl<T> SendCase<T> {
     }
 }
 
-impl<T> SelectCase for SendCase<T> {
+impl<T: 'static> SelectCase for SendCase<T> {
+    fn probe(&self) -> Option<super::chan::ProbeRef> {
+        self.ch.probe()
+    }
     fn chan_id(&self) -> Option<u64> {
         (!self.ch.is_nil()).then(|| self.ch.id())
     }
@@ -270,6 +278,7 @@ impl Future for Select<'_, '_> {
                     });
                     for &i in &lockorder {
                         cases[i as usize].enqueue(g, &sel, i);
+                        rt.wait_on(g, cases[i as usize].probe());
                     }
                     rt.gopark(g, WaitReason::Select);
                     *state = SelState::Parked { sel, lockorder };

@@ -32,6 +32,8 @@ pub struct Scenario {
     #[serde(default)]
     pub burst: BurstSection,
     #[serde(default)]
+    pub signalling: crate::workload::signalling::SignallingSection,
+    #[serde(default)]
     pub audio: crate::media::source::AudioConfig,
     #[serde(default)]
     pub video: crate::media::source::VideoConfig,
@@ -94,6 +96,7 @@ pub enum Workload {
     Room,
     Alloc,
     Burst,
+    Signalling,
 }
 
 /// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and

@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod burst;
 pub mod room;
+pub mod signalling;
 
 use crate::scenario::{Scenario, Workload};
 use crate::world::{RunOutcome, Sim};
@@ -16,6 +17,7 @@ pub enum Measured {
     Room(Rc<RefCell<room::RoomMetrics>>),
     Alloc,
     Burst(Rc<RefCell<burst::BurstMetrics>>),
+    Signalling(signalling::SignallingMetrics),
 }
 
 /// A finished run.
@@ -61,6 +63,14 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
                 sim,
                 out,
                 measured: Measured::Burst(m),
+            }
+        }
+        Workload::Signalling => {
+            let (sim, out, m) = signalling::run(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Signalling(m),
             }
         }
     }

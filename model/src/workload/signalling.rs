@@ -1,0 +1,192 @@
+//! Seed chapter 4.3: a signalling session whose reader goroutine leaks.
+//!
+//! The buggy program (`fixed = false`):
+//!
+//! ```go
+//! func handleSession(conn *Conn) {
+//!     inbound := make(chan Msg)
+//!     go readLoop(inbound)
+//!     for m := range conn.messages() { inbound <- m }
+//!     // the peer went away: return without closing inbound
+//! }
+//! func readLoop(in chan Msg) {
+//!     for { m := <-in; process(m) }   // blocks forever once the writer is gone
+//! }
+//! ```
+//!
+//! The fix (`fixed = true`): a context per session, a bounded inbound channel, and close on exit.
+//!
+//! ```go
+//! func handleSession(conn *Conn) {
+//!     ctx, cancel := context.WithCancel(context.Background())
+//!     inbound := make(chan Msg, 16)
+//!     go readLoop(ctx, inbound)
+//!     defer func() { cancel(); close(inbound) }()
+//!     for m := range conn.messages() {
+//!         select { case inbound <- m: case <-ctx.Done(): return }
+//!     }
+//! }
+//! func readLoop(ctx context.Context, in chan Msg) {
+//!     for {
+//!         select {
+//!         case m, ok := <-in: if !ok { return }; process(m)
+//!         case <-ctx.Done(): return
+//!         }
+//!     }
+//! }
+//! ```
+
+use crate::goruntime::{RecvCase, SendCase, WaitGroup};
+use crate::leak::{self, Leak};
+use crate::scenario::Scenario;
+use crate::world::{RunOutcome, Sim};
+use costream_sim::{SimDuration, SimTime};
+use serde::Deserialize;
+
+/// `[signalling]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignallingSection {
+    /// Sessions over the run.
+    pub sessions: u32,
+    /// Mean time between session arrivals (exponential).
+    #[serde(with = "crate::scenario::dur")]
+    pub arrival_mean: SimDuration,
+    /// Each session exchanges 1 to this many messages.
+    pub messages_max: u32,
+    #[serde(with = "crate::scenario::dur")]
+    pub message_interval: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub process_cpu: SimDuration,
+    /// The fix: context, bounded inbound channel, close on exit.
+    pub fixed: bool,
+    pub inbound_capacity: u32,
+}
+
+impl Default for SignallingSection {
+    fn default() -> Self {
+        Self {
+            sessions: 200,
+            arrival_mean: SimDuration::from_millis(5),
+            messages_max: 10,
+            message_interval: SimDuration::from_millis(2),
+            process_cpu: SimDuration::from_micros(20),
+            fixed: false,
+            inbound_capacity: 16,
+        }
+    }
+}
+
+/// What the run found.
+pub struct SignallingMetrics {
+    pub sessions: u64,
+    pub messages: u64,
+    /// goleak-style: alive when main returned (main itself ignored).
+    pub still_alive: Vec<Leak>,
+    /// Blocked on channels nothing runnable can reach.
+    pub unreachable: Vec<Leak>,
+}
+
+pub fn run(
+    sc: &Scenario,
+    seed: u64,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome, SignallingMetrics) {
+    let (sim, host) = super::new_sim(sc, seed);
+    let cfg = sc.signalling.clone();
+    let counts = std::rc::Rc::new(std::cell::Cell::new((0u64, 0u64)));
+    let c = counts.clone();
+    sim.main(host, move |go| async move {
+        let wg = WaitGroup::new();
+        let mut rng = go.rng("signalling", 0);
+        for _ in 0..cfg.sessions {
+            go.sleep(SimDuration::from_nanos(
+                rng.exponential(cfg.arrival_mean.as_nanos() as f64) as u64,
+            ))
+            .await;
+            let n = 1 + rng.below(cfg.messages_max.max(1) as u64) as u32;
+            c.set((c.get().0 + 1, c.get().1 + n as u64));
+            wg.add(&go, 1);
+            let (wg, cfg) = (wg.clone(), cfg.clone());
+            go.go("main.handleSession", move |go| async move {
+                if cfg.fixed {
+                    handle_fixed(&go, n, &cfg).await;
+                } else {
+                    handle_buggy(&go, n, &cfg).await;
+                }
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+        // Let readers notice their sessions ended.
+        go.sleep(SimDuration::from_millis(100)).await;
+    });
+    let out = sim.run_with_progress(progress);
+    let (still_alive, unreachable) = sim.runtime(host, |rt| {
+        (
+            leak::still_alive(rt, out.now, &["main.main"]),
+            leak::unreachable(rt, out.now),
+        )
+    });
+    let (sessions, messages) = counts.get();
+    (
+        sim,
+        out,
+        SignallingMetrics {
+            sessions,
+            messages,
+            still_alive,
+            unreachable,
+        },
+    )
+}
+
+async fn handle_buggy(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
+    let inbound = go.make_chan::<u32>(0);
+    let rx = inbound.clone();
+    let cpu = cfg.process_cpu;
+    go.go("main.readLoop", move |go| async move {
+        loop {
+            // `m := <-in`: never checks for close, never sees the session end.
+            let _m = rx.recv(&go).await;
+            go.compute(cpu).await;
+        }
+    });
+    for m in 0..n {
+        inbound.send(go, m).await;
+        go.sleep(cfg.message_interval).await;
+    }
+    // The peer went away: return without closing `inbound`.
+}
+
+async fn handle_fixed(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
+    let bg = go.background();
+    let (ctx, cancel) = go.with_cancel(&bg);
+    let inbound = go.make_chan::<u32>(cfg.inbound_capacity as usize);
+    let (rx, rctx, cpu) = (inbound.clone(), ctx.clone(), cfg.process_cpu);
+    go.go("main.readLoop", move |go| async move {
+        loop {
+            let mut m = RecvCase::new(&rx);
+            let mut done = RecvCase::new(&rctx.done());
+            match go.select(&mut [&mut m, &mut done]).await {
+                0 => {
+                    if m.take().is_none() {
+                        return; // inbound closed
+                    }
+                    go.compute(cpu).await;
+                }
+                _ => return, // ctx cancelled
+            }
+        }
+    });
+    for m in 0..n {
+        let mut send = SendCase::new(&inbound, m);
+        let mut done = RecvCase::new(&ctx.done());
+        if go.select(&mut [&mut send, &mut done]).await == 1 {
+            break;
+        }
+        go.sleep(cfg.message_interval).await;
+    }
+    cancel.cancel(go);
+    inbound.close(go);
+}
