@@ -187,3 +187,33 @@ fn two_go_runtimes_exchange_datagrams() {
         assert!((25_000_000..25_400_000).contains(&rtt), "rtt {rtt} ns");
     }
 }
+
+/// Seed 2.4: Gosched in low-priority loops lets timer-driven high-priority work in; without it
+/// requests wait for sysmon's preemption (10-20 ms) and most ticks are dropped.
+#[test]
+fn gosched_in_low_priority_loops_cuts_request_latency() {
+    let text = include_str!("../scenarios/gosched.toml");
+    let v = scenario::load_variants("gosched.toml", text, &["run.duration=\"1s\"".to_string()])
+        .unwrap();
+    let res: Vec<(u32, u64, u64)> = v
+        .iter()
+        .map(|x| {
+            let r = workload::run(&x.scenario, 1, |_, _| {});
+            let Measured::Gosched(m) = &r.measured else {
+                panic!()
+            };
+            let m = m.borrow();
+            (
+                x.scenario.gosched.every,
+                m.requests,
+                m.latency.value_at_quantile(0.99),
+            )
+        })
+        .collect();
+    let never = res.iter().find(|r| r.0 == 0).unwrap();
+    let every100 = res.iter().find(|r| r.0 == 100).unwrap();
+    let every10 = res.iter().find(|r| r.0 == 10).unwrap();
+    assert!(never.2 > 10_000_000 && never.1 < 80, "{never:?}");
+    assert!(every100.2 < never.2 && every100.1 > never.1, "{every100:?}");
+    assert!(every10.2 < 2_000_000 && every10.1 > 950, "{every10:?}");
+}

@@ -102,6 +102,28 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
         Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
         Measured::Signalling(m) => signalling_section(&mut s, sc, m),
+        Measured::Gosched(m) => {
+            let m = m.borrow();
+            let g = &sc.gosched;
+            let every = if g.every == 0 {
+                "never".to_string()
+            } else {
+                format!("every {} messages", g.every)
+            };
+            let _ = writeln!(
+                s,
+                "{} low-priority loops ({} per message, Gosched {every}) · a {} request every {}",
+                g.loops, g.message_cpu, g.request_cpu, g.request_interval
+            );
+            let _ = writeln!(
+                s,
+                "\nrequests: {} handled · low-priority messages: {}",
+                m.requests, m.messages
+            );
+            let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+            t.row(latency_row("tick due → handled", &m.latency));
+            s.push_str(&t.render("  "));
+        }
     }
     runtime_section(&mut s, &ran.sim, &ran.out);
     gc_section(&mut s, &ran.sim, &ran.out);
@@ -589,6 +611,7 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
             }
             Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
             Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
+            Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
             Measured::Alloc => (None, "-".into()),
         };
         let cols = match &lat {

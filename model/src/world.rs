@@ -20,8 +20,8 @@ use std::task::{Context, Poll};
 pub enum Ev {
     /// A P's M takes its next step (schedule, or resume the G it runs).
     PStep { host: u32, p: Pi, gen: u32 },
-    /// A preemption signal reaches the G running on `p`.
-    Preempt { host: u32, p: Pi, gen: u32 },
+    /// A preemption signal reaches goroutine `g`, which was running on `p`.
+    Preempt { host: u32, p: Pi, g: Gi },
     /// sysmon wakes from `usleep` (or from its deep sleep).
     Sysmon { host: u32, gen: u32, deep: bool },
     /// The M blocked in netpoll returns.
@@ -282,8 +282,8 @@ impl Sim {
             } = &mut *w;
             match ev {
                 Ev::PStep { host, p, gen } => (host, rts[host as usize].p_step(kernel, p, gen)),
-                Ev::Preempt { host, p, gen } => {
-                    rts[host as usize].preempt(kernel, p, gen);
+                Ev::Preempt { host, p, g } => {
+                    rts[host as usize].preempt(kernel, p, g);
                     (host, None)
                 }
                 Ev::Sysmon { host, gen, deep } => {

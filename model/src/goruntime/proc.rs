@@ -498,6 +498,7 @@ impl Runtime {
             lost_stall: SimDuration::ZERO,
             freeze_mark: Default::default(),
             wait_chans: Vec::new(),
+            preempt: false,
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -565,6 +566,7 @@ impl Runtime {
             lost_stall: SimDuration::ZERO,
             freeze_mark: Default::default(),
             wait_chans: Vec::new(),
+            preempt: false,
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -867,6 +869,7 @@ impl Runtime {
             pp.schedtick = pp.schedtick.wrapping_add(1);
         }
         pp.curg = Some(g);
+        self.allgs[g as usize].preempt = false;
         let start = at + self.cfg.costs.context_switch;
         self.stats.context_switches += 1;
         let gr = &self.allgs[g as usize];
@@ -915,7 +918,13 @@ impl Runtime {
             return;
         }
         match std::mem::take(&mut self.allgs[g as usize].request) {
-            Yield::Compute(d) => self.start_compute(k, p, g, at, d),
+            Yield::Compute(d) => {
+                self.start_compute(k, p, g, at, d);
+                if self.allgs[g as usize].preempt {
+                    // A preemption request arrived while it was between computes.
+                    self.preempt_now(k, p, g, at);
+                }
+            }
             Yield::Park => {
                 let goid = self.allgs[g as usize].goid;
                 let r = self.allgs[g as usize].waitreason;
@@ -1332,30 +1341,41 @@ impl Runtime {
     /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.
     fn preemptone(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) {
         let pp = &self.allp[p as usize];
-        if pp.curg.is_none() || !pp.computing {
-            return;
-        }
+        let Some(g) = pp.curg else { return };
+        // gp.preempt = true; the signal follows.
+        self.allgs[g as usize].preempt = true;
         k.schedule(
             now + self.cfg.costs.preempt_signal,
             Ev::Preempt {
                 host: self.host,
                 p,
-                gen: pp.gen,
+                g,
             },
         );
     }
 
     /// The signal lands: `asyncPreempt` → `gopreempt_m` → `goschedImpl`: the G goes to the
-    /// global queue with the rest of its compute still owed.
-    pub(crate) fn preempt(&mut self, k: &mut Kernel<Ev>, p: Pi, gen: u32) {
+    /// global queue with the rest of its compute still owed. The request persists (`gp.preempt`):
+    /// a G between two computes is stopped when it starts its next one.
+    pub(crate) fn preempt(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi) {
         let now = k.now();
-        let pp = &mut self.allp[p as usize];
-        if pp.gen != gen || !pp.computing {
+        let pp = &self.allp[p as usize];
+        if pp.curg != Some(g) || !self.allgs[g as usize].preempt {
             return;
         }
-        let PAction::Run(g) = pp.action else { return };
+        if !pp.computing {
+            return; // taken at its next compute (after_poll)
+        }
+        self.preempt_now(k, p, g, now);
+    }
+
+    /// Stops `g` (computing on `p`) now and sends it to the global queue.
+    fn preempt_now(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, now: SimTime) {
+        let pp = &mut self.allp[p as usize];
         pp.computing = false;
         pp.curg = None;
+        pp.gen = pp.gen.wrapping_add(1);
+        self.allgs[g as usize].preempt = false;
         let left = self.allgs[g as usize].compute_end.saturating_since(now);
         self.allgs[g as usize].compute_left = left;
         self.stats.preemptions += 1;

@@ -138,6 +138,8 @@ pub(crate) struct G {
     pub freeze_mark: super::stw::FrozenTime,
     /// Channels it is blocked on, for the leak detector (cleared when it wakes).
     pub wait_chans: Vec<super::chan::ProbeRef>,
+    /// `gp.preempt`: sysmon asked it to stop at its next safe point.
+    pub preempt: bool,
 }
 
 /// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.

@@ -34,6 +34,8 @@ pub struct Scenario {
     #[serde(default)]
     pub signalling: crate::workload::signalling::SignallingSection,
     #[serde(default)]
+    pub gosched: crate::workload::gosched::GoschedSection,
+    #[serde(default)]
     pub audio: crate::media::source::AudioConfig,
     #[serde(default)]
     pub video: crate::media::source::VideoConfig,
@@ -97,6 +99,7 @@ pub enum Workload {
     Alloc,
     Burst,
     Signalling,
+    Gosched,
 }
 
 /// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and

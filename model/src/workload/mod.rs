@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod burst;
+pub mod gosched;
 pub mod room;
 pub mod signalling;
 
@@ -18,6 +19,7 @@ pub enum Measured {
     Alloc,
     Burst(Rc<RefCell<burst::BurstMetrics>>),
     Signalling(signalling::SignallingMetrics),
+    Gosched(Rc<RefCell<gosched::GoschedMetrics>>),
 }
 
 /// A finished run.
@@ -63,6 +65,14 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
                 sim,
                 out,
                 measured: Measured::Burst(m),
+            }
+        }
+        Workload::Gosched => {
+            let (sim, out, m) = gosched::run(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Gosched(m),
             }
         }
         Workload::Signalling => {

@@ -594,3 +594,31 @@ fn batched_socket_reads() {
     );
     assert_eq!(v[1].0, 2);
 }
+
+/// A loop of short computes that never blocks is preempted every 10–20 ms like one long
+/// compute: sysmon's request persists (`gp.preempt`) until the goroutine's next safe point, even
+/// when the signal lands between two of its computes. (Regression: a request tied to one compute
+/// step was lost whenever sysmon's cadence and the loop's period kept them in phase.)
+#[test]
+fn loops_of_short_computes_are_preempted_regularly() {
+    let (sim, _) = run_main(
+        2,
+        Costs::default(),
+        1,
+        SimDuration::from_secs(1),
+        |go| async move {
+            for _ in 0..2 {
+                go.go("main.loop", |go| async move {
+                    loop {
+                        go.compute(us(50)).await;
+                    }
+                });
+            }
+            go.block().await;
+        },
+    );
+    let n = sim.runtime(0, |rt| rt.stats.preemptions);
+    // Two Ps, one preemption per 20 ms each (sysmon at 10 ms sees a new schedtick, then
+    // preempts 10 ms later): ~100 in a second.
+    assert!((90..=110).contains(&n), "{n} preemptions");
+}

@@ -1,0 +1,111 @@
+//! Seed chapter 2.4: `runtime.Gosched()` every N messages in low-priority loops, next to
+//! high-priority request handling. The Go program:
+//!
+//! ```go
+//! func signallingLoop(msgs []Msg) {          // low priority, never blocks
+//!     for i, m := range msgs {
+//!         process(m)                         // 50 us of CPU
+//!         if every > 0 && i%every == 0 { runtime.Gosched() }
+//!     }
+//! }
+//! func serve() {                             // high priority: a request every millisecond
+//!     for t := range time.Tick(time.Millisecond) {
+//!         handle()                           // 20 us of CPU
+//!         observe(time.Since(t))
+//!     }
+//! }
+//! ```
+//!
+//! With every P busy in a loop that never blocks, the requests' ticker fires only when its P
+//! passes through `schedule` (which runs its timers) or sysmon preempts the loop after 10 ms.
+//! Gosched sends the loop through `schedule` every N messages.
+
+use crate::scenario::Scenario;
+use crate::world::{RunOutcome, Sim};
+use costream_sim::{SimDuration, SimTime};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// `[gosched]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct GoschedSection {
+    /// Low-priority loops (one per P keeps every P busy).
+    pub loops: u32,
+    #[serde(with = "crate::scenario::dur")]
+    pub message_cpu: SimDuration,
+    /// Gosched every this many messages; 0: never.
+    pub every: u32,
+    #[serde(with = "crate::scenario::dur")]
+    pub request_interval: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub request_cpu: SimDuration,
+}
+
+impl Default for GoschedSection {
+    fn default() -> Self {
+        Self {
+            loops: 2,
+            message_cpu: SimDuration::from_micros(50),
+            every: 0,
+            request_interval: SimDuration::from_millis(1),
+            request_cpu: SimDuration::from_micros(20),
+        }
+    }
+}
+
+pub struct GoschedMetrics {
+    /// Due time of each tick → handled, in ns.
+    pub latency: Histogram<u64>,
+    pub requests: u64,
+    pub messages: u64,
+}
+
+pub fn run(
+    sc: &Scenario,
+    seed: u64,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome, Rc<RefCell<GoschedMetrics>>) {
+    let (sim, host) = super::new_sim(sc, seed);
+    let cfg = sc.gosched.clone();
+    let m = Rc::new(RefCell::new(GoschedMetrics {
+        latency: Histogram::new(3).expect("histogram"),
+        requests: 0,
+        messages: 0,
+    }));
+    let metrics = m.clone();
+    sim.main(host, move |go| async move {
+        let m2 = metrics.clone();
+        let c2 = cfg.clone();
+        go.go("main.serve", move |go| async move {
+            let tick = go.new_ticker(c2.request_interval);
+            while let Some(due) = tick.c.recv(&go).await {
+                go.compute(c2.request_cpu).await;
+                let mut m = m2.borrow_mut();
+                m.requests += 1;
+                let _ = m
+                    .latency
+                    .record(go.now().saturating_since(due).as_nanos().max(1));
+            }
+        });
+        for _ in 0..cfg.loops {
+            let (m, cfg) = (metrics.clone(), cfg.clone());
+            go.go("main.signallingLoop", move |go| async move {
+                let mut i: u64 = 0;
+                loop {
+                    go.compute(cfg.message_cpu).await;
+                    m.borrow_mut().messages += 1;
+                    i += 1;
+                    if cfg.every > 0 && i.is_multiple_of(cfg.every as u64) {
+                        go.gosched().await;
+                    }
+                }
+            });
+        }
+        go.block().await;
+    });
+    let out = sim.run_with_progress(progress);
+    (sim, out, m)
+}
