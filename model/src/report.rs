@@ -126,6 +126,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         }
     }
     runtime_section(&mut s, &ran.sim, &ran.out);
+    census_section(&mut s, &ran.sim);
     gc_section(&mut s, &ran.sim, &ran.out);
     let out = &ran.out;
     let _ = writeln!(
@@ -484,6 +485,82 @@ fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
             us(pct(h, 0.99)),
             us(h.max())
         );
+    });
+}
+
+/// Compresses `values` to at most `width` columns (means of runs) and draws them with `ramp`.
+fn strip(values: &[f64], width: usize, ramp: &[char]) -> String {
+    if values.is_empty() {
+        return String::new();
+    }
+    let per = values.len().div_ceil(width);
+    values
+        .chunks(per)
+        .map(|c| {
+            let v = (c.iter().sum::<f64>() / c.len() as f64).clamp(0.0, 1.0);
+            ramp[((v * (ramp.len() - 1) as f64).round() as usize).min(ramp.len() - 1)]
+        })
+        .collect()
+}
+
+/// Seed 3.1's lifecycle view: the goroutine count over time, and per class the share of time in
+/// each state with a heat strip of the running share over time.
+fn census_section(s: &mut String, sim: &Sim) {
+    sim.runtime(0, |rt| {
+        let classes = rt.census_classes();
+        if classes.is_empty() {
+            return;
+        }
+        let live = rt.census_live_max();
+        let peak = live.iter().copied().max().unwrap_or(0).max(1);
+        let spark: Vec<f64> = live.iter().map(|&n| n as f64 / peak as f64).collect();
+        let ramp = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+        let _ = writeln!(
+            s,
+            "\ngoroutines over time (peak {peak}, {} per column): {}",
+            crate::goruntime::census::BUCKET * (live.len().div_ceil(48).max(1) as u64),
+            strip(&spark, 48, &ramp)
+        );
+        let mut t = Table::new(&[
+            "class",
+            "created",
+            "max live",
+            "live at end",
+            "runnable",
+            "running",
+            "waiting",
+            "running over time",
+        ]);
+        for c in classes {
+            let tot: [u64; 3] = c
+                .buckets
+                .iter()
+                .fold([0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
+            let all = (tot[0] + tot[1] + tot[2]).max(1) as f64;
+            let heat: Vec<f64> = c
+                .buckets
+                .iter()
+                .map(|b| {
+                    let n = (b[0] + b[1] + b[2]) as f64;
+                    if n == 0.0 {
+                        0.0
+                    } else {
+                        b[1] as f64 / n
+                    }
+                })
+                .collect();
+            t.row(vec![
+                c.name.to_string(),
+                c.created.to_string(),
+                c.max_live.to_string(),
+                c.live.to_string(),
+                format!("{:.1}%", 100.0 * tot[0] as f64 / all),
+                format!("{:.1}%", 100.0 * tot[1] as f64 / all),
+                format!("{:.1}%", 100.0 * tot[2] as f64 / all),
+                strip(&heat, 32, &[' ', '░', '▒', '▓', '█']),
+            ]);
+        }
+        s.push_str(&t.render("  "));
     });
 }
 

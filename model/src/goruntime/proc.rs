@@ -207,6 +207,7 @@ pub struct Runtime {
     pub(crate) freeze: FreezeState,
     pub(crate) pools: Vec<PoolRef>,
     pub(crate) stalls: super::stall::StallState,
+    pub(crate) census: super::census::Census,
     /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
     pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
 }
@@ -315,6 +316,7 @@ impl Runtime {
             freeze: FreezeState::default(),
             pools: Vec::new(),
             stalls,
+            census: Default::default(),
             shared: None,
         }
     }
@@ -353,6 +355,9 @@ impl Runtime {
         if gr.status == GStatus::Waiting && st != GStatus::Waiting {
             gr.wait_chans.clear();
         }
+        let (old, since) = (gr.status, gr.since);
+        self.census_state(g, old, since, at);
+        let gr = &mut self.allgs[g as usize];
         let d = at.saturating_since(gr.since);
         match gr.status {
             GStatus::Runnable => gr.times.runnable += d,
@@ -442,8 +447,11 @@ impl Runtime {
     }
 
     /// Allocates a G (`gfget`, else a new one) for `task`.
-    fn alloc_g(&mut self, g: G) -> Gi {
+    fn alloc_g(&mut self, mut g: G) -> Gi {
+        g.class = self.census.class_of(g.name);
+        let (class, at) = (g.class, g.since);
         self.live += 1;
+        self.census_live(class, true, at);
         self.stats.goroutines_created += 1;
         self.stats.goroutines_max = self.stats.goroutines_max.max(self.live);
         if let Some(i) = self.gfree.pop() {
@@ -499,6 +507,7 @@ impl Runtime {
             freeze_mark: Default::default(),
             wait_chans: Vec::new(),
             preempt: false,
+            class: 0,
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -567,6 +576,7 @@ impl Runtime {
             freeze_mark: Default::default(),
             wait_chans: Vec::new(),
             preempt: false,
+            class: 0,
         });
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
@@ -582,6 +592,8 @@ impl Runtime {
         self.set_status(g, GStatus::Dead, at);
         self.trace(k, at, TraceEv::GoEnd, goid, 0);
         self.live -= 1;
+        let class = self.allgs[g as usize].class;
+        self.census_live(class, false, at);
         self.gfree.push(g);
         self.gc_stacks_changed();
         if self.allgs[g as usize].is_main {

@@ -140,6 +140,8 @@ pub(crate) struct G {
     pub wait_chans: Vec<super::chan::ProbeRef>,
     /// `gp.preempt`: sysmon asked it to stop at its next safe point.
     pub preempt: bool,
+    /// Its class in the census (the function it runs).
+    pub class: u16,
 }
 
 /// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.

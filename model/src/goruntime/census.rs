@@ -1,0 +1,107 @@
+//! Goroutine census: the goroutine count over time and, per goroutine class (the function it
+//! runs), the time spent runnable, running and waiting in each time bucket (seed chapter 3.1's
+//! lifecycle heat map). Updated on every status change at O(1) cost (one bucket, usually).
+
+use super::proc::Runtime;
+use super::runtime2::{GStatus, Gi};
+use costream_sim::{SimDuration, SimTime};
+
+/// Width of a census bucket.
+pub const BUCKET: SimDuration = SimDuration::from_millis(100);
+
+/// One goroutine class.
+#[derive(Clone, Debug, Default)]
+pub struct ClassCensus {
+    pub name: &'static str,
+    pub created: u64,
+    /// Per bucket: ns runnable, running, waiting.
+    pub buckets: Vec<[u64; 3]>,
+    pub max_live: u64,
+    pub live: u64,
+}
+
+#[derive(Default)]
+pub(crate) struct Census {
+    pub classes: Vec<ClassCensus>,
+    /// Most goroutines alive in each bucket.
+    pub live_max: Vec<u64>,
+}
+
+impl Census {
+    pub fn class_of(&mut self, name: &'static str) -> u16 {
+        if let Some(i) = self
+            .classes
+            .iter()
+            .position(|c| std::ptr::eq(c.name, name) || c.name == name)
+        {
+            return i as u16;
+        }
+        self.classes.push(ClassCensus {
+            name,
+            ..Default::default()
+        });
+        self.classes.len() as u16 - 1
+    }
+
+    fn add(&mut self, class: u16, state: usize, from: SimTime, to: SimTime) {
+        let c = &mut self.classes[class as usize];
+        let w = BUCKET.as_nanos();
+        let (mut t, end) = (from.as_nanos(), to.as_nanos());
+        while t < end {
+            let b = (t / w) as usize;
+            let stop = ((b as u64 + 1) * w).min(end);
+            if c.buckets.len() <= b {
+                c.buckets.resize(b + 1, [0; 3]);
+            }
+            c.buckets[b][state] += stop - t;
+            t = stop;
+        }
+    }
+
+    fn note_live(&mut self, at: SimTime, live: u64) {
+        let b = (at.as_nanos() / BUCKET.as_nanos()) as usize;
+        if self.live_max.len() <= b {
+            let last = self.live_max.last().copied().unwrap_or(0);
+            self.live_max.resize(b + 1, last);
+        }
+        self.live_max[b] = self.live_max[b].max(live);
+    }
+}
+
+impl Runtime {
+    /// Charges `g`'s time in `old` from `since` to `at` to its class.
+    pub(crate) fn census_state(&mut self, g: Gi, old: GStatus, since: SimTime, at: SimTime) {
+        let state = match old {
+            GStatus::Runnable => 0,
+            GStatus::Running => 1,
+            GStatus::Waiting => 2,
+            _ => return,
+        };
+        let class = self.allgs[g as usize].class;
+        self.census.add(class, state, since, at);
+    }
+
+    /// A goroutine of `class` was born (+1) or died (−1).
+    pub(crate) fn census_live(&mut self, class: u16, born: bool, at: SimTime) {
+        let c = &mut self.census.classes[class as usize];
+        if born {
+            c.created += 1;
+            c.live += 1;
+            c.max_live = c.max_live.max(c.live);
+        } else {
+            c.live -= 1;
+        }
+        let live = self.live;
+        self.census.note_live(at, live);
+    }
+
+    /// Per class: the census.
+    pub fn census_classes(&self) -> &[ClassCensus] {
+        &self.census.classes
+    }
+
+    /// Most goroutines alive in each bucket of [`BUCKET`].
+    pub fn census_live_max(&self) -> &[u64] {
+        &self.census.live_max
+    }
+}
