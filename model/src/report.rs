@@ -102,6 +102,58 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
         Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
         Measured::Signalling(m) => signalling_section(&mut s, sc, m),
+        Measured::Breaker(m) => {
+            let m = m.borrow();
+            let b = &sc.breaker;
+            let _ = writeln!(
+                s,
+                "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
+                b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
+            );
+            for f in &b.faults {
+                let _ = writeln!(
+                    s,
+                    "  fault {}–{}: +{} latency, {:.0}% errors",
+                    f.from,
+                    f.until,
+                    f.extra_latency,
+                    100.0 * f.error_rate
+                );
+            }
+            let _ = writeln!(s, "\nrequests");
+            let mut t = Table::new(&[
+                "requests",
+                "ok",
+                "errors",
+                "timeouts",
+                "refused (open)",
+                "refused (half-open)",
+                "call P50 ms",
+                "call P99 ms",
+            ]);
+            t.row(vec![
+                m.requests.to_string(),
+                m.ok.to_string(),
+                m.errors.to_string(),
+                m.timeouts.to_string(),
+                m.refused_open.to_string(),
+                m.refused_half_open.to_string(),
+                ms(pct(&m.latency, 0.5)),
+                ms(pct(&m.latency, 0.99)),
+            ]);
+            s.push_str(&t.render("  "));
+            let _ = writeln!(
+                s,
+                "\nbreaker timeline ({} state changes):",
+                m.transitions.len()
+            );
+            for tr in m.transitions.iter().take(20) {
+                let _ = writeln!(s, "  {:>10}  {} → {}", tr.at.to_string(), tr.from, tr.to);
+            }
+            if m.transitions.len() > 20 {
+                let _ = writeln!(s, "  … {} more", m.transitions.len() - 20);
+            }
+        }
         Measured::Gosched(m) => {
             let m = m.borrow();
             let g = &sc.gosched;
@@ -689,6 +741,17 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
             Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
             Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
             Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            Measured::Breaker(m) => {
+                let m = m.borrow();
+                (
+                    Some(m.latency.clone()),
+                    format!(
+                        "{} refused, {} flips",
+                        m.refused_open + m.refused_half_open,
+                        m.transitions.len()
+                    ),
+                )
+            }
             Measured::Alloc => (None, "-".into()),
         };
         let cols = match &lat {

@@ -36,6 +36,8 @@ pub struct Scenario {
     #[serde(default)]
     pub gosched: crate::workload::gosched::GoschedSection,
     #[serde(default)]
+    pub breaker: crate::workload::breaker::BreakerSection,
+    #[serde(default)]
     pub audio: crate::media::source::AudioConfig,
     #[serde(default)]
     pub video: crate::media::source::VideoConfig,
@@ -100,6 +102,7 @@ pub enum Workload {
     Burst,
     Signalling,
     Gosched,
+    Breaker,
 }
 
 /// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and
@@ -477,6 +480,58 @@ impl Scenario {
             ("server.costs.preempt_signal", c.preempt_signal),
         ] {
             dur_in(name, d, SimDuration::ZERO, sec)?;
+        }
+        if self.workload == Workload::Breaker {
+            let b = &self.breaker;
+            let (us, minute, hour) = (
+                SimDuration::from_micros(1),
+                SimDuration::from_secs(60),
+                SimDuration::from_secs(3600),
+            );
+            dur_in("breaker.request_interval", b.request_interval, us, minute)?;
+            dur_in("breaker.latency", b.latency, SimDuration::ZERO, minute)?;
+            dur_in(
+                "breaker.latency_jitter",
+                b.latency_jitter,
+                SimDuration::ZERO,
+                minute,
+            )?;
+            dur_in("breaker.call_timeout", b.call_timeout, us, minute)?;
+            dur_in("breaker.timeout", b.timeout, us, hour)?;
+            dur_in("breaker.interval", b.interval, SimDuration::ZERO, hour)?;
+            let rate = |name: String, r: f64| -> Result<(), Invalid> {
+                if (0.0..=1.0).contains(&r) {
+                    Ok(())
+                } else {
+                    Err((
+                        name,
+                        format!("{r} is out of range"),
+                        "use a fraction in [0, 1], e.g. 0.05".to_string(),
+                    ))
+                }
+            };
+            rate("breaker.error_rate".into(), b.error_rate)?;
+            if b.max_requests == 0 || b.trip_after == 0 {
+                return Err((
+                    "breaker.max_requests".to_string(),
+                    format!(
+                        "max_requests {} / trip_after {} must be at least 1",
+                        b.max_requests, b.trip_after
+                    ),
+                    "gobreaker treats max_requests 0 as 1; write 1 to say so".into(),
+                ));
+            }
+            for (i, f) in b.faults.iter().enumerate() {
+                if f.from >= f.until {
+                    return Err((
+                        format!("breaker.faults[{i}]"),
+                        format!("from {} is not before until {}", f.from, f.until),
+                        "give the window as from < until, e.g. from = \"2s\", until = \"5s\""
+                            .into(),
+                    ));
+                }
+                rate(format!("breaker.faults[{i}].error_rate"), f.error_rate)?;
+            }
         }
         Ok(())
     }

@@ -159,3 +159,26 @@ fn shipped_scenarios_load() {
         assert!(v.len() >= 4, "{name}");
     }
 }
+
+#[test]
+fn breaker_scenario_loads_and_bad_breaker_fields_are_located() {
+    let text = include_str!("../../../scenarios/breaker.toml");
+    let v = load_variants("breaker.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.len(), 2);
+    let e = load_variants(
+        "breaker.toml",
+        text,
+        &["breaker.faults=[{from=\"5s\",until=\"2s\"}]".into()],
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.field, "breaker.faults[0]");
+    let e = load_variants("breaker.toml", text, &["breaker.error_rate=1.5".into()])
+        .err()
+        .unwrap();
+    assert_eq!(e.field, "breaker.error_rate");
+    let e = load_variants("breaker.toml", text, &["breaker.max_requests=0".into()])
+        .err()
+        .unwrap();
+    assert_eq!(e.field, "breaker.max_requests");
+}

@@ -2,6 +2,7 @@
 //! `workload` field.
 
 pub mod alloc;
+pub mod breaker;
 pub mod burst;
 pub mod gosched;
 pub mod room;
@@ -20,6 +21,7 @@ pub enum Measured {
     Burst(Rc<RefCell<burst::BurstMetrics>>),
     Signalling(signalling::SignallingMetrics),
     Gosched(Rc<RefCell<gosched::GoschedMetrics>>),
+    Breaker(Rc<RefCell<breaker::BreakerMetrics>>),
 }
 
 /// A finished run.
@@ -65,6 +67,14 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
                 sim,
                 out,
                 measured: Measured::Burst(m),
+            }
+        }
+        Workload::Breaker => {
+            let (sim, out, m) = breaker::run(sc, seed, progress);
+            Ran {
+                sim,
+                out,
+                measured: Measured::Breaker(m),
             }
         }
         Workload::Gosched => {

@@ -1,0 +1,194 @@
+//! Seed chapter 4.4: a circuit breaker around calls to a downstream service whose latency and
+//! error rate are faulted on a schedule, with a context timeout per call and a degraded path
+//! while the breaker refuses. The Go program:
+//!
+//! ```go
+//! var cb = gobreaker.NewCircuitBreaker(gobreaker.Settings{MaxRequests: 3, Timeout: time.Second,
+//!     ReadyToTrip: func(c gobreaker.Counts) bool { return c.ConsecutiveFailures >= 5 }})
+//! func handle() {
+//!     ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+//!     defer cancel()
+//!     _, err := cb.Execute(func() (any, error) { return downstream.Call(ctx) })
+//!     if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+//!         degrade()                       // serve without the downstream (audio only, cached)
+//!     }
+//! }
+//! ```
+
+use crate::goruntime::RecvCase;
+use crate::scenario::Scenario;
+use crate::server::breaker::{Breaker, Counts, Refused, Settings, Transition};
+use crate::world::{RunOutcome, Sim};
+use costream_sim::{SimDuration, SimTime};
+use hdrhistogram::Histogram;
+use serde::Deserialize;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// A scheduled downstream fault.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DownstreamFault {
+    #[serde(with = "crate::scenario::dur")]
+    pub from: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub until: SimDuration,
+    /// Extra latency added to every call.
+    #[serde(with = "crate::scenario::dur", default)]
+    pub extra_latency: SimDuration,
+    /// Error rate during the fault (0..1).
+    #[serde(default)]
+    pub error_rate: f64,
+}
+
+/// `[breaker]`.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BreakerSection {
+    #[serde(with = "crate::scenario::dur")]
+    pub request_interval: SimDuration,
+    /// Downstream latency: base plus an exponential part with this mean.
+    #[serde(with = "crate::scenario::dur")]
+    pub latency: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub latency_jitter: SimDuration,
+    pub error_rate: f64,
+    /// Per-call context timeout.
+    #[serde(with = "crate::scenario::dur")]
+    pub call_timeout: SimDuration,
+    pub max_requests: u32,
+    #[serde(with = "crate::scenario::dur")]
+    pub interval: SimDuration,
+    #[serde(with = "crate::scenario::dur")]
+    pub timeout: SimDuration,
+    /// Trip after this many consecutive failures.
+    pub trip_after: u32,
+    pub faults: Vec<DownstreamFault>,
+}
+
+impl Default for BreakerSection {
+    fn default() -> Self {
+        Self {
+            request_interval: SimDuration::from_millis(10),
+            latency: SimDuration::from_millis(20),
+            latency_jitter: SimDuration::from_millis(10),
+            error_rate: 0.01,
+            call_timeout: SimDuration::from_millis(100),
+            max_requests: 3,
+            interval: SimDuration::ZERO,
+            timeout: SimDuration::from_secs(1),
+            trip_after: 5,
+            faults: Vec::new(),
+        }
+    }
+}
+
+pub struct BreakerMetrics {
+    pub requests: u64,
+    pub ok: u64,
+    pub errors: u64,
+    pub timeouts: u64,
+    pub refused_open: u64,
+    pub refused_half_open: u64,
+    /// Call latency of admitted calls, in ns.
+    pub latency: Histogram<u64>,
+    pub transitions: Vec<Transition>,
+    pub final_counts: Counts,
+}
+
+pub fn run(
+    sc: &Scenario,
+    seed: u64,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome, Rc<RefCell<BreakerMetrics>>) {
+    let (sim, host) = super::new_sim(sc, seed);
+    let cfg = sc.breaker.clone();
+    let m = Rc::new(RefCell::new(BreakerMetrics {
+        requests: 0,
+        ok: 0,
+        errors: 0,
+        timeouts: 0,
+        refused_open: 0,
+        refused_half_open: 0,
+        latency: Histogram::new(3).expect("histogram"),
+        transitions: Vec::new(),
+        final_counts: Counts::default(),
+    }));
+    let trip = cfg.trip_after;
+    let cb = Rc::new(RefCell::new(Breaker::new(
+        Settings {
+            max_requests: cfg.max_requests,
+            interval: cfg.interval,
+            timeout: cfg.timeout,
+            ready_to_trip: Some(Box::new(move |c: &Counts| c.consecutive_failures >= trip)),
+        },
+        SimTime::ZERO,
+    )));
+    let (metrics, breaker) = (m.clone(), cb.clone());
+    sim.main(host, move |go| async move {
+        let mut rng = go.rng("downstream", 0);
+        let tick = go.new_ticker(cfg.request_interval);
+        let bg = go.background();
+        loop {
+            tick.c.recv(&go).await;
+            let now = go.now();
+            let since = now.since_start();
+            let fault = cfg
+                .faults
+                .iter()
+                .find(|f| f.from <= since && since < f.until);
+            let latency = cfg.latency
+                + SimDuration::from_nanos(
+                    rng.exponential(cfg.latency_jitter.as_nanos() as f64) as u64
+                )
+                + fault.map_or(SimDuration::ZERO, |f| f.extra_latency);
+            let fails = rng.chance(fault.map_or(cfg.error_rate, |f| f.error_rate));
+            let (m, cb, bg) = (metrics.clone(), breaker.clone(), bg.clone());
+            let call_timeout = cfg.call_timeout;
+            go.go("main.handle", move |go| async move {
+                m.borrow_mut().requests += 1;
+                let admitted = cb.borrow_mut().before_request(go.now());
+                let generation = match admitted {
+                    Ok(g) => g,
+                    Err(Refused::Open) => {
+                        m.borrow_mut().refused_open += 1;
+                        return; // degrade: serve without the downstream
+                    }
+                    Err(Refused::TooManyRequests) => {
+                        m.borrow_mut().refused_half_open += 1;
+                        return;
+                    }
+                };
+                let (ctx, cancel) = go.with_timeout(&bg, call_timeout);
+                let t0 = go.now();
+                let reply = go.after(latency);
+                let mut r = RecvCase::new(&reply);
+                let mut done = RecvCase::new(&ctx.done());
+                let timed_out = go.select(&mut [&mut r, &mut done]).await == 1;
+                cancel.cancel(&go);
+                let success = !timed_out && !fails;
+                cb.borrow_mut().after_request(generation, success, go.now());
+                let mut m = m.borrow_mut();
+                let _ = m
+                    .latency
+                    .record(go.now().saturating_since(t0).as_nanos().max(1));
+                if timed_out {
+                    m.timeouts += 1;
+                } else if fails {
+                    m.errors += 1;
+                } else {
+                    m.ok += 1;
+                }
+            });
+        }
+    });
+    let out = sim.run_with_progress(progress);
+    {
+        let mut b = cb.borrow_mut();
+        let _ = b.state(out.now); // an expired open timeout becomes half-open, as gobreaker's State()
+        let mut mm = m.borrow_mut();
+        mm.transitions = b.transitions.clone();
+        mm.final_counts = b.counts();
+    }
+    (sim, out, m)
+}
