@@ -280,29 +280,21 @@ fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
             continue;
         };
         let h = &q.latency;
-        let lost: i64 = m
-            .players
-            .iter()
-            .map(|p| {
-                p.borrow()
-                    .streams()
-                    .filter(|x| x.kind == kind)
-                    .map(|x| x.packets_lost())
-                    .sum::<i64>()
-            })
-            .sum();
-        let kbps: f64 = m
-            .players
-            .iter()
-            .map(|p| {
-                p.borrow()
-                    .streams()
-                    .filter(|x| x.kind == kind)
-                    .map(|x| x.kbps())
-                    .sum::<f64>()
-            })
-            .sum::<f64>()
-            / n.max(1) as f64;
+        // Sums `f` over every received stream of this kind, across all players.
+        let sum = |f: &dyn Fn(&crate::media::qoe::StreamQoe) -> f64| -> f64 {
+            m.players
+                .iter()
+                .map(|p| {
+                    p.borrow()
+                        .streams()
+                        .filter(|x| x.kind == kind)
+                        .map(f)
+                        .sum::<f64>()
+                })
+                .sum()
+        };
+        let lost = sum(&|x| x.packets_lost() as f64) as i64;
+        let kbps = sum(&|x| x.kbps()) / n.max(1) as f64;
         t.row(vec![
             name.into(),
             n.to_string(),

@@ -485,30 +485,7 @@ impl Runtime {
             k.now()
         };
         let goid = self.new_goid(p);
-        let g = self.alloc_g(G {
-            goid,
-            status: GStatus::Idle,
-            waitreason: WaitReason::Zero,
-            task,
-            name,
-            parent,
-            since: at,
-            waitsince: at,
-            times: StateTimes::default(),
-            request: Yield::None,
-            compute_left: SimDuration::ZERO,
-            compute_end: SimTime::ZERO,
-            is_main,
-            assist_epoch: 0,
-            assist_bytes: 0,
-            assist_time: SimDuration::ZERO,
-            lost_gc: SimDuration::ZERO,
-            lost_stall: SimDuration::ZERO,
-            freeze_mark: Default::default(),
-            wait_chans: Vec::new(),
-            preempt: false,
-            class: 0,
-        });
+        let g = self.alloc_g(G::new(goid, task, name, parent, is_main, at));
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
         self.trace(k, at, TraceEv::GoCreate, goid, parent.map_or(0, |x| x.1));
@@ -554,30 +531,14 @@ impl Runtime {
         };
         let task = sh.tasks.insert(f(go));
         let goid = self.new_goid(p);
-        let g = self.alloc_g(G {
+        let g = self.alloc_g(G::new(
             goid,
-            status: GStatus::Idle,
-            waitreason: WaitReason::Zero,
             task,
             name,
-            parent: Some(("time.goFunc", 0)),
-            since: at,
-            waitsince: at,
-            times: StateTimes::default(),
-            request: Yield::None,
-            compute_left: SimDuration::ZERO,
-            compute_end: SimTime::ZERO,
-            is_main: false,
-            assist_epoch: 0,
-            assist_bytes: 0,
-            assist_time: SimDuration::ZERO,
-            lost_gc: SimDuration::ZERO,
-            lost_stall: SimDuration::ZERO,
-            freeze_mark: Default::default(),
-            wait_chans: Vec::new(),
-            preempt: false,
-            class: 0,
-        });
+            Some(("time.goFunc", 0)),
+            false,
+            at,
+        ));
         self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
         self.trace(k, at, TraceEv::GoCreate, goid, 0);

@@ -144,6 +144,43 @@ pub(crate) struct G {
     pub class: u16,
 }
 
+impl G {
+    /// A fresh goroutine about to become runnable (`newproc1` initialising `newg`'s fields).
+    pub(crate) fn new(
+        goid: u64,
+        task: TaskId,
+        name: &'static str,
+        parent: Option<(&'static str, u64)>,
+        is_main: bool,
+        at: SimTime,
+    ) -> G {
+        G {
+            goid,
+            status: GStatus::Idle,
+            waitreason: WaitReason::Zero,
+            task,
+            name,
+            parent,
+            since: at,
+            waitsince: at,
+            times: StateTimes::default(),
+            request: Yield::None,
+            compute_left: SimDuration::ZERO,
+            compute_end: SimTime::ZERO,
+            is_main,
+            assist_epoch: 0,
+            assist_bytes: 0,
+            assist_time: SimDuration::ZERO,
+            lost_gc: SimDuration::ZERO,
+            lost_stall: SimDuration::ZERO,
+            freeze_mark: Default::default(),
+            wait_chans: Vec::new(),
+            preempt: false,
+            class: 0,
+        }
+    }
+}
+
 /// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LostTime {
