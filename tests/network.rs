@@ -217,3 +217,48 @@ fn gosched_in_low_priority_loops_cuts_request_latency() {
     assert!(every100.2 < never.2 && every100.1 > never.1, "{every100:?}");
     assert!(every10.2 < 2_000_000 && every10.1 > 950, "{every10:?}");
 }
+
+/// Seed 3.2: a worker pool fed through a ring buffer forwards the same packets as a goroutine
+/// per stream, with a recvLoop per stream plus the pool instead of two goroutines per stream,
+/// and drops at the ring when it is too small.
+#[test]
+fn worker_pool_forwards_with_fewer_goroutines_and_drops_at_a_full_ring() {
+    let run_with = |sets: &[&str]| {
+        let mut all = vec!["rooms.count=20", "run.duration=\"2s\""];
+        all.extend_from_slice(sets);
+        let r = run(&all);
+        let live = r.sim.runtime(0, |rt| rt.live_goroutines());
+        let names: Vec<&str> = r
+            .sim
+            .runtime(0, |rt| rt.goroutines().iter().map(|g| g.3).collect());
+        let Measured::Room(m) = &r.measured else {
+            panic!()
+        };
+        let m = m.borrow();
+        (live, names, m.arrived, m.forwarded_frames, m.dropped)
+    };
+    let (live_1to1, _, arrived, fwd_1to1, _) = run_with(&[]);
+    let (live_pool, names, arrived_pool, fwd_pool, dropped) =
+        run_with(&["forwarding.architecture=\"pool\"", "forwarding.workers=4"]);
+    // 40 participants publish one audio stream each (quickstart has no video).
+    assert_eq!(live_1to1, 2 * 40, "a recvLoop and a forwardLoop per stream");
+    assert_eq!(live_pool, 40 + 4);
+    assert_eq!(names.iter().filter(|n| **n == "main.poolWorker").count(), 4);
+    assert_eq!(dropped, 0);
+    assert_eq!(arrived, arrived_pool);
+    // Everything that arrived is forwarded, but for the few packets in flight at the end.
+    assert!(
+        fwd_pool + 8 >= arrived_pool && fwd_1to1 + 40 >= arrived,
+        "{fwd_pool} {fwd_1to1} {arrived}"
+    );
+    // A one-packet ring behind one slow worker drops.
+    let (_, _, arrived, fwd, dropped) = run_with(&[
+        "forwarding.architecture=\"pool\"",
+        "forwarding.workers=1",
+        "forwarding.ring_capacity=1",
+        "forwarding.take_batch=1",
+        "forwarding.frame_cpu=\"1ms\"",
+    ]);
+    assert!(dropped > arrived / 4, "{dropped} of {arrived}");
+    assert!(fwd + dropped <= arrived && fwd + dropped + 3 >= arrived);
+}

@@ -198,10 +198,28 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         Handoff::Blocking => "blocking",
         Handoff::Nonblocking => "non-blocking (drop when full)",
     };
+    let f = &sc.forwarding;
+    let arch = match f.architecture {
+        crate::scenario::Architecture::PerStream => {
+            format!(
+                "goroutine per stream, hand-off {handoff}, capacity {}",
+                f.channel_capacity
+            )
+        }
+        crate::scenario::Architecture::Pool => format!(
+            "worker pool of {} over a {}-packet ring, {} per take",
+            match f.workers {
+                0 => sc.server.gomaxprocs,
+                n => n,
+            },
+            f.ring_capacity,
+            f.take_batch
+        ),
+    };
     let _ = writeln!(
         s,
-        "{} room(s) × {} hosts · audio {} fps · hand-off {handoff}, capacity {}",
-        sc.rooms.count, sc.rooms.hosts_per_room, sc.audio.fps, sc.forwarding.channel_capacity
+        "{} room(s) × {} hosts · audio {} fps · {arch}",
+        sc.rooms.count, sc.rooms.hosts_per_room, sc.audio.fps
     );
     let _ = writeln!(s, "\nframes");
     let mut t = Table::new(&[

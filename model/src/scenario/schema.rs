@@ -293,6 +293,25 @@ pub struct ForwardingSection {
     pub batch: u32,
     /// The simulcast layer forwarded to subscribers (0 = highest).
     pub video_layer: u8,
+    /// `per_stream` (a forwardLoop per stream) or `pool` (workers fed through a ring buffer).
+    pub architecture: Architecture,
+    /// Pool workers; 0 means GOMAXPROCS.
+    pub workers: u32,
+    /// Packets the pool's ring holds; a full ring drops.
+    pub ring_capacity: u32,
+    /// Packets a pool worker takes from the ring at a time.
+    pub take_batch: u32,
+}
+
+/// How the server forwards what its recvLoops read (seed chapter 3.2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Architecture {
+    /// One goroutine per stream (1:1): recvLoop → channel → forwardLoop.
+    #[default]
+    PerStream,
+    /// recvLoops push into one ring buffer; a fixed pool of workers takes batches from it.
+    Pool,
 }
 
 impl Default for ForwardingSection {
@@ -306,6 +325,10 @@ impl Default for ForwardingSection {
             alloc_bytes: 0,
             batch: 1,
             video_layer: 0,
+            architecture: Architecture::PerStream,
+            workers: 0,
+            ring_capacity: 4096,
+            take_batch: 32,
         }
     }
 }
@@ -456,6 +479,21 @@ impl Scenario {
                 format!("{} is out of range", f.channel_capacity),
                 "use 0 (unbuffered) to 1048576".into(),
             ));
+        }
+        if f.architecture == Architecture::Pool {
+            for (name, v, min, max) in [
+                ("forwarding.workers", f.workers, 0, 1 << 16),
+                ("forwarding.ring_capacity", f.ring_capacity, 1, 1 << 24),
+                ("forwarding.take_batch", f.take_batch, 1, 1 << 16),
+            ] {
+                if v < min || v > max {
+                    return Err((
+                        name.to_string(),
+                        format!("{v} is out of range"),
+                        format!("use {min} to {max} (workers: 0 means GOMAXPROCS)"),
+                    ));
+                }
+            }
         }
         dur_in("forwarding.frame_cpu", f.frame_cpu, SimDuration::ZERO, sec)?;
         dur_in(

@@ -13,7 +13,7 @@ use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
 use crate::media::rtp::MediaKind;
 use crate::media::source::{AudioSource, VideoSource};
 use crate::net::{Datagram, Direction, Endpoint, Sink};
-use crate::scenario::{Handoff, Scenario};
+use crate::scenario::{Architecture, Handoff, Scenario};
 use crate::world::{Process, RunOutcome, Sim, World};
 use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
@@ -228,6 +228,110 @@ async fn hand_off(
     }
 }
 
+/// Where a received packet goes: the participants' hosts, or nowhere (a layer not forwarded).
+struct Route {
+    forward: bool,
+    dests: Rc<[u32]>,
+}
+
+/// `forwardLoop`'s work on one packet: CPU for the packet and each copy, a write per copy.
+async fn forward_one(
+    go: &crate::world::Go,
+    d: &Datagram,
+    route: &Route,
+    fw: &crate::scenario::ForwardingSection,
+    cpu_rng: &mut SimRng,
+    m: &RefCell<RoomMetrics>,
+) {
+    let n = if route.forward {
+        route.dests.len() as u64
+    } else {
+        0
+    };
+    let base = fw.frame_cpu + fw.per_destination_cpu * n;
+    let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
+    go.compute(base.mul_f64(scale)).await;
+    if route.forward {
+        for &h in route.dests.iter() {
+            go.udp_send(Datagram {
+                src: (SERVER, d.rtp.ssrc),
+                dst: (h, d.rtp.ssrc),
+                rtp: d.rtp,
+                arrived: SimTime::ZERO,
+            });
+        }
+    }
+    let now = go.now();
+    let mut m = m.borrow_mut();
+    m.forwarded_frames += 1;
+    m.forwarded_copies += n;
+    let _ = m
+        .forward_latency
+        .record(now.saturating_since(d.arrived).as_nanos().max(1));
+    let _ = m
+        .end_to_end
+        .record(now.saturating_since(d.rtp.capture).as_nanos().max(1));
+}
+
+/// The pool architecture's shared ring: a bounded FIFO of packets with their routes, and a
+/// `chan struct{}` of capacity `workers` that wakes idle workers (a token per push, dropped
+/// when enough wake-ups are already pending).
+struct Ring {
+    q: RefCell<std::collections::VecDeque<(Datagram, Rc<Route>)>>,
+    capacity: usize,
+    notify: crate::goruntime::Chan<()>,
+}
+
+impl Ring {
+    /// The producer side: a full ring drops the packet (a lock-free ring cannot block).
+    fn push(
+        &self,
+        go: &crate::world::Go,
+        d: Datagram,
+        route: &Rc<Route>,
+        m: &RefCell<RoomMetrics>,
+    ) {
+        {
+            let mut q = self.q.borrow_mut();
+            if q.len() >= self.capacity {
+                m.borrow_mut().dropped += 1;
+                return;
+            }
+            q.push_back((d, route.clone()));
+        }
+        let _ = self.notify.try_send(go, ());
+    }
+}
+
+/// A pool worker: takes up to `take` packets from the ring at a time and forwards each; parks
+/// on the notify channel while the ring is empty.
+async fn pool_worker(
+    go: crate::world::Go,
+    ring: Rc<Ring>,
+    take: usize,
+    fw: crate::scenario::ForwardingSection,
+    mut cpu_rng: SimRng,
+    m: Rc<RefCell<RoomMetrics>>,
+) {
+    let mut batch = Vec::with_capacity(take);
+    loop {
+        {
+            let mut q = ring.q.borrow_mut();
+            let n = take.min(q.len());
+            batch.extend(q.drain(..n));
+        }
+        if batch.is_empty() {
+            if ring.notify.recv(&go).await.is_none() {
+                return;
+            }
+            continue;
+        }
+        for (d, route) in batch.drain(..) {
+            forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m).await;
+        }
+    }
+}
+
 /// Builds the room scenario on a fresh simulation. Returns the simulation and its metrics.
 pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     let (sim, host) = super::new_sim(sc, seed);
@@ -291,7 +395,31 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             metrics.borrow_mut().players.push(player);
         }
     }
-    // The server: a recvLoop and a forwardLoop per published stream.
+    // The server: a recvLoop per published stream, and a forwardLoop per stream or a pool.
+    let pool = (sc.forwarding.architecture == Architecture::Pool).then(|| {
+        let workers = match sc.forwarding.workers {
+            0 => sc.server.gomaxprocs,
+            n => n,
+        };
+        let ring = Rc::new(Ring {
+            q: RefCell::new(std::collections::VecDeque::with_capacity(
+                sc.forwarding.ring_capacity as usize,
+            )),
+            capacity: sc.forwarding.ring_capacity as usize,
+            notify: go.make_chan::<()>(workers as usize),
+        });
+        for w in 0..workers {
+            let (ring, fw, m) = (ring.clone(), sc.forwarding.clone(), metrics.clone());
+            let (take, rng) = (
+                sc.forwarding.take_batch as usize,
+                go.rng("room.pool.cpu", w as u64),
+            );
+            go.go("main.poolWorker", move |go| {
+                pool_worker(go, ring, take, fw, rng, m)
+            });
+        }
+        ring
+    });
     for room in 0..sc.rooms.count {
         for i in 0..k {
             let p = room * k + i;
@@ -299,7 +427,36 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             for s in 0..streams {
                 let id = ssrc(p, s);
                 let forward = s == 0 || s == 1 + sc.forwarding.video_layer as u32;
+                let dests: Rc<[u32]> = (0..k)
+                    .filter(|&j| j != i)
+                    .map(|j| room * k + j + 1)
+                    .collect();
+                let route = Rc::new(Route { forward, dests });
                 let fd = go.bind(id);
+                if let Some(ring) = &pool {
+                    let (ring, m, batch, alloc) = (
+                        ring.clone(),
+                        metrics.clone(),
+                        sc.forwarding.batch as usize,
+                        sc.forwarding.alloc_bytes,
+                    );
+                    go.go("main.recvLoop", move |go| async move {
+                        loop {
+                            for d in fd.read_batch(&go, batch).await {
+                                {
+                                    let mut m = m.borrow_mut();
+                                    m.read += 1;
+                                    m.arrived += 1;
+                                }
+                                if alloc > 0 {
+                                    go.alloc(alloc).await;
+                                }
+                                ring.push(&go, d, &route, &m);
+                            }
+                        }
+                    });
+                    continue;
+                }
                 let ch = go.make_chan::<Datagram>(sc.forwarding.channel_capacity as usize);
                 let (rch, m, handoff, alloc, batch) = (
                     ch.clone(),
@@ -321,37 +478,10 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     }
                 });
                 let (m, fw) = (metrics.clone(), sc.forwarding.clone());
-                let dests: Vec<u32> = (0..k)
-                    .filter(|&j| j != i)
-                    .map(|j| room * k + j + 1)
-                    .collect();
                 let mut cpu_rng = go.rng("room.cpu", id as u64);
                 go.go("main.forwardLoop", move |go| async move {
                     while let Some(d) = ch.recv(&go).await {
-                        let n = if forward { dests.len() as u64 } else { 0 };
-                        let base = fw.frame_cpu + fw.per_destination_cpu * n;
-                        let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
-                        go.compute(base.mul_f64(scale)).await;
-                        if forward {
-                            for &h in &dests {
-                                go.udp_send(Datagram {
-                                    src: (SERVER, d.rtp.ssrc),
-                                    dst: (h, d.rtp.ssrc),
-                                    rtp: d.rtp,
-                                    arrived: SimTime::ZERO,
-                                });
-                            }
-                        }
-                        let now = go.now();
-                        let mut m = m.borrow_mut();
-                        m.forwarded_frames += 1;
-                        m.forwarded_copies += n;
-                        let _ = m
-                            .forward_latency
-                            .record(now.saturating_since(d.arrived).as_nanos().max(1));
-                        let _ = m
-                            .end_to_end
-                            .record(now.saturating_since(d.rtp.capture).as_nanos().max(1));
+                        forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m).await;
                     }
                 });
             }
