@@ -262,3 +262,43 @@ fn worker_pool_forwards_with_fewer_goroutines_and_drops_at_a_full_ring() {
     assert!(dropped > arrived / 4, "{dropped} of {arrived}");
     assert!(fwd + dropped <= arrived && fwd + dropped + 3 >= arrived);
 }
+
+/// Issue 5's media degradation: on a saturated server (120 rooms with video on one P), a
+/// breaker that sheds video while forwarders fall behind keeps audio on time; audio is never
+/// shed.
+#[test]
+fn shedding_video_on_a_saturated_server_keeps_audio_on_time() {
+    let run_with = |degrade: bool| {
+        let d = format!("degrade.enabled={degrade}");
+        let r = run(&[
+            "rooms.count=120",
+            "video.enabled=true",
+            "server.gomaxprocs=1",
+            "run.duration=\"2s\"",
+            &d,
+        ]);
+        let Measured::Room(m) = &r.measured else {
+            panic!()
+        };
+        let m = m.borrow();
+        let (audio, _, _) = m.aggregate(MediaKind::Audio).unwrap();
+        (
+            audio.packets_received,
+            audio.packets_late,
+            m.forward_latency.value_at_quantile(0.99),
+            m.video_shed,
+            m.degrade_transitions
+                .iter()
+                .map(|t| t.to)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (rx_off, late_off, p99_off, shed_off, tr_off) = run_with(false);
+    let (rx_on, late_on, p99_on, shed_on, tr_on) = run_with(true);
+    assert_eq!((shed_off, tr_off.len()), (0, 0));
+    assert!(shed_on > 10_000, "shed {shed_on}");
+    assert_eq!(tr_on[0], costream_model::server::breaker::State::Open);
+    assert!(rx_on >= rx_off, "audio was shed: {rx_on} < {rx_off}");
+    assert!(late_on * 2 < late_off, "late audio {late_on} vs {late_off}");
+    assert!(p99_on < p99_off, "forward P99 {p99_on} vs {p99_off}");
+}

@@ -142,17 +142,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
                 ms(pct(&m.latency, 0.99)),
             ]);
             s.push_str(&t.render("  "));
-            let _ = writeln!(
-                s,
-                "\nbreaker timeline ({} state changes):",
-                m.transitions.len()
-            );
-            for tr in m.transitions.iter().take(20) {
-                let _ = writeln!(s, "  {:>10}  {} → {}", tr.at.to_string(), tr.from, tr.to);
-            }
-            if m.transitions.len() > 20 {
-                let _ = writeln!(s, "  … {} more", m.transitions.len() - 20);
-            }
+            timeline(&mut s, "breaker timeline", &m.transitions);
         }
         Measured::Gosched(m) => {
             let m = m.borrow();
@@ -255,7 +245,26 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         t.row(latency_row(name, h));
     }
     s.push_str(&t.render("  "));
+    if sc.degrade.enabled {
+        let _ = writeln!(
+            s,
+            "\ndegradation: {} video packets shed while video forwarding waited more than {}",
+            m.video_shed, sc.degrade.max_queue_delay
+        );
+        timeline(s, "video breaker timeline", &m.degrade_transitions);
+    }
     qoe_section(s, m);
+}
+
+/// A breaker's state changes, the first 20 of them.
+fn timeline(s: &mut String, title: &str, transitions: &[crate::server::breaker::Transition]) {
+    let _ = writeln!(s, "\n{title} ({} state changes):", transitions.len());
+    for tr in transitions.iter().take(20) {
+        let _ = writeln!(s, "  {:>10}  {} → {}", tr.at.to_string(), tr.from, tr.to);
+    }
+    if transitions.len() > 20 {
+        let _ = writeln!(s, "  … {} more", transitions.len() - 20);
+    }
 }
 
 /// Share of recorded values at or below `limit_ns`.

@@ -47,6 +47,38 @@ pub struct Scenario {
     pub network: NetworkSection,
     #[serde(default)]
     pub forwarding: ForwardingSection,
+    #[serde(default)]
+    pub degrade: DegradeSection,
+}
+
+/// Degradation on the media path when the server saturates (room workload): a gobreaker around
+/// video forwarding that sheds video, and keeps audio, while forwarders fall behind.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DegradeSection {
+    pub enabled: bool,
+    /// A video packet that waited longer than this before forwarding counts as a failure.
+    #[serde(with = "crate::scenario::dur")]
+    pub max_queue_delay: SimDuration,
+    /// Open after this many consecutive failures.
+    pub trip_after: u32,
+    /// How long video stays shed before probing (gobreaker `Timeout`).
+    #[serde(with = "crate::scenario::dur")]
+    pub timeout: SimDuration,
+    /// Video packets let through as probes while half-open (gobreaker `MaxRequests`).
+    pub max_requests: u32,
+}
+
+impl Default for DegradeSection {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            max_queue_delay: SimDuration::from_millis(20),
+            trip_after: 5,
+            timeout: SimDuration::from_secs(1),
+            max_requests: 20,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -518,6 +550,31 @@ impl Scenario {
             ("server.costs.preempt_signal", c.preempt_signal),
         ] {
             dur_in(name, d, SimDuration::ZERO, sec)?;
+        }
+        if self.degrade.enabled {
+            let d = &self.degrade;
+            dur_in(
+                "degrade.max_queue_delay",
+                d.max_queue_delay,
+                SimDuration::from_micros(1),
+                SimDuration::from_secs(10),
+            )?;
+            dur_in(
+                "degrade.timeout",
+                d.timeout,
+                SimDuration::from_micros(1),
+                SimDuration::from_secs(3600),
+            )?;
+            if d.trip_after == 0 || d.max_requests == 0 {
+                return Err((
+                    "degrade.trip_after".to_string(),
+                    format!(
+                        "trip_after {} / max_requests {} must be at least 1",
+                        d.trip_after, d.max_requests
+                    ),
+                    "use at least 1 for both".into(),
+                ));
+            }
         }
         if self.workload == Workload::Breaker {
             let b = &self.breaker;

@@ -182,3 +182,19 @@ fn breaker_scenario_loads_and_bad_breaker_fields_are_located() {
         .unwrap();
     assert_eq!(e.field, "breaker.max_requests");
 }
+
+#[test]
+fn bad_degrade_fields_are_located() {
+    let e = err(
+        QUICKSTART,
+        &["degrade.enabled=true", "degrade.max_queue_delay=\"0s\""],
+    );
+    assert_eq!(e.field, "degrade.max_queue_delay");
+    let e = err(
+        QUICKSTART,
+        &["degrade.enabled=true", "degrade.trip_after=0"],
+    );
+    assert_eq!(e.field, "degrade.trip_after");
+    let sc = load("q.toml", QUICKSTART, &["degrade.trip_after=0".into()]).unwrap();
+    assert!(!sc.degrade.enabled, "disabled degradation is not validated");
+}

@@ -43,6 +43,11 @@ pub struct RoomMetrics {
     pub end_to_end: Histogram<u64>,
     /// Every participant's player, for QoE.
     pub players: Vec<Rc<RefCell<Player>>>,
+    /// Video packets the degradation breaker refused (not forwarded; audio is never shed).
+    pub video_shed: u64,
+    /// The degradation breaker's state changes.
+    pub degrade_transitions: Vec<crate::server::breaker::Transition>,
+    degrade: Option<Rc<Degrade>>,
 }
 
 impl RoomMetrics {
@@ -57,6 +62,9 @@ impl RoomMetrics {
             forward_latency: Histogram::new(3).expect("histogram"),
             end_to_end: Histogram::new(3).expect("histogram"),
             players: Vec::new(),
+            video_shed: 0,
+            degrade_transitions: Vec::new(),
+            degrade: None,
         }
     }
 
@@ -234,6 +242,35 @@ struct Route {
     dests: Rc<[u32]>,
 }
 
+/// Degradation on the media path when the server saturates: a gobreaker guarding video
+/// forwarding. A video packet that waited longer than `max_queue_delay` before its forwarder
+/// reached it is a failure; while the breaker is open video is shed and audio still flows;
+/// half-open lets `max_requests` video packets through as probes.
+pub struct Degrade {
+    breaker: RefCell<crate::server::breaker::Breaker>,
+    max_queue_delay: SimDuration,
+}
+
+impl Degrade {
+    fn new(c: &crate::scenario::DegradeSection) -> Self {
+        let trip = c.trip_after;
+        Degrade {
+            breaker: RefCell::new(crate::server::breaker::Breaker::new(
+                crate::server::breaker::Settings {
+                    max_requests: c.max_requests,
+                    interval: SimDuration::ZERO,
+                    timeout: c.timeout,
+                    ready_to_trip: Some(Box::new(move |n: &crate::server::breaker::Counts| {
+                        n.consecutive_failures >= trip
+                    })),
+                },
+                SimTime::ZERO,
+            )),
+            max_queue_delay: c.max_queue_delay,
+        }
+    }
+}
+
 /// `forwardLoop`'s work on one packet: CPU for the packet and each copy, a write per copy.
 async fn forward_one(
     go: &crate::world::Go,
@@ -242,7 +279,22 @@ async fn forward_one(
     fw: &crate::scenario::ForwardingSection,
     cpu_rng: &mut SimRng,
     m: &RefCell<RoomMetrics>,
+    degrade: Option<&Degrade>,
 ) {
+    let mut probe = None;
+    if let (Some(dg), MediaKind::Video) = (degrade, d.rtp.kind) {
+        let now = go.now();
+        match dg.breaker.borrow_mut().before_request(now) {
+            Err(_) => {
+                m.borrow_mut().video_shed += 1;
+                return;
+            }
+            Ok(generation) => {
+                let late = now.saturating_since(d.arrived) > dg.max_queue_delay;
+                probe = Some((generation, !late));
+            }
+        }
+    }
     let n = if route.forward {
         route.dests.len() as u64
     } else {
@@ -262,6 +314,9 @@ async fn forward_one(
         }
     }
     let now = go.now();
+    if let (Some(dg), Some((generation, ok))) = (degrade, probe) {
+        dg.breaker.borrow_mut().after_request(generation, ok, now);
+    }
     let mut m = m.borrow_mut();
     m.forwarded_frames += 1;
     m.forwarded_copies += n;
@@ -312,6 +367,7 @@ async fn pool_worker(
     fw: crate::scenario::ForwardingSection,
     mut cpu_rng: SimRng,
     m: Rc<RefCell<RoomMetrics>>,
+    degrade: Option<Rc<Degrade>>,
 ) {
     let mut batch = Vec::with_capacity(take);
     loop {
@@ -327,7 +383,7 @@ async fn pool_worker(
             continue;
         }
         for (d, route) in batch.drain(..) {
-            forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m).await;
+            forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, degrade.as_deref()).await;
         }
     }
 }
@@ -395,6 +451,11 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             metrics.borrow_mut().players.push(player);
         }
     }
+    let degrade = sc
+        .degrade
+        .enabled
+        .then(|| Rc::new(Degrade::new(&sc.degrade)));
+    metrics.borrow_mut().degrade = degrade.clone();
     // The server: a recvLoop per published stream, and a forwardLoop per stream or a pool.
     let pool = (sc.forwarding.architecture == Architecture::Pool).then(|| {
         let workers = match sc.forwarding.workers {
@@ -409,13 +470,18 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             notify: go.make_chan::<()>(workers as usize),
         });
         for w in 0..workers {
-            let (ring, fw, m) = (ring.clone(), sc.forwarding.clone(), metrics.clone());
+            let (ring, fw, m, dg) = (
+                ring.clone(),
+                sc.forwarding.clone(),
+                metrics.clone(),
+                degrade.clone(),
+            );
             let (take, rng) = (
                 sc.forwarding.take_batch as usize,
                 go.rng("room.pool.cpu", w as u64),
             );
             go.go("main.poolWorker", move |go| {
-                pool_worker(go, ring, take, fw, rng, m)
+                pool_worker(go, ring, take, fw, rng, m, dg)
             });
         }
         ring
@@ -477,11 +543,11 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                         }
                     }
                 });
-                let (m, fw) = (metrics.clone(), sc.forwarding.clone());
+                let (m, fw, dg) = (metrics.clone(), sc.forwarding.clone(), degrade.clone());
                 let mut cpu_rng = go.rng("room.cpu", id as u64);
                 go.go("main.forwardLoop", move |go| async move {
                     while let Some(d) = ch.recv(&go).await {
-                        forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m).await;
+                        forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, dg.as_deref()).await;
                     }
                 });
             }
@@ -547,6 +613,12 @@ pub fn run_with_progress(
     let out = sim.run_with_progress(progress);
     for p in &m.borrow().players {
         p.borrow_mut().finish(out.now);
+    }
+    let dg = m.borrow().degrade.clone();
+    if let Some(dg) = dg {
+        let mut b = dg.breaker.borrow_mut();
+        let _ = b.state(out.now);
+        m.borrow_mut().degrade_transitions = b.transitions.clone();
     }
     (sim, out, m)
 }
