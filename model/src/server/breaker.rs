@@ -52,6 +52,11 @@ pub enum Refused {
 /// `ReadyToTrip`: called with the counts on each failure while closed.
 pub type TripFn = Box<dyn Fn(&Counts) -> bool>;
 
+/// The usual `ReadyToTrip`: trip once `n` calls in a row have failed.
+pub fn trip_after_consecutive_failures(n: u32) -> Option<TripFn> {
+    Some(Box::new(move |c: &Counts| c.consecutive_failures >= n))
+}
+
 /// `Settings`. A `None` or zero value takes gobreaker's default.
 pub struct Settings {
     pub max_requests: u32,
@@ -321,7 +326,7 @@ mod tests {
                 max_requests,
                 timeout: SimDuration::from_millis(timeout_ms),
                 interval: SimDuration::from_millis(interval_ms),
-                ready_to_trip: Some(Box::new(move |c: &Counts| c.consecutive_failures >= trip)),
+                ready_to_trip: trip_after_consecutive_failures(trip),
             };
             let mut b = Breaker::new(s, t(0));
             let mut now = 0u64;

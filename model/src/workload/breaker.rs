@@ -17,7 +17,9 @@
 
 use crate::goruntime::RecvCase;
 use crate::scenario::Scenario;
-use crate::server::breaker::{Breaker, Counts, Refused, Settings, Transition};
+use crate::server::breaker::{
+    trip_after_consecutive_failures, Breaker, Counts, Refused, Settings, Transition,
+};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
@@ -114,13 +116,12 @@ pub fn run(
         transitions: Vec::new(),
         final_counts: Counts::default(),
     }));
-    let trip = cfg.trip_after;
     let cb = Rc::new(RefCell::new(Breaker::new(
         Settings {
             max_requests: cfg.max_requests,
             interval: cfg.interval,
             timeout: cfg.timeout,
-            ready_to_trip: Some(Box::new(move |c: &Counts| c.consecutive_failures >= trip)),
+            ready_to_trip: trip_after_consecutive_failures(cfg.trip_after),
         },
         SimTime::ZERO,
     )));

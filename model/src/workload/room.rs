@@ -209,13 +209,19 @@ impl Process for Sender {
     }
 }
 
-/// `recvLoop`'s hand-off of one packet to `forwardLoop`: blocking, or dropping when full.
+/// Where `recvLoop` hands what it reads: its stream's `forwardLoop`, or the pool's ring.
+enum HandTo {
+    Chan(crate::goruntime::Chan<Datagram>, Handoff),
+    Ring(Rc<Ring>, Rc<Route>),
+}
+
+/// `recvLoop`'s hand-off of one packet: to `forwardLoop` (blocking, or dropping when full),
+/// or into the pool's ring (dropping when full).
 async fn hand_off(
     go: &crate::world::Go,
     d: Datagram,
-    ch: &crate::goruntime::Chan<Datagram>,
+    to: &HandTo,
     m: &RefCell<RoomMetrics>,
-    handoff: Handoff,
     alloc: u64,
 ) {
     {
@@ -226,13 +232,14 @@ async fn hand_off(
     if alloc > 0 {
         go.alloc(alloc).await;
     }
-    match handoff {
-        Handoff::Blocking => ch.send(go, d).await,
-        Handoff::Nonblocking => {
+    match to {
+        HandTo::Chan(ch, Handoff::Blocking) => ch.send(go, d).await,
+        HandTo::Chan(ch, Handoff::Nonblocking) => {
             if ch.try_send(go, d).is_err() {
                 m.borrow_mut().dropped += 1;
             }
         }
+        HandTo::Ring(ring, route) => ring.push(go, d, route, m),
     }
 }
 
@@ -253,16 +260,15 @@ pub struct Degrade {
 
 impl Degrade {
     fn new(c: &crate::scenario::DegradeSection) -> Self {
-        let trip = c.trip_after;
         Degrade {
             breaker: RefCell::new(crate::server::breaker::Breaker::new(
                 crate::server::breaker::Settings {
                     max_requests: c.max_requests,
                     interval: SimDuration::ZERO,
                     timeout: c.timeout,
-                    ready_to_trip: Some(Box::new(move |n: &crate::server::breaker::Counts| {
-                        n.consecutive_failures >= trip
-                    })),
+                    ready_to_trip: crate::server::breaker::trip_after_consecutive_failures(
+                        c.trip_after,
+                    ),
                 },
                 SimTime::ZERO,
             )),
@@ -499,35 +505,15 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     .collect();
                 let route = Rc::new(Route { forward, dests });
                 let fd = go.bind(id);
-                if let Some(ring) = &pool {
-                    let (ring, m, batch, alloc) = (
-                        ring.clone(),
-                        metrics.clone(),
-                        sc.forwarding.batch as usize,
-                        sc.forwarding.alloc_bytes,
-                    );
-                    go.go("main.recvLoop", move |go| async move {
-                        loop {
-                            for d in fd.read_batch(&go, batch).await {
-                                {
-                                    let mut m = m.borrow_mut();
-                                    m.read += 1;
-                                    m.arrived += 1;
-                                }
-                                if alloc > 0 {
-                                    go.alloc(alloc).await;
-                                }
-                                ring.push(&go, d, &route, &m);
-                            }
-                        }
-                    });
-                    continue;
-                }
-                let ch = go.make_chan::<Datagram>(sc.forwarding.channel_capacity as usize);
-                let (rch, m, handoff, alloc, batch) = (
-                    ch.clone(),
+                let (to, ch) = match &pool {
+                    Some(ring) => (HandTo::Ring(ring.clone(), route.clone()), None),
+                    None => {
+                        let ch = go.make_chan::<Datagram>(sc.forwarding.channel_capacity as usize);
+                        (HandTo::Chan(ch.clone(), sc.forwarding.handoff), Some(ch))
+                    }
+                };
+                let (m, alloc, batch) = (
                     metrics.clone(),
-                    sc.forwarding.handoff,
                     sc.forwarding.alloc_bytes,
                     sc.forwarding.batch as usize,
                 );
@@ -535,14 +521,17 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     loop {
                         if batch > 1 {
                             for d in fd.read_batch(&go, batch).await {
-                                hand_off(&go, d, &rch, &m, handoff, alloc).await;
+                                hand_off(&go, d, &to, &m, alloc).await;
                             }
                         } else {
                             let d = fd.read(&go).await;
-                            hand_off(&go, d, &rch, &m, handoff, alloc).await;
+                            hand_off(&go, d, &to, &m, alloc).await;
                         }
                     }
                 });
+                let Some(ch) = ch else {
+                    continue; // the pool's workers forward
+                };
                 let (m, fw, dg) = (metrics.clone(), sc.forwarding.clone(), degrade.clone());
                 let mut cpu_rng = go.rng("room.cpu", id as u64);
                 go.go("main.forwardLoop", move |go| async move {
