@@ -198,10 +198,7 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         }
         crate::scenario::Architecture::Pool => format!(
             "worker pool of {} over a {}-packet ring, {} per take",
-            match f.workers {
-                0 => sc.server.gomaxprocs,
-                n => n,
-            },
+            sc.pool_workers(),
             f.ring_capacity,
             f.take_batch
         ),

@@ -632,6 +632,16 @@ impl Scenario {
     }
 }
 
+impl Scenario {
+    /// The pool's worker count: `forwarding.workers`, or GOMAXPROCS when it is 0.
+    pub fn pool_workers(&self) -> u32 {
+        match self.forwarding.workers {
+            0 => self.server.gomaxprocs,
+            n => n,
+        }
+    }
+}
+
 impl ServerSection {
     /// The runtime this section describes.
     pub fn runtime_config(&self) -> crate::goruntime::RuntimeConfig {

@@ -464,10 +464,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     metrics.borrow_mut().degrade = degrade.clone();
     // The server: a recvLoop per published stream, and a forwardLoop per stream or a pool.
     let pool = (sc.forwarding.architecture == Architecture::Pool).then(|| {
-        let workers = match sc.forwarding.workers {
-            0 => sc.server.gomaxprocs,
-            n => n,
-        };
+        let workers = sc.pool_workers();
         let ring = Rc::new(Ring {
             q: RefCell::new(std::collections::VecDeque::with_capacity(
                 sc.forwarding.ring_capacity as usize,
