@@ -415,6 +415,23 @@ impl Go {
         }
     }
 
+    /// `runtime.LockOSThread()`: wire this goroutine to its own thread. It still needs a P to
+    /// run, and every wake-up now costs two thread switches (`startlockedm`, `stoplockedm`).
+    pub fn lock_os_thread(&self) {
+        self.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.lock_os_thread(g);
+        })
+    }
+
+    /// `runtime.UnlockOSThread()`: undo one `lock_os_thread`.
+    pub fn unlock_os_thread(&self) {
+        self.with_rt(|rt, _| {
+            let (_, g) = rt.current();
+            rt.unlock_os_thread(g);
+        })
+    }
+
     /// `runtime.Gosched()`: yield the P; this goroutine goes to the global run queue.
     pub fn gosched(&self) -> Gosched<'_> {
         Gosched {

@@ -5,6 +5,7 @@ pub mod census;
 pub mod chan;
 pub mod context;
 pub mod costs;
+pub mod lockosthread;
 pub mod malloc;
 pub mod mgc;
 pub mod mgclimit;

@@ -148,6 +148,10 @@ pub struct SchedStats {
     pub threads: u64,
     pub stw_freezes: u64,
     pub stall_freezes: u64,
+    /// Ms wired to a goroutine by `LockOSThread` now.
+    pub locked_ms: u64,
+    /// P hand-offs to or from a locked M (`startlockedm`, `stoplockedm`): each is a thread switch.
+    pub lockedm_handoffs: u64,
     /// Total time goroutines spent waiting, by wait reason (indexed like `WaitReason::ALL`).
     pub wait_by_reason: [SimDuration; WaitReason::ALL.len()],
 }
@@ -177,6 +181,8 @@ pub struct Runtime {
     pidle: Vec<Pi>,
     nmspinning: u32,
     needspinning: bool,
+    /// `newmHandoff.haveTemplateThread`.
+    pub(super) template_thread: bool,
     pub(super) nmidle: u32,
     goidgen: u64,
     /// The G being polled and its P.
@@ -285,6 +291,7 @@ impl Runtime {
             pidle,
             nmspinning: 0,
             needspinning: false,
+            template_thread: false,
             nmidle: 0,
             goidgen: 0,
             cur: None,
@@ -563,7 +570,7 @@ impl Runtime {
         }
         self.allp[p as usize].curg = None;
         self.p_mode(p, PMode::Sched, at);
-        self.post_step(k, p, PAction::Schedule, at);
+        self.g_stopped(k, p, g, true, at);
     }
 
     // ---- run queues ----
@@ -722,7 +729,7 @@ impl Runtime {
     }
 
     /// `startm`: hand `p` to an idle M (or a new one); it runs `schedule` once the thread wakes.
-    fn startm(&mut self, k: &mut Kernel<Ev>, p: Pi, spinning: bool, at: SimTime) {
+    pub(super) fn startm(&mut self, k: &mut Kernel<Ev>, p: Pi, spinning: bool, at: SimTime) {
         if self.nmidle > 0 {
             self.nmidle -= 1;
         } else {
@@ -837,6 +844,13 @@ impl Runtime {
         inherit: bool,
         at: SimTime,
     ) -> Option<(Pi, Gi)> {
+        // A locked G runs on its own M: `startlockedm` hands this P over (`goto top`, then the
+        // locked M's `execute(gp, false)`), so it never inherits the time slice.
+        let (at, inherit) = if self.is_locked(g) {
+            (self.startlockedm(g, at), false)
+        } else {
+            (at, inherit)
+        };
         let pp = &mut self.allp[p as usize];
         if !inherit {
             pp.schedtick = pp.schedtick.wrapping_add(1);
@@ -904,7 +918,7 @@ impl Runtime {
                 self.trace(k, at, TraceEv::GoBlock, goid, r as u64);
                 self.allp[p as usize].curg = None;
                 self.p_mode(p, PMode::Sched, at);
-                self.post_step(k, p, PAction::Schedule, at);
+                self.g_stopped(k, p, g, false, at);
             }
             Yield::Gosched => {
                 // goschedImpl: _Grunning → _Grunnable, global tail, wakep, schedule.
@@ -917,7 +931,7 @@ impl Runtime {
                 self.allp[p as usize].curg = None;
                 self.p_mode(p, PMode::Sched, at);
                 self.wakep(k, at);
-                self.post_step(k, p, PAction::Schedule, at);
+                self.g_stopped(k, p, g, false, at);
             }
             Yield::None => {
                 self.end = Some(EndReason::Panic(Fatal {
@@ -1359,7 +1373,7 @@ impl Runtime {
         self.kick_idle_worker(k, now);
         self.p_mode(p, PMode::Sched, now);
         self.wakep(k, now);
-        self.post_step(k, p, PAction::Schedule, now);
+        self.g_stopped(k, p, g, false, now);
     }
 
     // ---- checkdead ----

@@ -142,6 +142,8 @@ pub(crate) struct G {
     pub preempt: bool,
     /// Its class in the census (the function it runs).
     pub class: u16,
+    /// `LockOSThread` nesting (`m.lockedExt`): non-zero while wired to its own M.
+    pub locked_ext: u32,
 }
 
 impl G {
@@ -177,6 +179,7 @@ impl G {
             wait_chans: Vec::new(),
             preempt: false,
             class: 0,
+            locked_ext: 0,
         }
     }
 }

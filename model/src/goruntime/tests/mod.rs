@@ -2,6 +2,7 @@
 
 mod chan_test;
 mod context_test;
+mod lockosthread_test;
 mod mgc_test;
 mod proc_test;
 mod select_test;
