@@ -302,3 +302,53 @@ fn shedding_video_on_a_saturated_server_keeps_audio_on_time() {
     assert!(late_on * 2 < late_off, "late audio {late_on} vs {late_off}");
     assert!(p99_on < p99_off, "forward P99 {p99_on} vs {p99_off}");
 }
+
+/// Seed 3.3's split architecture: audio forwarders locked to their threads, and per video
+/// stream a scaler that runs one worker per 15 fps: two at 30 fps, one after the publishers
+/// drop to 15 fps.
+#[test]
+fn split_architecture_locks_audio_and_scales_video_with_the_frame_rate() {
+    use costream_sim::{SimDuration, SimTime};
+    let r = run(&[
+        "rooms.count=10",
+        "video.enabled=true",
+        "server.gomaxprocs=4",
+        "run.duration=\"4s\"",
+        "forwarding.architecture=\"split\"",
+        "video.fps_schedule=[{ at = \"1500ms\", fps = 15 }]",
+    ]);
+    let names: Vec<&str> = r
+        .sim
+        .runtime(0, |rt| rt.goroutines().iter().map(|g| g.3).collect());
+    let count = |n: &str| names.iter().filter(|x| **x == n).count();
+    assert_eq!(count("main.audioLoop"), 20);
+    assert_eq!(count("main.vidScaler"), 20);
+    assert_eq!(count("main.videoWorker"), 20);
+    let (locked, handoffs) = r
+        .sim
+        .runtime(0, |rt| (rt.stats.locked_ms, rt.stats.lockedm_handoffs));
+    assert_eq!(locked, 20);
+    // Every audio packet wakes a locked forwarder: two hand-offs each.
+    assert!(handoffs > 2 * 20 * 50 * 3, "{handoffs}");
+    let m = room(&r);
+    let at = |ms| {
+        m.video_workers
+            .at(SimTime::ZERO + SimDuration::from_millis(ms))
+    };
+    assert_eq!(at(500), 20);
+    assert_eq!(at(1400), 40, "30 fps: two workers per stream");
+    assert_eq!(at(3500), 20, "15 fps: one worker per stream");
+    assert_eq!((m.video_workers.started, m.video_workers.stopped), (40, 20));
+    let audio_lost: i64 = m
+        .players
+        .iter()
+        .flat_map(|p| {
+            p.borrow()
+                .streams()
+                .filter(|q| q.kind == MediaKind::Audio)
+                .map(|q| q.packets_lost())
+                .collect::<Vec<_>>()
+        })
+        .sum();
+    assert_eq!(audio_lost, 0);
+}

@@ -5,6 +5,7 @@ use crate::goruntime::GcPercent;
 use crate::scenario::{Handoff, Scenario};
 use crate::workload::{Measured, Ran};
 use crate::world::{RunOutcome, Sim};
+use costream_sim::SimTime;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
@@ -189,20 +190,30 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         Handoff::Nonblocking => "non-blocking (drop when full)",
     };
     let f = &sc.forwarding;
-    let arch = match f.architecture {
-        crate::scenario::Architecture::PerStream => {
-            format!(
-                "goroutine per stream, hand-off {handoff}, capacity {}",
-                f.channel_capacity
-            )
-        }
-        crate::scenario::Architecture::Pool => format!(
-            "worker pool of {} over a {}-packet ring, {} per take",
-            sc.pool_workers(),
-            f.ring_capacity,
-            f.take_batch
-        ),
-    };
+    let arch =
+        match f.architecture {
+            crate::scenario::Architecture::PerStream => {
+                format!(
+                    "goroutine per stream, hand-off {handoff}, capacity {}",
+                    f.channel_capacity
+                )
+            }
+            crate::scenario::Architecture::Pool => format!(
+                "worker pool of {} over a {}-packet ring, {} per take",
+                sc.pool_workers(),
+                f.ring_capacity,
+                f.take_batch
+            ),
+            crate::scenario::Architecture::Split => {
+                format!(
+            "split: audio {} forwarders, video scaled 1 worker per {} fps (max {}) every {}",
+            if f.lock_audio { "LockOSThread" } else { "resident" },
+            f.fps_per_worker,
+            f.max_video_workers,
+            f.scale_interval
+        )
+            }
+        };
     let _ = writeln!(
         s,
         "{} room(s) × {} hosts · audio {} fps · {arch}",
@@ -249,6 +260,25 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
             m.video_shed, sc.degrade.max_queue_delay
         );
         timeline(s, "video breaker timeline", &m.degrade_transitions);
+    }
+    if f.architecture == crate::scenario::Architecture::Split {
+        let w = &m.video_workers;
+        let mut at = Vec::new();
+        let mut t = SimTime::ZERO;
+        while t <= SimTime::ZERO + sc.run.duration && at.len() < 60 {
+            at.push(w.at(t).to_string());
+            t += f.scale_interval;
+        }
+        let _ = writeln!(
+            s,
+            "
+elastic video workers: {} started, {} stopped, peak {}; alive every {}: {}",
+            w.started,
+            w.stopped,
+            w.max,
+            f.scale_interval,
+            at.join(" ")
+        );
     }
     qoe_section(s, m);
 }
@@ -553,6 +583,13 @@ fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
             us(pct(h, 0.99)),
             us(h.max())
         );
+        if st.lockedm_handoffs > 0 {
+            let _ = writeln!(
+                s,
+                "  LockOSThread: {} Ms locked at the end · {} P hand-offs to or from locked Ms (startlockedm/stoplockedm)",
+                st.locked_ms, st.lockedm_handoffs
+            );
+        }
     });
 }
 

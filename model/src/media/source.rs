@@ -49,6 +49,17 @@ pub struct VideoConfig {
     pub mtu: u32,
     /// Simulcast: extra lower layers at these bitrates (LiveKit: 450 and 160 kbit/s).
     pub simulcast_kbps: Vec<u32>,
+    /// Frame-rate changes during the run (content or encoder adaptation), in time order.
+    pub fps_schedule: Vec<FpsChange>,
+}
+
+/// From `at` on, capture `fps` frames per second (the bitrate is kept).
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FpsChange {
+    #[serde(with = "crate::scenario::dur")]
+    pub at: SimDuration,
+    pub fps: u32,
 }
 
 impl Default for VideoConfig {
@@ -61,6 +72,7 @@ impl Default for VideoConfig {
             keyframe_factor: 5.0,
             mtu: 1200,
             simulcast_kbps: Vec::new(),
+            fps_schedule: Vec::new(),
         }
     }
 }
@@ -149,8 +161,13 @@ pub struct VideoSource {
     delta_bytes: f64,
     key_bytes: f64,
     mtu: u32,
+    kbps: u32,
+    gop_frames: f64,
+    keyframe_factor: f64,
     seq: u16,
     frame: u32,
+    /// The frame and RTP timestamp (90 kHz) at the last frame-rate change.
+    base: (u32, u32),
     key_next: bool,
     /// Frames since the last key frame.
     since_key: u32,
@@ -158,28 +175,49 @@ pub struct VideoSource {
 
 impl VideoSource {
     pub fn new(ssrc: u32, layer: u8, kbps: u32, cfg: &VideoConfig) -> Self {
-        let fps = cfg.fps.max(1) as f64;
-        let gop = cfg.gop.max(1) as f64;
-        // Bytes per GOP = bitrate × GOP duration = (gop − 1 + factor) delta frames.
-        let per_gop = kbps as f64 * 1000.0 / 8.0 * gop / fps;
-        let delta = per_gop / (gop - 1.0 + cfg.keyframe_factor);
-        Self {
+        let mut v = Self {
             ssrc,
             layer,
-            interval: SimDuration::from_nanos((1e9 / fps) as u64),
+            interval: SimDuration::ZERO,
             gop: cfg.gop.max(1),
-            delta_bytes: delta,
-            key_bytes: delta * cfg.keyframe_factor,
+            delta_bytes: 0.0,
+            key_bytes: 0.0,
             mtu: cfg.mtu.max(100),
+            kbps,
+            gop_frames: cfg.gop.max(1) as f64,
+            keyframe_factor: cfg.keyframe_factor,
             seq: 0,
             frame: 0,
+            base: (0, 0),
             key_next: true,
             since_key: 0,
-        }
+        };
+        v.set_fps(cfg.fps);
+        v
+    }
+
+    /// Captures `fps` frames per second from now on, at the same bitrate (frames grow as the
+    /// rate falls, as a rate-controlled encoder's do).
+    pub fn set_fps(&mut self, fps: u32) {
+        self.base = (self.frame, self.ts_of(self.frame));
+        let fps = fps.max(1) as f64;
+        // Bytes per GOP = bitrate × GOP duration = (gop − 1 + factor) delta frames.
+        let per_gop = self.kbps as f64 * 1000.0 / 8.0 * self.gop_frames / fps;
+        let delta = per_gop / (self.gop_frames - 1.0 + self.keyframe_factor);
+        self.interval = SimDuration::from_nanos((1e9 / fps) as u64);
+        self.delta_bytes = delta;
+        self.key_bytes = delta * self.keyframe_factor;
     }
 
     pub fn interval(&self) -> SimDuration {
         self.interval
+    }
+
+    /// RTP timestamp of `frame`, counted at the current rate since the last change.
+    fn ts_of(&self, frame: u32) -> u32 {
+        let (f0, ts0) = self.base;
+        let n = (frame - f0) as u64;
+        ts0.wrapping_add((n * 90_000 * self.interval.as_nanos() / 1_000_000_000) as u32)
     }
 
     /// The next frame is a key frame (answering a PLI); the GOP restarts there.
@@ -199,7 +237,7 @@ impl VideoSource {
         };
         let bytes = (mean * (0.8 + 0.4 * rng.unit_f64())).max(1.0) as u32;
         let n = bytes.div_ceil(self.mtu).max(1);
-        let ts = (self.frame as u64 * 90_000 * self.interval.as_nanos() / 1_000_000_000) as u32;
+        let ts = self.ts_of(self.frame);
         let frame = self.frame;
         self.frame += 1;
         (0..n)

@@ -333,6 +333,15 @@ pub struct ForwardingSection {
     pub ring_capacity: u32,
     /// Packets a pool worker takes from the ring at a time.
     pub take_batch: u32,
+    /// Split architecture: audio forwarders call `runtime.LockOSThread()`.
+    pub lock_audio: bool,
+    /// Split architecture: one video worker per this many frames per second (seed: 15).
+    pub fps_per_worker: u32,
+    /// Split architecture: most video workers per stream (seed: 8).
+    pub max_video_workers: u32,
+    /// Split architecture: how often each stream's scaler measures its frame rate.
+    #[serde(with = "crate::scenario::dur")]
+    pub scale_interval: SimDuration,
 }
 
 /// How the server forwards what its recvLoops read (seed chapter 3.2).
@@ -344,6 +353,10 @@ pub enum Architecture {
     PerStream,
     /// recvLoops push into one ring buffer; a fixed pool of workers takes batches from it.
     Pool,
+    /// Seed 3.3: audio forwarded by resident goroutines locked to their threads
+    /// (`LockOSThread`), video by a per-stream pool that a scaler grows and shrinks with the
+    /// frame rate it measures.
+    Split,
 }
 
 impl Default for ForwardingSection {
@@ -361,6 +374,10 @@ impl Default for ForwardingSection {
             workers: 0,
             ring_capacity: 4096,
             take_batch: 32,
+            lock_audio: true,
+            fps_per_worker: 15,
+            max_video_workers: 8,
+            scale_interval: SimDuration::from_secs(1),
         }
     }
 }
@@ -497,6 +514,25 @@ impl Scenario {
                 "use 1 to 240 fps and a GOP of at least 1".into(),
             ));
         }
+        let mut last = SimDuration::ZERO;
+        for (i, c) in self.video.fps_schedule.iter().enumerate() {
+            let field = format!("video.fps_schedule[{i}]");
+            if c.fps == 0 || c.fps > 240 {
+                return Err((
+                    format!("{field}.fps"),
+                    format!("{} is out of range", c.fps),
+                    "use 1 to 240 fps".into(),
+                ));
+            }
+            if c.at < last || c.at > self.run.duration {
+                return Err((
+                    format!("{field}.at"),
+                    format!("{} is out of order or past run.duration", c.at),
+                    "list changes in time order, within the run".into(),
+                ));
+            }
+            last = c.at;
+        }
         if self.forwarding.batch == 0 || self.forwarding.batch > 1024 {
             return Err((
                 "forwarding.batch".to_string(),
@@ -526,6 +562,26 @@ impl Scenario {
                     ));
                 }
             }
+        }
+        if f.architecture == Architecture::Split {
+            for (name, v, min, max) in [
+                ("forwarding.fps_per_worker", f.fps_per_worker, 1, 240),
+                ("forwarding.max_video_workers", f.max_video_workers, 1, 1024),
+            ] {
+                if v < min || v > max {
+                    return Err((
+                        name.to_string(),
+                        format!("{v} is out of range"),
+                        format!("use {min} to {max}"),
+                    ));
+                }
+            }
+            dur_in(
+                "forwarding.scale_interval",
+                f.scale_interval,
+                SimDuration::from_millis(10),
+                SimDuration::from_secs(60),
+            )?;
         }
         dur_in("forwarding.frame_cpu", f.frame_cpu, SimDuration::ZERO, sec)?;
         dur_in(

@@ -198,3 +198,26 @@ fn bad_degrade_fields_are_located() {
     let sc = load("q.toml", QUICKSTART, &["degrade.trip_after=0".into()]).unwrap();
     assert!(!sc.degrade.enabled, "disabled degradation is not validated");
 }
+
+#[test]
+fn split_scenario_loads_and_bad_split_fields_are_located() {
+    let text = include_str!("../../../scenarios/split.toml");
+    let v = load_variants("split.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(v.len(), 2);
+    let split = &["forwarding.architecture=\"split\""];
+    let e = err(QUICKSTART, &[split[0], "forwarding.fps_per_worker=0"]);
+    assert_eq!(e.field, "forwarding.fps_per_worker");
+    let e = err(QUICKSTART, &[split[0], "forwarding.scale_interval=\"1us\""]);
+    assert_eq!(e.field, "forwarding.scale_interval");
+    let e = err(
+        QUICKSTART,
+        &["video.fps_schedule=[{ at = \"2s\", fps = 15 }, { at = \"1s\", fps = 30 }]"],
+    );
+    assert_eq!(e.field, "video.fps_schedule[1].at");
+    let e = err(
+        QUICKSTART,
+        &["video.fps_schedule=[{ at = \"1s\", fps = 0 }]"],
+    );
+    assert_eq!(e.field, "video.fps_schedule[0].fps");
+    assert!(e.to_string().contains("1 to 240"), "{e}");
+}

@@ -7,6 +7,7 @@ pub mod burst;
 pub mod gosched;
 pub mod room;
 pub mod signalling;
+pub mod split;
 
 use crate::scenario::{Scenario, Workload};
 use crate::world::{RunOutcome, Sim};

@@ -48,9 +48,15 @@ pub struct RoomMetrics {
     /// The degradation breaker's state changes.
     pub degrade_transitions: Vec<crate::server::breaker::Transition>,
     degrade: Option<Rc<Degrade>>,
+    /// Split architecture: video workers alive over time, over all streams.
+    pub video_workers: super::split::WorkerTimeline,
 }
 
 impl RoomMetrics {
+    pub(super) fn video_workers_changed(&mut self, at: SimTime, delta: i64) {
+        self.video_workers.change(at, delta);
+    }
+
     fn new() -> Self {
         Self {
             published: 0,
@@ -65,6 +71,7 @@ impl RoomMetrics {
             video_shed: 0,
             degrade_transitions: Vec::new(),
             degrade: None,
+            video_workers: Default::default(),
         }
     }
 
@@ -152,6 +159,9 @@ struct Sender {
     last_key: SimTime,
     next_audio: SimTime,
     next_video: SimTime,
+    /// `[video] fps_schedule` and the next change to apply.
+    fps_schedule: Rc<[crate::media::source::FpsChange]>,
+    next_fps: usize,
     rng: SimRng,
     metrics: Rc<RefCell<RoomMetrics>>,
 }
@@ -175,6 +185,15 @@ impl Process for Sender {
                 send(p);
             }
             self.next_audio += self.audio.interval();
+        }
+        while let Some(c) = self.fps_schedule.get(self.next_fps) {
+            if SimTime::ZERO + c.at > now {
+                break;
+            }
+            for v in &mut self.video {
+                v.set_fps(c.fps);
+            }
+            self.next_fps += 1;
         }
         if !self.video.is_empty() && self.next_video <= now {
             // A PLI that has arrived makes the next frame a key frame (throttled).
@@ -244,7 +263,7 @@ async fn hand_off(
 }
 
 /// Where a received packet goes: the participants' hosts, or nowhere (a layer not forwarded).
-struct Route {
+pub(super) struct Route {
     forward: bool,
     dests: Rc<[u32]>,
 }
@@ -278,7 +297,7 @@ impl Degrade {
 }
 
 /// `forwardLoop`'s work on one packet: CPU for the packet and each copy, a write per copy.
-async fn forward_one(
+pub(super) async fn forward_one(
     go: &crate::world::Go,
     d: &Datagram,
     route: &Route,
@@ -412,6 +431,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     let plis: PliBoard = Rc::new(RefCell::new(BTreeMap::new()));
     let pli_delay = sc.network.uplink.delay + sc.network.downlink.delay;
     let mut phase_rng = go.rng("room.phase", 0);
+    let fps_schedule: Rc<[crate::media::source::FpsChange]> = sc.video.fps_schedule.clone().into();
     // Links and players.
     sim.with_world_mut(|w| {
         for room in 0..sc.rooms.count {
@@ -502,10 +522,24 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     .collect();
                 let route = Rc::new(Route { forward, dests });
                 let fd = go.bind(id);
-                let (to, ch) = match &pool {
-                    Some(ring) => (HandTo::Ring(ring.clone(), route.clone()), None),
-                    None => {
-                        let ch = go.make_chan::<Datagram>(sc.forwarding.channel_capacity as usize);
+                let cap = sc.forwarding.channel_capacity as usize;
+                let split = sc.forwarding.architecture == Architecture::Split;
+                let video_pool = (split && s > 0).then(|| {
+                    Rc::new(super::split::VideoPool::new(
+                        &go,
+                        cap,
+                        route.clone(),
+                        degrade.clone(),
+                    ))
+                });
+                let frames = video_pool.as_ref().map(|vp| vp.frames.clone());
+                let (to, ch) = match (&pool, &video_pool) {
+                    (Some(ring), _) => (HandTo::Ring(ring.clone(), route.clone()), None),
+                    (None, Some(vp)) => {
+                        (HandTo::Chan(vp.input.clone(), sc.forwarding.handoff), None)
+                    }
+                    (None, None) => {
+                        let ch = go.make_chan::<Datagram>(cap);
                         (HandTo::Chan(ch.clone(), sc.forwarding.handoff), Some(ch))
                     }
                 };
@@ -515,22 +549,43 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     sc.forwarding.batch as usize,
                 );
                 go.go("main.recvLoop", move |go| async move {
+                    let count = |d: &Datagram| {
+                        if let (Some(f), true) = (&frames, d.rtp.marker) {
+                            f.set((f.get().0 + 1, d.rtp.ts));
+                        }
+                    };
                     loop {
                         if batch > 1 {
                             for d in fd.read_batch(&go, batch).await {
+                                count(&d);
                                 hand_off(&go, d, &to, &m, alloc).await;
                             }
                         } else {
                             let d = fd.read(&go).await;
+                            count(&d);
                             hand_off(&go, d, &to, &m, alloc).await;
                         }
                     }
                 });
+                if let Some(vp) = video_pool {
+                    let (m, fw) = (metrics.clone(), sc.forwarding.clone());
+                    go.go("main.vidScaler", move |go| {
+                        super::split::vid_scaler(go, vp, fw, id, m)
+                    });
+                    continue;
+                }
                 let Some(ch) = ch else {
                     continue; // the pool's workers forward
                 };
                 let (m, fw, dg) = (metrics.clone(), sc.forwarding.clone(), degrade.clone());
-                let mut cpu_rng = go.rng("room.cpu", id as u64);
+                let cpu_rng = go.rng("room.cpu", id as u64);
+                if split {
+                    go.go("main.audioLoop", move |go| {
+                        super::split::audio_loop(go, ch, route, fw, cpu_rng, m)
+                    });
+                    continue;
+                }
+                let mut cpu_rng = cpu_rng;
                 go.go("main.forwardLoop", move |go| async move {
                     while let Some(d) = ch.recv(&go).await {
                         forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, dg.as_deref()).await;
@@ -554,6 +609,8 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 last_key: SimTime::ZERO,
                 next_audio: start,
                 next_video: start,
+                fps_schedule: fps_schedule.clone(),
+                next_fps: 0,
                 rng: go.rng("room.media", p as u64),
                 metrics: metrics.clone(),
             };
