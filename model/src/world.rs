@@ -39,6 +39,8 @@ pub enum Ev {
     NetDeliver { slot: u32 },
     /// A scheduled network fault starts or ends.
     NetFault { index: u32, on: bool },
+    /// The world restarts after a `GOMAXPROCS` stop: `procresize`.
+    Procresize { host: u32, n: u32 },
 }
 
 /// Why a run ended.
@@ -301,6 +303,10 @@ impl Sim {
                     rts[host as usize].stall(kernel, kind);
                     (host, None)
                 }
+                Ev::Procresize { host, n } => {
+                    rts[host as usize].procresize(kernel, n);
+                    (host, None)
+                }
                 Ev::NetDeliver { slot } => {
                     let now = kernel.now();
                     if let Some((d, to)) = w.net.arrive(slot, now) {
@@ -529,6 +535,12 @@ impl Go {
     /// GOMAXPROCS of this runtime.
     pub fn gomaxprocs(&self) -> u32 {
         self.with_rt(|rt, _| rt.gomaxprocs())
+    }
+
+    /// `runtime.GOMAXPROCS(n)`: returns the previous setting; a different `n` stops the world
+    /// and resizes the Ps when it restarts (`procresize`). `n == 0` only reads.
+    pub fn set_gomaxprocs(&self, n: u32) -> u32 {
+        self.with_rt(|rt, k| rt.gomaxprocs_set(k, n))
     }
 
     /// The P this goroutine runs on.

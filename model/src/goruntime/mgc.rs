@@ -736,6 +736,8 @@ impl Runtime {
         for p in workers {
             self.post_step(k, p, PAction::Schedule, until);
         }
+        // stopTheWorldGC: a GOMAXPROCS call that waited for this cycle stops the world now.
+        self.stw_gomaxprocs(k);
     }
 
     /// Runs the GC model's part of `schedule` (step 4): a worker, or nothing.

@@ -39,6 +39,19 @@ impl CpuLimiter {
         }
     }
 
+    /// `resetCapacity` (procresize): the bucket holds one CPU-second per P; a smaller bucket
+    /// keeps at most what fits.
+    pub fn reset_capacity(&mut self, _now: u64, procs: u32) {
+        self.capacity = CAPACITY_PER_PROC_NS * procs as u64;
+        if self.fill >= self.capacity {
+            self.fill = self.capacity;
+            if !self.enabled {
+                self.enabled = true;
+                self.enabled_cycles += 1;
+            }
+        }
+    }
+
     pub fn needs_update(&self, now: u64) -> bool {
         now > self.last_update + UPDATE_PERIOD_NS
     }

@@ -13,6 +13,7 @@ pub mod mgcpacer;
 pub mod netpoll;
 pub mod pool;
 pub mod proc;
+pub mod procresize;
 pub mod runq;
 pub mod runtime2;
 pub mod select;

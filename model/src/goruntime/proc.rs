@@ -116,6 +116,47 @@ pub(crate) struct P {
     pub frac_time: u64,
 }
 
+impl P {
+    /// `pp.init`: a fresh P, idle, with empty queues and timers.
+    pub(super) fn new(at: SimTime) -> P {
+        P {
+            status: PStatus::Idle,
+            runq: RunQ::new(),
+            runnext: None,
+            curg: None,
+            action: PAction::Schedule,
+            gen: 0,
+            schedtick: 0,
+            sysmontick: SysmonTick::default(),
+            spinning: false,
+            computing: false,
+            timers: TimerHeap::default(),
+            goidcache: 0,
+            goidcacheend: 0,
+            mode: PMode::Idle,
+            mode_since: at,
+            mode_freeze: 0,
+            time_user: SimDuration::ZERO,
+            time_sched: SimDuration::ZERO,
+            time_gc: SimDuration::ZERO,
+            worker: None,
+            worker_since: SimTime::ZERO,
+            worker_freeze_mark: 0,
+            frac_time: 0,
+        }
+    }
+
+    /// `pp.init` on a P destroyed by an earlier shrink: reset, keeping its time accounting.
+    pub(super) fn reinit(&mut self, at: SimTime) {
+        let (user, sched, gc, gen) = (self.time_user, self.time_sched, self.time_gc, self.gen);
+        *self = P::new(at);
+        self.time_user = user;
+        self.time_sched = sched;
+        self.time_gc = gc;
+        self.gen = gen.wrapping_add(1);
+    }
+}
+
 /// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Poller {
@@ -148,6 +189,8 @@ pub struct SchedStats {
     pub threads: u64,
     pub stw_freezes: u64,
     pub stall_freezes: u64,
+    /// `GOMAXPROCS` changes applied (`procresize` at run time).
+    pub procresizes: u64,
     /// Ms wired to a goroutine by `LockOSThread` now.
     pub locked_ms: u64,
     /// P hand-offs to or from a locked M (`startlockedm`, `stoplockedm`): each is a thread switch.
@@ -178,11 +221,13 @@ pub struct Runtime {
     /// `sched.runq`.
     pub(crate) global: VecDeque<Gi>,
     /// `sched.pidle`: a LIFO list, as `pidleput`/`pidleget` use it.
-    pidle: Vec<Pi>,
+    pub(super) pidle: Vec<Pi>,
     nmspinning: u32,
     needspinning: bool,
     /// `newmHandoff.haveTemplateThread`.
     pub(super) template_thread: bool,
+    /// A `GOMAXPROCS(n)` waiting for its stop-the-world (`newprocs`) and the P that asked.
+    pub(super) pending_procs: Option<(u32, Pi)>,
     pub(super) nmidle: u32,
     goidgen: u64,
     /// The G being polled and its P.
@@ -241,39 +286,14 @@ pub(crate) enum TraceEv {
     GcEnd,
     GcWorkerStart,
     GcWorkerStop,
+    ProcResize,
 }
 
 impl Runtime {
     pub fn new(host: u32, cfg: RuntimeConfig, streams: &RngStreams) -> Self {
         assert!(cfg.gomaxprocs >= 1, "GOMAXPROCS must be at least 1");
         let n = cfg.gomaxprocs;
-        let allp = (0..n)
-            .map(|_| P {
-                status: PStatus::Idle,
-                runq: RunQ::new(),
-                runnext: None,
-                curg: None,
-                action: PAction::Schedule,
-                gen: 0,
-                schedtick: 0,
-                sysmontick: SysmonTick::default(),
-                spinning: false,
-                computing: false,
-                timers: TimerHeap::default(),
-                goidcache: 0,
-                goidcacheend: 0,
-                mode: PMode::Idle,
-                mode_since: SimTime::ZERO,
-                mode_freeze: 0,
-                time_user: SimDuration::ZERO,
-                time_sched: SimDuration::ZERO,
-                time_gc: SimDuration::ZERO,
-                worker: None,
-                worker_since: SimTime::ZERO,
-                worker_freeze_mark: 0,
-                frac_time: 0,
-            })
-            .collect();
+        let allp = (0..n).map(|_| P::new(SimTime::ZERO)).collect();
         // pidle is LIFO: P0 must come out first, as procresize leaves P0 with the M.
         let pidle = (0..n).rev().collect();
         let gc = GcState::new(cfg.gc.clone(), cfg.gogc, cfg.memory_limit, n);
@@ -292,6 +312,7 @@ impl Runtime {
             nmspinning: 0,
             needspinning: false,
             template_thread: false,
+            pending_procs: None,
             nmidle: 0,
             goidgen: 0,
             cur: None,
@@ -687,13 +708,34 @@ impl Runtime {
 
     // ---- Ms and Ps ----
 
-    fn acquire_idle(&mut self, p: Pi, at: SimTime) {
+    pub(super) fn acquire_idle(&mut self, p: Pi, at: SimTime) {
         if let Some(i) = self.pidle.iter().position(|&x| x == p) {
             self.pidle.remove(i);
         }
         let pp = &mut self.allp[p as usize];
         pp.status = PStatus::Running;
         self.p_mode(p, PMode::Sched, at);
+    }
+
+    /// A P that `procresize` just created starts its books now.
+    pub(super) fn p_added(&mut self, p: Pi, at: SimTime) {
+        let fz = self.frozen_at(at).total();
+        let pp = &mut self.allp[p as usize];
+        pp.mode_since = at;
+        pp.mode_freeze = fz;
+    }
+
+    /// `_Pdead`: the P leaves the scheduler; pending steps are void.
+    pub(super) fn p_retire(&mut self, p: Pi, at: SimTime) {
+        self.p_mode(p, PMode::Idle, at);
+        let pp = &mut self.allp[p as usize];
+        pp.status = PStatus::Dead;
+        pp.gen = pp.gen.wrapping_add(1);
+    }
+
+    /// A spinning M lost its P.
+    pub(super) fn drop_spinning(&mut self) {
+        self.nmspinning -= 1;
     }
 
     /// `pidleget`: the most recently idled P.
@@ -1527,6 +1569,7 @@ fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
         TraceEv::GcEnd => t!(cycle = a, heap_marked = b, "GCEnd"),
         TraceEv::GcWorkerStart => t!(p = a, mode = b, "GCWorkerStart"),
         TraceEv::GcWorkerStop => t!(p = a, mode = b, "GCWorkerStop"),
+        TraceEv::ProcResize => t!(old = a, new = b, "ProcResize"),
     }
 }
 

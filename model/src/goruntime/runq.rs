@@ -48,6 +48,15 @@ impl RunQ {
         self.head = self.head.wrapping_add(1);
         Some(g)
     }
+    /// From the tail (`pp.destroy`'s `runqtail--`).
+    #[inline]
+    pub fn pop_back(&mut self) -> Option<Gi> {
+        if self.is_empty() {
+            return None;
+        }
+        self.tail = self.tail.wrapping_sub(1);
+        Some(self.buf[(self.tail % RUNQ_LEN) as usize])
+    }
 }
 
 #[cfg(test)]

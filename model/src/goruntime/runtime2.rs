@@ -211,6 +211,8 @@ impl LostTime {
 pub enum PStatus {
     Idle,
     Running,
+    /// `_Pdead`: destroyed by a `GOMAXPROCS` shrink; may be re-initialised by a later grow.
+    Dead,
 }
 
 /// What a P's M does at its next step.

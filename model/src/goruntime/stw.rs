@@ -20,6 +20,8 @@ pub enum FreezeCause {
     GcStw,
     /// A stall that is not the GC: VM pause, noisy neighbour, cgroup throttling.
     Stall,
+    /// `stopTheWorldGC(stwGOMAXPROCS)`: a `GOMAXPROCS` change.
+    Procresize,
 }
 
 /// Cumulative frozen time, by cause.
@@ -27,11 +29,13 @@ pub enum FreezeCause {
 pub struct FrozenTime {
     pub gc: u64,
     pub stall: u64,
+    /// Stops for `GOMAXPROCS` changes.
+    pub other: u64,
 }
 
 impl FrozenTime {
     pub fn total(self) -> u64 {
-        self.gc + self.stall
+        self.gc + self.stall + self.other
     }
 }
 
@@ -65,6 +69,7 @@ impl Runtime {
         match f.cause {
             FreezeCause::GcStw => c.gc += inside,
             FreezeCause::Stall => c.stall += inside,
+            FreezeCause::Procresize => c.other += inside,
         }
         c
     }
@@ -99,6 +104,7 @@ impl Runtime {
         match cause {
             FreezeCause::GcStw => self.stats.stw_freezes += 1,
             FreezeCause::Stall => self.stats.stall_freezes += 1,
+            FreezeCause::Procresize => {}
         }
         from + dur
     }

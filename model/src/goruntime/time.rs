@@ -63,6 +63,13 @@ impl TimerHeap {
     pub fn next_when(&self) -> Option<SimTime> {
         self.heap.peek().map(|Reverse((w, ..))| *w)
     }
+    /// `moveTimers`: every entry of this heap goes to `dst` (zombies are dropped later there).
+    pub(crate) fn drain_into(&mut self, dst: &mut TimerHeap) {
+        for e in self.heap.drain() {
+            dst.heap.push(e);
+        }
+    }
+
     /// Pops the next live expired timer, discarding zombies on the way.
     pub(crate) fn pop_expired(&mut self, now: SimTime, timers: &Timers) -> Option<u32> {
         while let Some(Reverse((when, _, id, ver))) = self.heap.peek().copied() {
@@ -136,7 +143,7 @@ impl Runtime {
     }
 
     /// `wakeNetPoller`.
-    fn wake_net_poller(&mut self, k: &mut Kernel<Ev>, when: SimTime, at: SimTime) {
+    pub(super) fn wake_net_poller(&mut self, k: &mut Kernel<Ev>, when: SimTime, at: SimTime) {
         if self.poller_until().is_some() {
             if self.poller_until().unwrap().is_none_or(|u| u > when) {
                 self.netpoll_break(k, at);

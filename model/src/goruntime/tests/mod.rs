@@ -5,6 +5,7 @@ mod context_test;
 mod lockosthread_test;
 mod mgc_test;
 mod proc_test;
+mod procresize_test;
 mod select_test;
 mod stall_test;
 mod sync_test;
