@@ -590,6 +590,27 @@ fn runtime_section(s: &mut String, sim: &Sim, out: &RunOutcome) {
                 st.locked_ms, st.lockedm_handoffs
             );
         }
+        if rt.gomaxprocs_log.len() > 1 {
+            let steps: Vec<String> = rt
+                .gomaxprocs_log
+                .iter()
+                .take(12)
+                .map(|(t, n)| format!("{n} at {t}"))
+                .collect();
+            let _ = writeln!(s, "  GOMAXPROCS over time: {}", steps.join(" → "));
+        }
+        if let Some(topo) = &rt.cfg.topology {
+            let _ = writeln!(
+                s,
+                "  topology: {} sockets × {} L3 × {} cores × {} threads · steals across L3 domains {}, across sockets {}",
+                topo.sockets,
+                topo.l3_per_socket,
+                topo.cores_per_l3,
+                topo.threads_per_core,
+                st.steals_cross_l3,
+                st.steals_cross_socket
+            );
+        }
     });
 }
 

@@ -65,6 +65,14 @@ pub struct Costs {
     /// From `notewakeup` (futex wake) to the woken M running `schedule` (`startm`, `wakep`).
     #[serde(with = "crate::scenario::dur")]
     pub m_wake: SimDuration,
+    /// Extra cost per goroutine stolen from a P in another L3 domain of the same socket: its
+    /// `g`, stack top and the victim's run-queue lines come from a remote L3 (estimate: ~15
+    /// lines at ~70 ns). Applies only with `[server.topology]`.
+    #[serde(with = "crate::scenario::dur")]
+    pub steal_cross_l3_per_g: SimDuration,
+    /// The same from another socket (estimate: remote-NUMA lines at ~200 ns).
+    #[serde(with = "crate::scenario::dur")]
+    pub steal_cross_socket_per_g: SimDuration,
     /// From an epoll event or timeout to the blocked M running again (timer slack + wake-up;
     /// measured Sleep(50us) p50 = 1.096 ms on an idle process, so ≈ 90 us past the 1 ms timeout).
     #[serde(with = "crate::scenario::dur")]
@@ -95,6 +103,8 @@ impl Default for Costs {
             fd_read_batch_base: SimDuration::from_nanos(1_000),
             fd_read_batched: SimDuration::from_nanos(250),
             m_wake: SimDuration::from_micros(5),
+            steal_cross_l3_per_g: SimDuration::from_nanos(1_000),
+            steal_cross_socket_per_g: SimDuration::from_nanos(3_000),
             epoll_wake: SimDuration::from_micros(90),
             preempt_signal: SimDuration::from_micros(3),
         }
@@ -124,6 +134,8 @@ impl Costs {
             fd_read_batch_base: z,
             fd_read_batched: z,
             m_wake: z,
+            steal_cross_l3_per_g: z,
+            steal_cross_socket_per_g: z,
             epoll_wake: z,
             preempt_signal: z,
         }

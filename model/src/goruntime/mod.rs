@@ -21,6 +21,7 @@ pub mod stall;
 pub mod stw;
 pub mod sync;
 pub mod time;
+pub mod topology;
 
 #[cfg(test)]
 mod tests;

@@ -56,6 +56,8 @@ pub struct RuntimeConfig {
     pub gc: GcConfig,
     /// Stalls that are not the GC (VM pauses, cgroup throttling).
     pub stalls: super::stall::StallConfig,
+    /// The host's CPUs: P placement, cross-L3 steal costs, the online-CPU limit.
+    pub topology: Option<super::topology::Topology>,
 }
 
 impl Default for RuntimeConfig {
@@ -68,6 +70,7 @@ impl Default for RuntimeConfig {
             memory_limit: i64::MAX,
             gc: GcConfig::default(),
             stalls: Default::default(),
+            topology: None,
         }
     }
 }
@@ -191,6 +194,9 @@ pub struct SchedStats {
     pub stall_freezes: u64,
     /// `GOMAXPROCS` changes applied (`procresize` at run time).
     pub procresizes: u64,
+    /// Steals whose victim sat in another L3 domain of the same socket, or another socket.
+    pub steals_cross_l3: u64,
+    pub steals_cross_socket: u64,
     /// Ms wired to a goroutine by `LockOSThread` now.
     pub locked_ms: u64,
     /// P hand-offs to or from a locked M (`startlockedm`, `stoplockedm`): each is a thread switch.
@@ -228,6 +234,10 @@ pub struct Runtime {
     pub(super) template_thread: bool,
     /// A `GOMAXPROCS(n)` waiting for its stop-the-world (`newprocs`) and the P that asked.
     pub(super) pending_procs: Option<(u32, Pi)>,
+    /// Each P's (socket, L3 domain) under `cfg.topology` (empty without one).
+    pub(super) p_domain: Vec<(u32, u32)>,
+    /// GOMAXPROCS over the run: (when, value), starting with the initial setting.
+    pub gomaxprocs_log: Vec<(SimTime, u32)>,
     pub(super) nmidle: u32,
     goidgen: u64,
     /// The G being polled and its P.
@@ -313,6 +323,8 @@ impl Runtime {
             needspinning: false,
             template_thread: false,
             pending_procs: None,
+            p_domain: Vec::new(),
+            gomaxprocs_log: vec![(SimTime::ZERO, n)],
             nmidle: 0,
             goidgen: 0,
             cur: None,
@@ -684,6 +696,7 @@ impl Runtime {
                 if let Some(g) = self.allp[victim as usize].runnext.take() {
                     self.stats.steals += 1;
                     self.stats.stolen_gs += 1;
+                    self.charge_steal_distance(p, victim, 1, t);
                     return Some(g);
                 }
             }
@@ -696,6 +709,7 @@ impl Runtime {
                 .pop_front()
                 .expect("counted");
         }
+        self.charge_steal_distance(p, victim, n, t);
         let last = batch[n as usize - 1];
         for &x in &batch[..n as usize - 1] {
             self.allp[p as usize].runq.push_back(x);

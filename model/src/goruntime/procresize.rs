@@ -74,6 +74,8 @@ impl Runtime {
             self.destroy_p(k, d, here, now);
         }
         self.cfg.gomaxprocs = n;
+        self.gomaxprocs_log.push((now, n));
+        self.place_ps(now);
         self.gc.limiter.reset_capacity(now.as_nanos(), n);
         self.trace(
             k,

@@ -57,6 +57,8 @@ pub enum StallKind {
     Throttle {
         period_start: SimTime,
     },
+    /// `[server.topology] changes[i]`: CPUs go offline or come back.
+    Topology(u32),
 }
 
 pub(crate) struct StallState {
@@ -65,6 +67,9 @@ pub(crate) struct StallState {
     /// CPU used by the host when the current period began.
     period_base: u64,
     pub throttled: u64,
+    /// CPUs online under `[server.topology]` (0: no topology): the process cannot use more
+    /// per period than this, however many Ps it has.
+    pub online_cpus: f64,
 }
 
 impl StallState {
@@ -74,6 +79,7 @@ impl StallState {
             rng,
             period_base: 0,
             throttled: 0,
+            online_cpus: 0.0,
         }
     }
 }
@@ -82,6 +88,7 @@ impl Runtime {
     /// Schedules the configured stall sources.
     pub(crate) fn start_stalls(&mut self, k: &mut Kernel<Ev>) {
         let host = self.host;
+        self.place_ps(k.now());
         for (i, p) in self.stalls.cfg.pauses.iter().enumerate() {
             k.schedule(
                 SimTime::ZERO + p.at,
@@ -101,7 +108,18 @@ impl Runtime {
                 },
             );
         }
-        if self.stalls.cfg.cpu_quota > 0.0 {
+        if let Some(t) = &self.cfg.topology {
+            for i in 0..t.changes.len() {
+                k.schedule(
+                    SimTime::ZERO + t.changes[i].at,
+                    Ev::Stall {
+                        host,
+                        kind: StallKind::Topology(i as u32),
+                    },
+                );
+            }
+        }
+        if self.cpu_limit() > 0.0 {
             k.schedule(
                 SimTime::ZERO,
                 Ev::Stall {
@@ -142,6 +160,19 @@ impl Runtime {
                 );
             }
             StallKind::Throttle { period_start } => self.throttle_check(k, now, period_start),
+            StallKind::Topology(_) => self.place_ps(now),
+        }
+    }
+
+    /// CPUs per period the process may use: its cgroup quota, and no more than the CPUs
+    /// online (0: unlimited).
+    pub(crate) fn cpu_limit(&self) -> f64 {
+        let (q, o) = (self.stalls.cfg.cpu_quota, self.stalls.online_cpus);
+        match (q > 0.0, o > 0.0) {
+            (true, true) => q.min(o),
+            (true, false) => q,
+            (false, true) => o,
+            (false, false) => 0.0,
         }
     }
 
@@ -151,7 +182,7 @@ impl Runtime {
     fn throttle_check(&mut self, k: &mut Kernel<Ev>, now: SimTime, period_start: SimTime) {
         let host = self.host;
         let period = self.stalls.cfg.cpu_period;
-        let quota = (self.stalls.cfg.cpu_quota * period.as_nanos() as f64) as u64;
+        let quota = (self.cpu_limit() * period.as_nanos() as f64) as u64;
         let end = period_start + period;
         if now == period_start {
             self.stalls.period_base = self.cpu_used_ns(now);

@@ -122,6 +122,12 @@ pub struct ServerSection {
     /// Costs of runtime operations (docs/model.md lists the defaults and their sources).
     #[serde(default)]
     pub costs: Costs,
+    /// The host's CPU topology (seed 4.1); none: Ps are interchangeable.
+    #[serde(default)]
+    pub topology: Option<crate::goruntime::topology::Topology>,
+    /// A goroutine that re-reads the topology and sets GOMAXPROCS (seed 4.1).
+    #[serde(default)]
+    pub tuner: crate::goruntime::topology::TunerConfig,
 }
 
 /// The program a scenario runs.
@@ -607,6 +613,24 @@ impl Scenario {
         ] {
             dur_in(name, d, SimDuration::ZERO, sec)?;
         }
+        if let Some(t) = &self.server.topology {
+            t.validate(self.run.duration)?;
+        }
+        if self.server.tuner.policy != crate::goruntime::topology::TunerPolicy::None {
+            if self.server.topology.is_none() {
+                return Err((
+                    "server.tuner.policy".to_string(),
+                    "the tuner reads the CPU topology, and there is none".into(),
+                    "add a [server.topology] section (sockets, l3_per_socket, cores_per_l3, threads_per_core)".into(),
+                ));
+            }
+            dur_in(
+                "server.tuner.period",
+                self.server.tuner.period,
+                SimDuration::from_millis(1),
+                SimDuration::from_secs(3600),
+            )?;
+        }
         if self.degrade.enabled {
             let d = &self.degrade;
             dur_in(
@@ -709,6 +733,7 @@ impl ServerSection {
             memory_limit: self.gomemlimit,
             gc: self.gc.clone(),
             stalls: self.stalls.clone(),
+            topology: self.topology.clone(),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod gosched;
 pub mod room;
 pub mod signalling;
 pub mod split;
+pub mod tuner;
 
 use crate::scenario::{Scenario, Workload};
 use crate::world::{RunOutcome, Sim};
@@ -40,6 +41,7 @@ pub fn new_sim(sc: &Scenario, seed: u64) -> (Sim, u32) {
     };
     let sim = Sim::new(seed, limits);
     let host = sim.add_runtime(sc.server.runtime_config());
+    tuner::start(&sim, host, sc);
     (sim, host)
 }
 
