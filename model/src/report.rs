@@ -99,7 +99,11 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         sc.server.gomaxprocs
     );
     match &ran.measured {
-        Measured::Room(m) => room_section(&mut s, sc, &m.borrow()),
+        Measured::Room(m) => {
+            let now = ran.out.now;
+            let cpu = ran.sim.runtime(0, |rt| rt.cpu_used_ns(now));
+            room_section(&mut s, sc, &m.borrow(), cpu)
+        }
         Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
         Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
         Measured::Signalling(m) => signalling_section(&mut s, sc, m),
@@ -184,7 +188,12 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
     s
 }
 
-fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMetrics) {
+fn room_section(
+    s: &mut String,
+    sc: &Scenario,
+    m: &crate::workload::room::RoomMetrics,
+    cpu_ns: u64,
+) {
     let handoff = match sc.forwarding.handoff {
         Handoff::Blocking => "blocking",
         Handoff::Nonblocking => "non-blocking (drop when full)",
@@ -213,11 +222,25 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
             f.scale_interval
         )
             }
+            crate::scenario::Architecture::Livekit => format!(
+                "LiveKit: forwardRTP per layer, DownTrackSpreader threshold {} over NumCPU {} taking {} at a time, NACK {}",
+                f.spreader_threshold,
+                sc.num_cpu(),
+                f.spreader_step,
+                if f.nack { "on" } else { "off" }
+            ),
         };
     let _ = writeln!(
         s,
-        "{} room(s) × {} hosts · audio {} fps · {arch}",
-        sc.rooms.count, sc.rooms.hosts_per_room, sc.audio.fps
+        "{} room(s) × {} hosts{} · audio {} fps · {arch}",
+        sc.rooms.count,
+        sc.rooms.hosts_per_room,
+        if sc.rooms.listeners > 0 {
+            format!(" + {} listeners", sc.rooms.listeners)
+        } else {
+            String::new()
+        },
+        sc.audio.fps
     );
     let _ = writeln!(s, "\nframes");
     let mut t = Table::new(&[
@@ -244,6 +267,15 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
         format!("{drop_rate:.2}%"),
     ]);
     s.push_str(&t.render("  "));
+    let copies = m.forwarded_copies + m.retransmitted;
+    if copies > 0 {
+        let _ = writeln!(
+            s,
+            "  server CPU per packet out: {:.1} us ({:.3} CPU-s for {copies} packets; the LiveKit benchmark implies 13 audio, 18 meeting, 26 livestream)",
+            cpu_ns as f64 / 1e3 / copies as f64,
+            cpu_ns as f64 / 1e9
+        );
+    }
     let _ = writeln!(s, "\nlatency per frame (ms)");
     let mut t = Table::new(&["", "P50", "P99", "max", "mean"]);
     for (name, h) in [
@@ -260,6 +292,13 @@ fn room_section(s: &mut String, sc: &Scenario, m: &crate::workload::room::RoomMe
             m.video_shed, sc.degrade.max_queue_delay
         );
         timeline(s, "video breaker timeline", &m.degrade_transitions);
+    }
+    if f.architecture == crate::scenario::Architecture::Livekit {
+        let _ = writeln!(
+            s,
+            "\nNACK: {} sequence numbers NACKed, {} retransmitted, {} no longer held",
+            m.nacked, m.retransmitted, m.rtx_missing
+        );
     }
     if f.architecture == crate::scenario::Architecture::Split {
         let w = &m.video_workers;

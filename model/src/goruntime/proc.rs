@@ -1502,7 +1502,7 @@ impl Runtime {
 
     /// CPU time the host has used up to `now`: every P's goroutine, scheduler and GC time,
     /// including the interval in progress, less frozen time.
-    pub(crate) fn cpu_used_ns(&self, now: SimTime) -> u64 {
+    pub fn cpu_used_ns(&self, now: SimTime) -> u64 {
         let fz = self.frozen_at(now).total();
         self.allp
             .iter()

@@ -152,6 +152,10 @@ pub struct RoomsSection {
     pub count: u32,
     #[serde(default = "default_hosts")]
     pub hosts_per_room: u32,
+    /// Subscribe-only participants per room (a live stream's audience): they play every host's
+    /// streams and publish nothing.
+    #[serde(default)]
+    pub listeners: u32,
 }
 
 impl Default for RoomsSection {
@@ -159,6 +163,7 @@ impl Default for RoomsSection {
         Self {
             count: 1,
             hosts_per_room: 2,
+            listeners: 0,
         }
     }
 }
@@ -348,6 +353,18 @@ pub struct ForwardingSection {
     /// Split architecture: how often each stream's scaler measures its frame rate.
     #[serde(with = "crate::scenario::dur")]
     pub scale_interval: SimDuration,
+    /// LiveKit: fan out serially below this many downtracks, in parallel from it (media: 20).
+    pub spreader_threshold: u32,
+    /// LiveKit: `runtime.NumCPU()`, the parallel fan-out's goroutines (0: GOMAXPROCS). NumCPU
+    /// ignores the cgroup quota, so it can exceed GOMAXPROCS.
+    pub num_cpu: u32,
+    /// LiveKit: downtracks a fan-out goroutine takes at a time (`step`, 2).
+    pub spreader_step: u32,
+    /// CPU per byte of each forwarded copy (copy, SRTP), on top of `per_destination_cpu`.
+    #[serde(with = "crate::scenario::dur")]
+    pub per_byte_cpu: SimDuration,
+    /// LiveKit: subscribers NACK missing video packets and downtracks retransmit them.
+    pub nack: bool,
 }
 
 /// How the server forwards what its recvLoops read (seed chapter 3.2).
@@ -363,6 +380,10 @@ pub enum Architecture {
     /// (`LockOSThread`), video by a per-stream pool that a scaler grows and shrinks with the
     /// frame rate it measures.
     Split,
+    /// As LiveKit forwards (`receiver_base.go: forwardRTP`): a forwarder per received layer
+    /// fanning out through a `DownTrackSpreader`, per-downtrack key-frame and layer workers, and
+    /// a goroutine per NACK to retransmit.
+    Livekit,
 }
 
 impl Default for ForwardingSection {
@@ -384,6 +405,11 @@ impl Default for ForwardingSection {
             fps_per_worker: 15,
             max_video_workers: 8,
             scale_interval: SimDuration::from_secs(1),
+            spreader_threshold: 20,
+            num_cpu: 0,
+            spreader_step: 2,
+            per_byte_cpu: SimDuration::ZERO,
+            nack: true,
         }
     }
 }
@@ -472,6 +498,16 @@ impl Scenario {
                 "rooms.hosts_per_room".to_string(),
                 format!("{} hosts per room is out of range", r.hosts_per_room),
                 "a co-streaming room has 2 to 64 hosts".into(),
+            ));
+        }
+        if r.listeners > 100_000 || r.count as u64 * r.listeners as u64 > MAX_STREAMS {
+            return Err((
+                "rooms.listeners".to_string(),
+                format!(
+                    "{} listeners per room in {} rooms is too many",
+                    r.listeners, r.count
+                ),
+                format!("use at most 100000 per room and {MAX_STREAMS} in all"),
             ));
         }
         let streams = r.count as u64 * r.hosts_per_room as u64;
@@ -589,6 +625,26 @@ impl Scenario {
                 SimDuration::from_secs(60),
             )?;
         }
+        if f.architecture == Architecture::Livekit {
+            for (name, v, min, max) in [
+                ("forwarding.spreader_step", f.spreader_step, 1, 1024),
+                ("forwarding.num_cpu", f.num_cpu, 0, 4096),
+            ] {
+                if v < min || v > max {
+                    return Err((
+                        name.to_string(),
+                        format!("{v} is out of range"),
+                        format!("use {min} to {max} (num_cpu: 0 means GOMAXPROCS)"),
+                    ));
+                }
+            }
+        }
+        dur_in(
+            "forwarding.per_byte_cpu",
+            f.per_byte_cpu,
+            SimDuration::ZERO,
+            SimDuration::from_micros(1),
+        )?;
         dur_in("forwarding.frame_cpu", f.frame_cpu, SimDuration::ZERO, sec)?;
         dur_in(
             "forwarding.per_destination_cpu",
@@ -714,6 +770,14 @@ impl Scenario {
 
 impl Scenario {
     /// The pool's worker count: `forwarding.workers`, or GOMAXPROCS when it is 0.
+    /// `runtime.NumCPU()` for the LiveKit fan-out: `forwarding.num_cpu`, or GOMAXPROCS.
+    pub fn num_cpu(&self) -> u32 {
+        match self.forwarding.num_cpu {
+            0 => self.server.gomaxprocs,
+            n => n,
+        }
+    }
+
     pub fn pool_workers(&self) -> u32 {
         match self.forwarding.workers {
             0 => self.server.gomaxprocs,

@@ -5,6 +5,7 @@ pub mod alloc;
 pub mod breaker;
 pub mod burst;
 pub mod gosched;
+pub mod livekit;
 pub mod room;
 pub mod signalling;
 pub mod split;

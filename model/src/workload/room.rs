@@ -50,6 +50,11 @@ pub struct RoomMetrics {
     degrade: Option<Rc<Degrade>>,
     /// Split architecture: video workers alive over time, over all streams.
     pub video_workers: super::split::WorkerTimeline,
+    /// LiveKit architecture: packets retransmitted on NACK, and NACKed packets no longer held.
+    pub retransmitted: u64,
+    pub rtx_missing: u64,
+    /// Sequence numbers the subscribers NACKed.
+    pub nacked: u64,
 }
 
 impl RoomMetrics {
@@ -72,6 +77,9 @@ impl RoomMetrics {
             degrade_transitions: Vec::new(),
             degrade: None,
             video_workers: Default::default(),
+            retransmitted: 0,
+            rtx_missing: 0,
+            nacked: 0,
         }
     }
 
@@ -108,6 +116,16 @@ pub struct Player {
     plis: PliBoard,
     /// One-way delay of a PLI back to the sender (downlink + uplink base delays).
     pli_delay: SimDuration,
+    /// LiveKit architecture: NACKs for video holes, sent back over the downlink.
+    nack: Option<PlayerNack>,
+}
+
+/// A player's NACK sender: its host, the path back to the server, and the holes it tracks.
+struct PlayerNack {
+    host: u32,
+    path: Rc<super::livekit::NackPath>,
+    delay: SimDuration,
+    tracker: super::livekit::NackTracker,
 }
 
 impl Player {
@@ -137,6 +155,19 @@ impl Sink for Player {
             }
             MediaKind::Video => {
                 if let Some(r) = self.video.get_mut(&d.rtp.ssrc) {
+                    if let Some(n) = &mut self.nack {
+                        let seqs = n.tracker.on_packet(d.rtp.ssrc, d.rtp.seq);
+                        if !seqs.is_empty() {
+                            n.path.send(
+                                now + n.delay,
+                                super::livekit::Nack {
+                                    subscriber: n.host,
+                                    ssrc: d.rtp.ssrc,
+                                    seqs,
+                                },
+                            );
+                        }
+                    }
                     r.on_packet(&d.rtp, now);
                     if r.pli_needed.take().is_some() {
                         self.plis
@@ -268,6 +299,13 @@ pub(super) struct Route {
     dests: Rc<[u32]>,
 }
 
+impl Route {
+    /// The hosts a forwarded packet goes to.
+    pub(super) fn dests(&self) -> &Rc<[u32]> {
+        &self.dests
+    }
+}
+
 /// Degradation on the media path when the server saturates: a gobreaker guarding video
 /// forwarding. A video packet that waited longer than `max_queue_delay` before its forwarder
 /// reached it is a failure; while the breaker is open video is shed and audio still flows;
@@ -296,16 +334,38 @@ impl Degrade {
     }
 }
 
+/// How packets are forwarded: the settings, and the optional degradation breaker and fan-out.
+#[derive(Clone, Copy)]
+pub(super) struct Forwarder<'a> {
+    pub fw: &'a crate::scenario::ForwardingSection,
+    pub degrade: Option<&'a Degrade>,
+    pub spreader: Option<&'a super::livekit::Spreader>,
+}
+
+impl<'a> Forwarder<'a> {
+    pub fn plain(fw: &'a crate::scenario::ForwardingSection, degrade: Option<&'a Degrade>) -> Self {
+        Forwarder {
+            fw,
+            degrade,
+            spreader: None,
+        }
+    }
+}
+
 /// `forwardLoop`'s work on one packet: CPU for the packet and each copy, a write per copy.
 pub(super) async fn forward_one(
     go: &crate::world::Go,
     d: &Datagram,
     route: &Route,
-    fw: &crate::scenario::ForwardingSection,
+    how: Forwarder<'_>,
     cpu_rng: &mut SimRng,
     m: &RefCell<RoomMetrics>,
-    degrade: Option<&Degrade>,
 ) {
+    let Forwarder {
+        fw,
+        degrade,
+        spreader,
+    } = how;
     let mut probe = None;
     if let (Some(dg), MediaKind::Video) = (degrade, d.rtp.kind) {
         let now = go.now();
@@ -325,10 +385,18 @@ pub(super) async fn forward_one(
     } else {
         0
     };
-    let base = fw.frame_cpu + fw.per_destination_cpu * n;
     let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
-    go.compute(base.mul_f64(scale)).await;
-    if route.forward {
+    if let Some(sp) = spreader {
+        // The forwarder's own work; each WriteRTP is charged where the spreader runs it.
+        go.compute(fw.frame_cpu.mul_f64(scale)).await;
+        if route.forward {
+            sp.broadcast(go, d, route).await;
+        }
+    } else {
+        let base = fw.frame_cpu + super::livekit::write_cost(fw, d) * n;
+        go.compute(base.mul_f64(scale)).await;
+    }
+    if route.forward && spreader.is_none() {
         for &h in route.dests.iter() {
             go.udp_send(Datagram {
                 src: (SERVER, d.rtp.ssrc),
@@ -408,7 +476,8 @@ async fn pool_worker(
             continue;
         }
         for (d, route) in batch.drain(..) {
-            forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, degrade.as_deref()).await;
+            let how = Forwarder::plain(&fw, degrade.as_deref());
+            forward_one(&go, &d, &route, how, &mut cpu_rng, &m).await;
         }
     }
 }
@@ -432,25 +501,42 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     let pli_delay = sc.network.uplink.delay + sc.network.downlink.delay;
     let mut phase_rng = go.rng("room.phase", 0);
     let fps_schedule: Rc<[crate::media::source::FpsChange]> = sc.video.fps_schedule.clone().into();
-    // Links and players.
+    let livekit = sc.forwarding.architecture == Architecture::Livekit;
+    let nack_path = (livekit && sc.forwarding.nack && sc.video.enabled)
+        .then(|| Rc::new(super::livekit::NackPath::default()));
+    // Links and players: the hosts, then the listeners of each room.
+    let listeners = sc.rooms.listeners;
+    let hosts_total = sc.rooms.count * k;
     sim.with_world_mut(|w| {
-        for room in 0..sc.rooms.count {
-            for i in 0..k {
-                let p = room * k + i;
-                w.net.set_link(p + 1, SERVER, sc.network.uplink.clone());
-                w.net.set_link(SERVER, p + 1, sc.network.downlink.clone());
-            }
+        for p in 0..hosts_total {
+            w.net.set_link(p + 1, SERVER, sc.network.uplink.clone());
+            w.net.set_link(SERVER, p + 1, sc.network.downlink.clone());
+        }
+        for l in 0..sc.rooms.count * listeners {
+            w.net
+                .set_link(SERVER, hosts_total + l + 1, sc.network.downlink.clone());
         }
     });
     for room in 0..sc.rooms.count {
-        for i in 0..k {
-            let p = room * k + i;
+        for i in 0..k + listeners {
+            // Participant ids: hosts first (room * k + i), then listeners.
+            let p = if i < k {
+                room * k + i
+            } else {
+                hosts_total + room * listeners + (i - k)
+            };
             let mut player = Player {
                 participant: p,
                 audio: BTreeMap::new(),
                 video: BTreeMap::new(),
                 plis: plis.clone(),
                 pli_delay,
+                nack: nack_path.as_ref().map(|path| PlayerNack {
+                    host: p + 1,
+                    path: path.clone(),
+                    delay: sc.network.downlink.delay,
+                    tracker: Default::default(),
+                }),
             };
             for j in (0..k).filter(|&j| j != i) {
                 let src = room * k + j;
@@ -509,6 +595,15 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
         }
         ring
     });
+    let spreader = Rc::new(super::livekit::Spreader {
+        threshold: sc.forwarding.spreader_threshold as usize,
+        num_cpu: sc.num_cpu() as usize,
+        step: sc.forwarding.spreader_step as usize,
+        fw: sc.forwarding.clone(),
+    });
+    let key_frame_interval =
+        super::livekit::key_frame_interval(sc.network.downlink.delay + sc.network.downlink.delay);
+    let mut sequencers: BTreeMap<u32, Rc<super::livekit::Sequencer>> = BTreeMap::new();
     for room in 0..sc.rooms.count {
         for i in 0..k {
             let p = room * k + i;
@@ -519,6 +614,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 let dests: Rc<[u32]> = (0..k)
                     .filter(|&j| j != i)
                     .map(|j| room * k + j + 1)
+                    .chain((0..listeners).map(|l| hosts_total + room * listeners + l + 1))
                     .collect();
                 let route = Rc::new(Route { forward, dests });
                 let fd = go.bind(id);
@@ -585,10 +681,53 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     });
                     continue;
                 }
+                if livekit {
+                    let sq = (nack_path.is_some() && forward && s > 0).then(|| {
+                        let sq = Rc::new(super::livekit::Sequencer::default());
+                        sequencers.insert(id, sq.clone());
+                        sq
+                    });
+                    if s > 0 && forward {
+                        // Per video downtrack: the key-frame requester and the layer notifier.
+                        for _ in route.dests().iter() {
+                            go.go("sfu.(*DownTrack).keyFrameRequester", move |go| {
+                                super::livekit::key_frame_requester(go, key_frame_interval)
+                            });
+                            go.go(
+                                "sfu.(*DownTrack).maxLayerNotifierWorker",
+                                super::livekit::max_layer_notifier,
+                            );
+                        }
+                    }
+                    let sp = spreader.clone();
+                    let mut cpu_rng = cpu_rng;
+                    go.go("sfu.(*ReceiverBase).forwardRTP", move |go| async move {
+                        while let Some(d) = ch.recv(&go).await {
+                            if let Some(sq) = &sq {
+                                sq.push(&d);
+                            }
+                            let how = Forwarder {
+                                fw: &fw,
+                                degrade: dg.as_deref(),
+                                spreader: Some(&sp),
+                            };
+                            forward_one(&go, &d, &route, how, &mut cpu_rng, &m).await;
+                        }
+                    });
+                    continue;
+                }
                 let mut cpu_rng = cpu_rng;
                 go.go("main.forwardLoop", move |go| async move {
                     while let Some(d) = ch.recv(&go).await {
-                        forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, dg.as_deref()).await;
+                        forward_one(
+                            &go,
+                            &d,
+                            &route,
+                            Forwarder::plain(&fw, dg.as_deref()),
+                            &mut cpu_rng,
+                            &m,
+                        )
+                        .await;
                     }
                 });
             }
@@ -616,6 +755,29 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             };
             sim.add_process(Box::new(sender), start);
         }
+    }
+    // LiveKit: each subscriber's RTCP reader, and the path its NACKs take to the server.
+    if let Some(path) = nack_path {
+        let sequencers = Rc::new(sequencers);
+        let mut sockets = BTreeMap::new();
+        let hosts: Vec<u32> = metrics
+            .borrow()
+            .players
+            .iter()
+            .map(|p| p.borrow().participant + 1)
+            .collect();
+        for h in hosts {
+            let fd = go.fd::<super::livekit::Nack>();
+            sockets.insert(h, fd.clone());
+            let (sq, fw, m) = (sequencers.clone(), sc.forwarding.clone(), metrics.clone());
+            go.go("sfu.(*DownTrack).handleRTCP", move |go| {
+                super::livekit::rtcp_reader(go, fd, sq, fw, m)
+            });
+        }
+        sim.add_process(
+            Box::new(super::livekit::NackCourier { path, sockets }),
+            SimTime::ZERO,
+        );
     }
     // Scheduled faults.
     for f in &sc.network.faults {

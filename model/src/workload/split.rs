@@ -19,7 +19,7 @@
 //! timestamp span), as an SFU's frame-rate estimator does; counting arrivals per wall-clock
 //! window instead reads 29 or 31 at a steady 30 fps and makes the seed's `/15` flap.
 
-use super::room::{forward_one, Degrade, RoomMetrics, Route};
+use super::room::{forward_one, Degrade, Forwarder, RoomMetrics, Route};
 use crate::goruntime::{Chan, RecvCase};
 use crate::net::Datagram;
 use crate::scenario::ForwardingSection;
@@ -41,7 +41,15 @@ pub(super) async fn audio_loop(
         go.lock_os_thread();
     }
     while let Some(d) = ch.recv(&go).await {
-        forward_one(&go, &d, &route, &fw, &mut cpu_rng, &m, None).await;
+        forward_one(
+            &go,
+            &d,
+            &route,
+            Forwarder::plain(&fw, None),
+            &mut cpu_rng,
+            &m,
+        )
+        .await;
     }
 }
 
@@ -135,16 +143,8 @@ async fn video_worker(
                 None => return, // closed
             }
         };
-        forward_one(
-            &go,
-            &d,
-            &pool.route,
-            &fw,
-            &mut cpu_rng,
-            &m,
-            pool.degrade.as_deref(),
-        )
-        .await;
+        let how = Forwarder::plain(&fw, pool.degrade.as_deref());
+        forward_one(&go, &d, &pool.route, how, &mut cpu_rng, &m).await;
     }
 }
 
