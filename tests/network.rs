@@ -352,3 +352,55 @@ fn split_architecture_locks_audio_and_scales_video_with_the_frame_rate() {
         .sum();
     assert_eq!(audio_lost, 0);
 }
+
+/// Layered degradation (simulcast 1.7 Mbit/s, 450 and 160 kbit/s): host stalls trip the
+/// video breaker; each trip drops one layer, the last pauses video, and a second of calm brings
+/// one layer back at a time. Switches wait for key frames and the forwarder munges sequence
+/// numbers, so the subscribers' streams stay continuous; audio is never shed.
+#[test]
+fn layered_degradation_steps_down_and_back_up_one_layer_at_a_time() {
+    let r = run(&[
+        "rooms.count=60",
+        "server.gomaxprocs=2",
+        "run.duration=\"9s\"",
+        "video.enabled=true",
+        "video.simulcast_kbps=[450, 160]",
+        "degrade.enabled=true",
+        "degrade.mode=\"layers\"",
+        // Room for a key frame's packets (quickstart's capacity of 3 drops them).
+        "forwarding.channel_capacity=64",
+        "degrade.max_queue_delay=\"50ms\"",
+        "degrade.upgrade_after=\"1s\"",
+        "server.stalls.pauses=[{ at = \"1s\", duration = \"150ms\" }, { at = \"2s\", duration = \"150ms\" }, { at = \"3s\", duration = \"150ms\" }]",
+    ]);
+    let m = room(&r);
+    let (layers, tl) = m.degrade_levels.clone().expect("layered");
+    assert_eq!(layers, 3);
+    let levels: Vec<u8> = tl.iter().map(|x| x.1).collect();
+    for w in levels.windows(2) {
+        assert_eq!(w[0].abs_diff(w[1]), 1, "one layer at a time: {levels:?}");
+    }
+    let paused_at = levels.iter().position(|&l| l == 3).expect("reaches paused");
+    assert!(
+        levels[paused_at..].contains(&0),
+        "comes back to the top: {levels:?}"
+    );
+    // Subscribers see continuous streams: few video packets count as lost.
+    let (mut rx, mut lost) = (0u64, 0i64);
+    for p in &m.players {
+        for q in p.borrow().streams() {
+            if q.kind == MediaKind::Video {
+                rx += q.packets_received;
+                lost += q.packets_lost();
+            }
+        }
+    }
+    assert!(rx > 10_000 && lost * 100 < rx as i64, "{lost} lost of {rx}");
+    assert!(m.video_shed > 0);
+    let (audio, _, _) = m.aggregate(MediaKind::Audio).unwrap();
+    assert!(
+        audio.packets_received > 120 * 50 * 8,
+        "{}",
+        audio.packets_received
+    );
+}

@@ -102,7 +102,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         Measured::Room(m) => {
             let now = ran.out.now;
             let cpu = ran.sim.runtime(0, |rt| rt.cpu_used_ns(now));
-            room_section(&mut s, sc, &m.borrow(), cpu)
+            room_section(&mut s, sc, &m.borrow(), cpu, now)
         }
         Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
         Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
@@ -193,6 +193,7 @@ fn room_section(
     sc: &Scenario,
     m: &crate::workload::room::RoomMetrics,
     cpu_ns: u64,
+    end: SimTime,
 ) {
     let handoff = match sc.forwarding.handoff {
         Handoff::Blocking => "blocking",
@@ -292,6 +293,32 @@ fn room_section(
             m.video_shed, sc.degrade.max_queue_delay
         );
         timeline(s, "video breaker timeline", &m.degrade_transitions);
+        match &m.degrade_levels {
+            None => {
+                let open = crate::workload::degrade::time_open(&m.degrade_transitions, end);
+                let _ = writeln!(s, "  video paused (breaker open) for {open} in all");
+            }
+            Some((layers, tl)) => {
+                let name = |lv: u8| match lv {
+                    0 => "top layer".to_string(),
+                    x if x == *layers => "paused".to_string(),
+                    x => format!("layer {x}"),
+                };
+                let steps: Vec<String> = tl
+                    .iter()
+                    .take(16)
+                    .map(|(t, lv)| format!("{} at {t}", name(*lv)))
+                    .collect();
+                let _ = writeln!(s, "  video level: {}", steps.join(" → "));
+                let per = crate::workload::degrade::time_per_level(*layers, tl, end);
+                let shares: Vec<String> = per
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| format!("{} {d}", name(i as u8)))
+                    .collect();
+                let _ = writeln!(s, "  time per level: {}", shares.join(" · "));
+            }
+        }
     }
     if f.architecture == crate::scenario::Architecture::Livekit {
         let _ = writeln!(

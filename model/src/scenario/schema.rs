@@ -67,6 +67,22 @@ pub struct DegradeSection {
     pub timeout: SimDuration,
     /// Video packets let through as probes while half-open (gobreaker `MaxRequests`).
     pub max_requests: u32,
+    /// `pause` (shed video while open) or `layers` (drop a simulcast layer per trip).
+    pub mode: DegradeMode,
+    /// Layers mode: a layer comes back after the breaker stayed closed this long.
+    #[serde(with = "crate::scenario::dur")]
+    pub upgrade_after: SimDuration,
+}
+
+/// How the media path degrades (docs/architectures.md).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DegradeMode {
+    /// Shed all video while the breaker is open.
+    #[default]
+    Pause,
+    /// Each trip drops one simulcast layer, the last one pauses video; each close restores one.
+    Layers,
 }
 
 impl Default for DegradeSection {
@@ -77,6 +93,8 @@ impl Default for DegradeSection {
             trip_after: 5,
             timeout: SimDuration::from_secs(1),
             max_requests: 20,
+            mode: DegradeMode::Pause,
+            upgrade_after: SimDuration::from_secs(5),
         }
     }
 }
@@ -686,6 +704,18 @@ impl Scenario {
                 SimDuration::from_millis(1),
                 SimDuration::from_secs(3600),
             )?;
+        }
+        if self.degrade.enabled
+            && self.degrade.mode == DegradeMode::Layers
+            && (!self.video.enabled
+                || self.video.simulcast_kbps.is_empty()
+                || self.forwarding.video_layer != 0)
+        {
+            return Err((
+                "degrade.mode".to_string(),
+                "layered degradation needs simulcast video forwarded from its top layer".into(),
+                "set video.enabled = true, video.simulcast_kbps = [450, 160] and forwarding.video_layer = 0, or use mode = \"pause\"".into(),
+            ));
         }
         if self.degrade.enabled {
             let d = &self.degrade;

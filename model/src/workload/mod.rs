@@ -4,6 +4,7 @@
 pub mod alloc;
 pub mod breaker;
 pub mod burst;
+pub mod degrade;
 pub mod gosched;
 pub mod livekit;
 pub mod room;

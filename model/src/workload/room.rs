@@ -47,6 +47,8 @@ pub struct RoomMetrics {
     pub video_shed: u64,
     /// The degradation breaker's state changes.
     pub degrade_transitions: Vec<crate::server::breaker::Transition>,
+    /// Layered degradation: the number of layers and the video level over time.
+    pub degrade_levels: Option<(u8, Vec<(SimTime, u8)>)>,
     degrade: Option<Rc<Degrade>>,
     /// Split architecture: video workers alive over time, over all streams.
     pub video_workers: super::split::WorkerTimeline,
@@ -75,6 +77,7 @@ impl RoomMetrics {
             players: Vec::new(),
             video_shed: 0,
             degrade_transitions: Vec::new(),
+            degrade_levels: None,
             degrade: None,
             video_workers: Default::default(),
             retransmitted: 0,
@@ -100,9 +103,6 @@ impl RoomMetrics {
         agg.map(|a| (a, n, jitter / n.max(1) as f64))
     }
 }
-
-/// Key-frame requests on their way to senders: source SSRC → when the request arrives.
-type PliBoard = Rc<RefCell<BTreeMap<u32, SimTime>>>;
 
 /// LiveKit's PLI throttle for a layer (`pkg/sfu/receiver_base.go`: 500 ms for low quality;
 /// 1 s mid and high): at most one key frame per stream this often.
@@ -227,21 +227,25 @@ impl Process for Sender {
             self.next_fps += 1;
         }
         if !self.video.is_empty() && self.next_video <= now {
-            // A PLI that has arrived makes the next frame a key frame (throttled).
+            // A PLI that has arrived makes the next frame of its layer a key frame (throttled
+            // per participant; simulcast layers have their own encoders).
             let mut board = self.plis.borrow_mut();
-            let mut key = false;
-            for v in &self.video {
+            let mut keys = 0u32;
+            let throttled = now.saturating_since(self.last_key) < PLI_THROTTLE;
+            for (i, v) in self.video.iter().enumerate() {
                 if board.get(&v.ssrc).is_some_and(|&at| at <= now) {
                     board.remove(&v.ssrc);
-                    key = now.saturating_since(self.last_key) >= PLI_THROTTLE;
+                    if !throttled {
+                        keys |= 1 << i;
+                    }
                 }
             }
             drop(board);
-            if key {
+            if keys != 0 {
                 self.last_key = now;
             }
-            for v in &mut self.video {
-                if key {
+            for (i, v) in self.video.iter_mut().enumerate() {
+                if keys & (1 << i) != 0 {
                     v.force_keyframe();
                 }
                 for p in v.frame(now, &mut self.rng) {
@@ -306,33 +310,8 @@ impl Route {
     }
 }
 
-/// Degradation on the media path when the server saturates: a gobreaker guarding video
-/// forwarding. A video packet that waited longer than `max_queue_delay` before its forwarder
-/// reached it is a failure; while the breaker is open video is shed and audio still flows;
-/// half-open lets `max_requests` video packets through as probes.
-pub struct Degrade {
-    breaker: RefCell<crate::server::breaker::Breaker>,
-    max_queue_delay: SimDuration,
-}
-
-impl Degrade {
-    fn new(c: &crate::scenario::DegradeSection) -> Self {
-        Degrade {
-            breaker: RefCell::new(crate::server::breaker::Breaker::new(
-                crate::server::breaker::Settings {
-                    max_requests: c.max_requests,
-                    interval: SimDuration::ZERO,
-                    timeout: c.timeout,
-                    ready_to_trip: crate::server::breaker::trip_after_consecutive_failures(
-                        c.trip_after,
-                    ),
-                },
-                SimTime::ZERO,
-            )),
-            max_queue_delay: c.max_queue_delay,
-        }
-    }
-}
+pub use super::degrade::Degrade;
+use super::degrade::{Admit, PliBoard};
 
 /// How packets are forwarded: the settings, and the optional degradation breaker and fan-out.
 #[derive(Clone, Copy)]
@@ -367,36 +346,37 @@ pub(super) async fn forward_one(
         spreader,
     } = how;
     let mut probe = None;
+    let mut forward = route.forward;
+    let mut munged;
+    let mut d = d;
     if let (Some(dg), MediaKind::Video) = (degrade, d.rtp.kind) {
-        let now = go.now();
-        match dg.breaker.borrow_mut().before_request(now) {
-            Err(_) => {
+        match dg.admit(d, go.now()) {
+            Admit::Shed => {
                 m.borrow_mut().video_shed += 1;
-                return;
+                forward = false;
             }
-            Ok(generation) => {
-                let late = now.saturating_since(d.arrived) > dg.max_queue_delay;
-                probe = Some((generation, !late));
+            Admit::Skip => forward = false,
+            Admit::Forward { rtp, probe: p } => {
+                probe = p;
+                munged = *d;
+                munged.rtp = rtp;
+                d = &munged;
             }
         }
     }
-    let n = if route.forward {
-        route.dests.len() as u64
-    } else {
-        0
-    };
+    let n = if forward { route.dests.len() as u64 } else { 0 };
     let scale = 1.0 + fw.cpu_jitter * (2.0 * cpu_rng.unit_f64() - 1.0);
     if let Some(sp) = spreader {
         // The forwarder's own work; each WriteRTP is charged where the spreader runs it.
         go.compute(fw.frame_cpu.mul_f64(scale)).await;
-        if route.forward {
+        if forward {
             sp.broadcast(go, d, route).await;
         }
     } else {
         let base = fw.frame_cpu + super::livekit::write_cost(fw, d) * n;
         go.compute(base.mul_f64(scale)).await;
     }
-    if route.forward && spreader.is_none() {
+    if forward && spreader.is_none() {
         for &h in route.dests.iter() {
             go.udp_send(Datagram {
                 src: (SERVER, d.rtp.ssrc),
@@ -407,8 +387,11 @@ pub(super) async fn forward_one(
         }
     }
     let now = go.now();
-    if let (Some(dg), Some((generation, ok))) = (degrade, probe) {
-        dg.breaker.borrow_mut().after_request(generation, ok, now);
+    if let Some(dg) = degrade {
+        dg.record(probe, now);
+    }
+    if !forward {
+        return; // read and parsed, not forwarded (a layer not selected, or shed)
     }
     let mut m = m.borrow_mut();
     m.forwarded_frames += 1;
@@ -563,10 +546,14 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             metrics.borrow_mut().players.push(player);
         }
     }
-    let degrade = sc
-        .degrade
-        .enabled
-        .then(|| Rc::new(Degrade::new(&sc.degrade)));
+    let degrade = sc.degrade.enabled.then(|| {
+        Rc::new(Degrade::new(
+            &sc.degrade,
+            layers.len(),
+            plis.clone(),
+            sc.network.uplink.delay,
+        ))
+    });
     metrics.borrow_mut().degrade = degrade.clone();
     // The server: a recvLoop per published stream, and a forwardLoop per stream or a pool.
     let pool = (sc.forwarding.architecture == Architecture::Pool).then(|| {
@@ -610,7 +597,11 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
             let streams = 1 + layers.len() as u32;
             for s in 0..streams {
                 let id = ssrc(p, s);
-                let forward = s == 0 || s == 1 + sc.forwarding.video_layer as u32;
+                // With layered degradation every layer reaches the forwarder, which selects.
+                let forward = s == 0
+                    || s == 1 + sc.forwarding.video_layer as u32
+                    || sc.degrade.enabled
+                        && sc.degrade.mode == crate::scenario::DegradeMode::Layers;
                 let dests: Rc<[u32]> = (0..k)
                     .filter(|&j| j != i)
                     .map(|j| room * k + j + 1)
@@ -824,6 +815,8 @@ pub fn run_with_progress(
         let mut b = dg.breaker.borrow_mut();
         let _ = b.state(out.now);
         m.borrow_mut().degrade_transitions = b.transitions.clone();
+        drop(b);
+        m.borrow_mut().degrade_levels = dg.levels();
     }
     (sim, out, m)
 }
