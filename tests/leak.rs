@@ -40,3 +40,33 @@ fn buggy_leaks_on_every_seed_fixed_on_none() {
         }
     }
 }
+
+/// Seed 3.1's lifecycle phases: every goroutine is counted once entering its first run and
+/// once leaving; a reader's run before it blocks is its message's processing CPU.
+#[test]
+fn lifecycle_phases_count_every_goroutine_and_time_its_runs() {
+    let text = include_str!("../scenarios/lifecycle.toml");
+    let sets = vec!["signalling.sessions=300".to_string()];
+    let sc = scenario::load("lifecycle.toml", text, &sets).unwrap();
+    let ran = workload::run(&sc, 1, |_, _| {});
+    ran.sim.runtime(0, |rt| {
+        let classes = rt.census_classes();
+        let reader = classes.iter().find(|c| c.name == "main.readLoop").unwrap();
+        let handler = classes
+            .iter()
+            .find(|c| c.name == "main.handleSession")
+            .unwrap();
+        for c in [reader, handler] {
+            assert_eq!(c.created, 300);
+            assert_eq!(c.phases[0].0, 300, "{}: create → run once each", c.name);
+            assert_eq!(c.phases[3].0, 300, "{}: exit once each", c.name);
+            assert_eq!(c.live, 0);
+        }
+        // run → block of a reader: process(m) = 300 µs of CPU, plus a few operations.
+        let (n, ns) = reader.phases[1];
+        let mean_us = ns as f64 / n as f64 / 1e3;
+        assert!((300.0..=330.0).contains(&mean_us), "{mean_us} us");
+        // Blocked and woken as often: every block ends in a wake.
+        assert_eq!(reader.phases[1].0, reader.phases[2].0);
+    });
+}

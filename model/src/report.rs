@@ -5,7 +5,7 @@ use crate::goruntime::GcPercent;
 use crate::scenario::{Handoff, Scenario};
 use crate::workload::{Measured, Ran};
 use crate::world::{RunOutcome, Sim};
-use costream_sim::SimTime;
+use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
@@ -751,6 +751,35 @@ fn census_section(s: &mut String, sim: &Sim) {
                 format!("{:.1}%", 100.0 * tot[2] as f64 / all),
                 strip(&heat, 32, &[' ', '░', '▒', '▓', '█']),
             ]);
+        }
+        s.push_str(&t.render("  "));
+        // Seed 3.1's table: mean residence per lifecycle phase, and its share of transitions.
+        let _ = writeln!(
+            s,
+            "
+lifecycle phases (seed 3.1): mean time per phase, share of all phase transitions"
+        );
+        let mut head = vec!["class"];
+        head.extend(crate::goruntime::census::PHASES);
+        let mut t = Table::new(&head);
+        let total: u64 = classes
+            .iter()
+            .flat_map(|c| c.phases.iter().map(|p| p.0))
+            .sum::<u64>()
+            .max(1);
+        for c in classes {
+            let mut row = vec![c.name.to_string()];
+            for &(n, ns) in &c.phases {
+                row.push(match ns.checked_div(n) {
+                    None => "-".into(),
+                    Some(mean) => format!(
+                        "{} ({:.0}%)",
+                        SimDuration::from_nanos(mean),
+                        100.0 * n as f64 / total as f64
+                    ),
+                });
+            }
+            t.row(row);
         }
         s.push_str(&t.render("  "));
     });

@@ -18,7 +18,14 @@ pub struct ClassCensus {
     pub buckets: Vec<[u64; 3]>,
     pub max_live: u64,
     pub live: u64,
+    /// Seed 3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
+    pub phases: [(u64, u64); 4],
 }
+
+/// The lifecycle phases of seed 3.1's table: created → first run (time runnable), running →
+/// blocked (one run segment that ends in a block), blocked → woken (time waiting), last
+/// woken → destroyed.
+pub const PHASES: [&str; 4] = ["create → run", "run → block", "block → wake", "wake → exit"];
 
 #[derive(Default)]
 pub(crate) struct Census {
@@ -79,6 +86,37 @@ impl Runtime {
         };
         let class = self.allgs[g as usize].class;
         self.census.add(class, state, since, at);
+    }
+
+    /// Records the lifecycle phase that ends with `g` going from `old` (since `since`) to `new`.
+    pub(crate) fn census_phase(
+        &mut self,
+        g: Gi,
+        old: GStatus,
+        new: GStatus,
+        since: SimTime,
+        at: SimTime,
+    ) {
+        let gr = &mut self.allgs[g as usize];
+        let phase = match (old, new) {
+            (GStatus::Runnable, GStatus::Running) if !gr.ran => {
+                gr.ran = true;
+                Some((0, at.saturating_since(since)))
+            }
+            (GStatus::Running, GStatus::Waiting) => Some((1, at.saturating_since(since))),
+            (GStatus::Waiting, GStatus::Runnable) => {
+                gr.readied = at;
+                Some((2, at.saturating_since(since)))
+            }
+            (_, GStatus::Dead) => Some((3, at.saturating_since(gr.readied))),
+            _ => None,
+        };
+        if let Some((i, d)) = phase {
+            let class = gr.class as usize;
+            let p = &mut self.census.classes[class].phases[i];
+            p.0 += 1;
+            p.1 += d.as_nanos();
+        }
     }
 
     /// A goroutine of `class` was born (+1) or died (−1).

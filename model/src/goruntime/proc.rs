@@ -397,6 +397,7 @@ impl Runtime {
         }
         let (old, since) = (gr.status, gr.since);
         self.census_state(g, old, since, at);
+        self.census_phase(g, old, st, since, at);
         let gr = &mut self.allgs[g as usize];
         let d = at.saturating_since(gr.since);
         match gr.status {

@@ -144,6 +144,10 @@ pub(crate) struct G {
     pub class: u16,
     /// `LockOSThread` nesting (`m.lockedExt`): non-zero while wired to its own M.
     pub locked_ext: u32,
+    /// When it last became runnable after waiting (or was created), for the lifecycle phases.
+    pub readied: SimTime,
+    /// It has run at least once.
+    pub ran: bool,
 }
 
 impl G {
@@ -180,6 +184,8 @@ impl G {
             preempt: false,
             class: 0,
             locked_ext: 0,
+            readied: at,
+            ran: false,
         }
     }
 }
