@@ -6,8 +6,11 @@
 //!   still able to run can reach, in the spirit of Go 1.26's `goroutineleak` profile (a GC that
 //!   marks only from runnable goroutines). Rust values cannot be traced, so reachability of a
 //!   channel is judged by its handles: a channel is unreachable when every live `Chan` handle to
-//!   it (its Rc strong count) is held by a goroutine blocked on it. A goroutine blocked on a nil
-//!   channel or in `select {}` is always leaked; one sleeping or waiting on the network is not.
+//!   it (its Rc strong count) is held by a goroutine blocked on it; a `sync.WaitGroup` (the
+//!   model's lock-like primitive) is judged the same way, so a `Wait` that no goroutine able to
+//!   call `Done` can reach is leaked. A goroutine blocked on a nil channel or in `select {}` is
+//!   always leaked; one sleeping or waiting on the network is not (its timer or poller will wake
+//!   it).
 //!   A channel kept inside a structure shared through one `Rc` counts as one handle, so hiding
 //!   channels that way can make a live goroutine look leaked; the model programs here clone
 //!   channels into each goroutine, as Go code passes them.
@@ -90,7 +93,10 @@ pub fn unreachable(rt: &Runtime, now: SimTime) -> Vec<Leak> {
             WaitReason::ChanReceiveNilChan
             | WaitReason::ChanSendNilChan
             | WaitReason::SelectNoCases => true,
-            WaitReason::ChanReceive | WaitReason::ChanSend | WaitReason::Select => {
+            WaitReason::ChanReceive
+            | WaitReason::ChanSend
+            | WaitReason::Select
+            | WaitReason::SyncWaitGroupWait => {
                 !g.wait_chans.is_empty()
                     && g.wait_chans.iter().all(|w| {
                         let handles = w.strong_count();
@@ -185,6 +191,35 @@ mod tests {
         assert_eq!(leaks.len(), 1);
         assert_eq!(leaks[0].function, "main.reader");
         assert_eq!(leaks[0].created_by.unwrap().0, "main.setup");
+    }
+
+    /// A `wg.Wait()` is leaked once every goroutine that could call `Done` has gone.
+    #[test]
+    fn wait_group_nobody_can_release() {
+        let run = |keep: bool| {
+            check(move |go| {
+                Box::pin(async move {
+                    let wg = crate::goruntime::WaitGroup::new();
+                    wg.add(&go, 1);
+                    let w = wg.clone();
+                    go.go("main.waiter", move |go| async move {
+                        w.wait(&go).await;
+                    });
+                    if keep {
+                        // A worker still holds it and may call Done.
+                        go.go("main.worker", move |go| async move {
+                            go.sleep(SimDuration::from_secs(10)).await;
+                            wg.done(&go);
+                        });
+                    }
+                })
+            })
+        };
+        assert!(run(true).is_empty());
+        let leaks = run(false);
+        assert_eq!(leaks.len(), 1);
+        assert_eq!(leaks[0].function, "main.waiter");
+        assert_eq!(leaks[0].reason, WaitReason::SyncWaitGroupWait);
     }
 
     /// A select is leaked only when every one of its channels is unreachable; nil channels

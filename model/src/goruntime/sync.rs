@@ -25,6 +25,13 @@ pub struct WaitGroup {
     inner: Rc<RefCell<WgInner>>,
 }
 
+/// The leak detector sees a WaitGroup as it sees a channel: its live handles and its waiters.
+impl super::chan::ChanProbe for RefCell<WgInner> {
+    fn waiters(&self) -> usize {
+        self.borrow().waiters.len()
+    }
+}
+
 impl Default for WaitGroup {
     fn default() -> Self {
         Self::new()
@@ -107,6 +114,9 @@ impl Future for Wait<'_> {
             }
             w.waiters.push_back(g);
             rt.gopark(g, WaitReason::SyncWaitGroupWait);
+            let probe: super::chan::ProbeRef =
+                Rc::downgrade(&wg.inner) as std::rc::Weak<dyn super::chan::ChanProbe>;
+            rt.wait_on(g, Some(probe));
             true
         });
         if parked {
