@@ -316,71 +316,124 @@ mod tests {
         )
     }
 
+    /// A fault schedule: windows of (start ms, length ms, error rate) on the downstream.
+    fn faulted_ops() -> impl Strategy<Value = Vec<Op>> {
+        (
+            prop::collection::vec((1u64..60, 0u8..4, 0.0f64..1.0), 1..300),
+            prop::collection::vec((0u64..6_000, 1u64..2_000, 0.0f64..=1.0), 0..5),
+        )
+            .prop_map(|(calls, faults)| {
+                let mut ops = Vec::new();
+                let mut now = 0u64;
+                let mut in_flight = 0usize;
+                for (gap, delay, draw) in calls {
+                    now += gap;
+                    ops.push(Op::Wait(gap));
+                    ops.push(Op::Call);
+                    in_flight += 1;
+                    // The outcome follows the fault in force; slow calls finish later.
+                    let rate = faults
+                        .iter()
+                        .filter(|(s, l, _)| (*s..s + l).contains(&now))
+                        .map(|f| f.2)
+                        .fold(0.0, f64::max);
+                    if delay == 0 || in_flight > 3 {
+                        ops.push(Op::Finish(delay as usize, draw >= rate));
+                        in_flight -= 1;
+                    }
+                }
+                ops
+            })
+    }
+
+    /// The invariants of [`breaker_invariants`] for one run.
+    fn check(
+        ops: Vec<Op>,
+        max_requests: u32,
+        trip: u32,
+        timeout_ms: u64,
+        interval_ms: u64,
+    ) -> Result<(), TestCaseError> {
+        let s = Settings {
+            max_requests,
+            timeout: SimDuration::from_millis(timeout_ms),
+            interval: SimDuration::from_millis(interval_ms),
+            ready_to_trip: trip_after_consecutive_failures(trip),
+        };
+        let mut b = Breaker::new(s, t(0));
+        let mut now = 0u64;
+        let mut pending: Vec<u64> = Vec::new();
+        let mut admitted_in_half_open: std::collections::BTreeMap<u64, u32> = Default::default();
+        let max = max_requests.max(1);
+        for op in ops {
+            match op {
+                Op::Wait(d) => now += d,
+                Op::Call => {
+                    let before_gen = b.generation();
+                    let state = b.state(t(now));
+                    let gen_after_eval = b.generation();
+                    let r = b.before_request(t(now));
+                    match state {
+                        State::Open => prop_assert_eq!(r, Err(Refused::Open)),
+                        State::HalfOpen => {
+                            if let Ok(g) = r {
+                                let n = admitted_in_half_open.entry(g).or_default();
+                                *n += 1;
+                                prop_assert!(*n <= max, "half-open admitted {} > {}", n, max);
+                            }
+                        }
+                        State::Closed => prop_assert!(r.is_ok()),
+                    }
+                    if gen_after_eval != before_gen {
+                        // A new generation starts with cleared counts (then this call).
+                        prop_assert!(b.counts().requests <= 1);
+                    }
+                    if let Ok(g) = r {
+                        pending.push(g);
+                    }
+                }
+                Op::Finish(i, ok) => {
+                    if !pending.is_empty() {
+                        let g = pending.remove(i % pending.len());
+                        b.state(t(now)); // lazy transitions happen first, as in afterRequest
+                        let before = b.counts();
+                        let gen = b.generation();
+                        b.after_request(g, ok, t(now));
+                        if g != gen {
+                            prop_assert_eq!(
+                                b.counts(),
+                                before,
+                                "a stale result changed the counts"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        for w in b.transitions.windows(2) {
+            prop_assert_eq!(w[0].to, w[1].from);
+            prop_assert!(w[0].at <= w[1].at);
+        }
+        if let Some(first) = b.transitions.first() {
+            prop_assert_eq!(first.from, State::Closed);
+        }
+        Ok(())
+    }
+
     proptest! {
         /// Under random call outcomes and timing: no call passes while open; half-open admits
         /// at most MaxRequests per generation; counts restart at each new generation; state
         /// changes are reported in order, each from the state the previous one went to.
         #[test]
         fn breaker_invariants(ops in ops(), max_requests in 0u32..4, trip in 1u32..7, timeout_ms in 1u64..500, interval_ms in 0u64..400) {
-            let s = Settings {
-                max_requests,
-                timeout: SimDuration::from_millis(timeout_ms),
-                interval: SimDuration::from_millis(interval_ms),
-                ready_to_trip: trip_after_consecutive_failures(trip),
-            };
-            let mut b = Breaker::new(s, t(0));
-            let mut now = 0u64;
-            let mut pending: Vec<u64> = Vec::new();
-            let mut admitted_in_half_open: std::collections::BTreeMap<u64, u32> = Default::default();
-            let max = max_requests.max(1);
-            for op in ops {
-                match op {
-                    Op::Wait(d) => now += d,
-                    Op::Call => {
-                        let before_gen = b.generation();
-                        let state = b.state(t(now));
-                        let gen_after_eval = b.generation();
-                        let r = b.before_request(t(now));
-                        match state {
-                            State::Open => prop_assert_eq!(r, Err(Refused::Open)),
-                            State::HalfOpen => {
-                                if let Ok(g) = r {
-                                    let n = admitted_in_half_open.entry(g).or_default();
-                                    *n += 1;
-                                    prop_assert!(*n <= max, "half-open admitted {} > {}", n, max);
-                                }
-                            }
-                            State::Closed => prop_assert!(r.is_ok()),
-                        }
-                        if gen_after_eval != before_gen {
-                            // A new generation starts with cleared counts (then this call).
-                            prop_assert!(b.counts().requests <= 1);
-                        }
-                        if let Ok(g) = r {
-                            pending.push(g);
-                        }
-                    }
-                    Op::Finish(i, ok) => {
-                        if !pending.is_empty() {
-                            let g = pending.remove(i % pending.len());
-                            b.state(t(now)); // lazy transitions happen first, as in afterRequest
-                            let before = b.counts();
-                            let gen = b.generation();
-                            b.after_request(g, ok, t(now));
-                            if g != gen {
-                                prop_assert_eq!(b.counts(), before, "a stale result changed the counts");
-                            }
-                        }
-                    }
-                }
-            }
-            for w in b.transitions.windows(2) {
-                prop_assert_eq!(w[0].to, w[1].from);
-                prop_assert!(w[0].at <= w[1].at);
-            }
-            if let Some(first) = b.transitions.first() {
-                prop_assert_eq!(first.from, State::Closed);
-            }
+            check(ops, max_requests, trip, timeout_ms, interval_ms)?;
+        }
+
+        /// The same invariants when outcomes follow a schedule of downstream faults (windows of
+        /// error rates) and slow calls finish late.
+        #[test]
+        fn breaker_invariants_under_fault_schedules(ops in faulted_ops(), max_requests in 0u32..4, trip in 1u32..7, timeout_ms in 1u64..500, interval_ms in 0u64..400) {
+            check(ops, max_requests, trip, timeout_ms, interval_ms)?;
         }
     }
 }
