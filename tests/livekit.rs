@@ -3,7 +3,7 @@
 
 use costream_model::media::rtp::MediaKind;
 use costream_model::scenario;
-use costream_model::workload::{self, Measured, Ran};
+use costream_model::workload::{self, Ran};
 
 const LIVEKIT: &str = include_str!("../scenarios/livekit.toml");
 
@@ -24,13 +24,6 @@ fn created(r: &Ran, class: &str) -> u64 {
     })
 }
 
-fn metrics(r: &Ran) -> std::cell::Ref<'_, costream_model::workload::room::RoomMetrics> {
-    match &r.measured {
-        Measured::Room(m) => m.borrow(),
-        _ => panic!("not a room run"),
-    }
-}
-
 /// Below the threshold each packet is written serially by its forwarder; from it, every packet
 /// starts min(NumCPU, downtracks) goroutines.
 #[test]
@@ -40,10 +33,10 @@ fn spreader_goes_parallel_from_the_threshold() {
     let par = run(&["rooms.listeners=18", "video.enabled=false"]); // 19 downtracks
     assert_eq!(created(&par, "utils.(*parallelState).run"), 0, "19 < 20");
     let par = run(&["rooms.listeners=19", "video.enabled=false"]); // 20 downtracks
-    let forwarded = metrics(&par).forwarded_frames;
+    let forwarded = Ran::room(&par).forwarded_frames;
     assert_eq!(created(&par, "utils.(*parallelState).run"), forwarded * 16);
     // Every packet still reaches every downtrack.
-    assert_eq!(metrics(&par).forwarded_copies, forwarded * 20);
+    assert_eq!(Ran::room(&par).forwarded_copies, forwarded * 20);
 }
 
 /// One key-frame requester and one layer notifier per video downtrack; an RTCP reader per
@@ -60,27 +53,15 @@ fn per_downtrack_workers() {
 /// NACKs recover almost every video packet the downlinks lose.
 #[test]
 fn nack_retransmission_recovers_lost_video() {
-    let lost = |r: &Ran| -> i64 {
-        metrics(r)
-            .players
-            .iter()
-            .flat_map(|p| {
-                p.borrow()
-                    .streams()
-                    .filter(|q| q.kind == MediaKind::Video)
-                    .map(|q| q.packets_lost())
-                    .collect::<Vec<_>>()
-            })
-            .sum()
-    };
+    let lost = |r: &Ran| r.room().packets_lost(MediaKind::Video);
     let off = run(&["forwarding.nack=false"]);
     let on = run(&[]);
     let (lost_off, lost_on) = (lost(&off), lost(&on));
     assert!(lost_off > 200, "{lost_off}");
     assert!(lost_on * 10 < lost_off, "{lost_on} vs {lost_off}");
-    let m = metrics(&on);
+    let m = Ran::room(&on);
     assert!(m.retransmitted > 0 && m.nacked >= m.retransmitted);
-    assert_eq!(metrics(&off).retransmitted, 0);
+    assert_eq!(Ran::room(&off).retransmitted, 0);
 }
 
 /// CPU per packet out lands where LiveKit's benchmark puts it: ≈ 13 µs for audio, ≈ 26 µs for
@@ -90,7 +71,7 @@ fn cpu_per_packet_out_matches_the_livekit_benchmark() {
     let per_packet = |r: &Ran| {
         let now = r.out.now;
         let cpu = r.sim.runtime(0, |rt| rt.cpu_used_ns(now)) as f64;
-        let m = metrics(r);
+        let m = r.room();
         cpu / 1e3 / (m.forwarded_copies + m.retransmitted) as f64
     };
     // At LiveKit's benchmark scale the per-packet spawns of the spreader are amortised over

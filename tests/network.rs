@@ -10,13 +10,6 @@ fn run(sets: &[&str]) -> Ran {
     workload::run(&sc, 1, |_, _| {})
 }
 
-fn room(r: &Ran) -> std::cell::Ref<'_, costream_model::workload::room::RoomMetrics> {
-    match &r.measured {
-        Measured::Room(m) => m.borrow(),
-        _ => panic!("not a room run"),
-    }
-}
-
 /// Packets the links lose are the packets the players count as lost.
 #[test]
 fn link_losses_show_up_as_packets_lost() {
@@ -25,7 +18,7 @@ fn link_losses_show_up_as_packets_lost() {
         "run.duration=\"20s\"",
         "network.downlink.loss={ model = \"burst\", percent = 5.0, avg_burst_loss_length = 3.0 }",
     ]);
-    let m = room(&r);
+    let m = Ran::room(&r);
     let lost_at_players: i64 = m
         .players
         .iter()
@@ -47,7 +40,7 @@ fn link_losses_show_up_as_packets_lost() {
 #[test]
 fn a_partition_is_concealed() {
     let r = run(&["run.duration=\"10s\"", "network.faults=[{ kind = \"partition\", from = \"3s\", until = \"5s\", direction = \"down\" }]"]);
-    let m = room(&r);
+    let m = Ran::room(&r);
     let (q, n, _) = m.aggregate(MediaKind::Audio).unwrap();
     let per_stream = q.frames_dropped as f64 / n as f64;
     assert!(
@@ -67,7 +60,7 @@ fn a_clog_delays_without_loss() {
         "forwarding.handoff=\"blocking\"",
         "network.faults=[{ kind = \"clog\", from = \"3s\", until = \"3.5s\", direction = \"up\" }]",
     ]);
-    let m = room(&r);
+    let m = Ran::room(&r);
     let (q, _, _) = m.aggregate(MediaKind::Audio).unwrap();
     assert_eq!(
         m.players
@@ -100,7 +93,7 @@ fn blocking_vs_nonblocking_handoff() {
         .iter()
         .map(|x| {
             let r = workload::run(&x.scenario, 1, |_, _| {});
-            let m = room(&r);
+            let m = Ran::room(&r);
             let (q, _, _) = m.aggregate(MediaKind::Audio).unwrap();
             (
                 x.label.clone(),
@@ -330,7 +323,7 @@ fn split_architecture_locks_audio_and_scales_video_with_the_frame_rate() {
     assert_eq!(locked, 20);
     // Every audio packet wakes a locked forwarder: two hand-offs each.
     assert!(handoffs > 2 * 20 * 50 * 3, "{handoffs}");
-    let m = room(&r);
+    let m = Ran::room(&r);
     let at = |ms| {
         m.video_workers
             .at(SimTime::ZERO + SimDuration::from_millis(ms))
@@ -339,18 +332,7 @@ fn split_architecture_locks_audio_and_scales_video_with_the_frame_rate() {
     assert_eq!(at(1400), 40, "30 fps: two workers per stream");
     assert_eq!(at(3500), 20, "15 fps: one worker per stream");
     assert_eq!((m.video_workers.started, m.video_workers.stopped), (40, 20));
-    let audio_lost: i64 = m
-        .players
-        .iter()
-        .flat_map(|p| {
-            p.borrow()
-                .streams()
-                .filter(|q| q.kind == MediaKind::Audio)
-                .map(|q| q.packets_lost())
-                .collect::<Vec<_>>()
-        })
-        .sum();
-    assert_eq!(audio_lost, 0);
+    assert_eq!(m.packets_lost(MediaKind::Audio), 0);
 }
 
 /// Layered degradation (simulcast 1.7 Mbit/s, 450 and 160 kbit/s): host stalls trip the
@@ -373,7 +355,7 @@ fn layered_degradation_steps_down_and_back_up_one_layer_at_a_time() {
         "degrade.upgrade_after=\"1s\"",
         "server.stalls.pauses=[{ at = \"1s\", duration = \"150ms\" }, { at = \"2s\", duration = \"150ms\" }, { at = \"3s\", duration = \"150ms\" }]",
     ]);
-    let m = room(&r);
+    let m = Ran::room(&r);
     let (layers, tl) = m.degrade_levels.clone().expect("layered");
     assert_eq!(layers, 3);
     let levels: Vec<u8> = tl.iter().map(|x| x.1).collect();
@@ -386,15 +368,8 @@ fn layered_degradation_steps_down_and_back_up_one_layer_at_a_time() {
         "comes back to the top: {levels:?}"
     );
     // Subscribers see continuous streams: few video packets count as lost.
-    let (mut rx, mut lost) = (0u64, 0i64);
-    for p in &m.players {
-        for q in p.borrow().streams() {
-            if q.kind == MediaKind::Video {
-                rx += q.packets_received;
-                lost += q.packets_lost();
-            }
-        }
-    }
+    let rx = m.aggregate(MediaKind::Video).unwrap().0.packets_received;
+    let lost = m.packets_lost(MediaKind::Video);
     assert!(rx > 10_000 && lost * 100 < rx as i64, "{lost} lost of {rx}");
     assert!(m.video_shed > 0);
     let (audio, _, _) = m.aggregate(MediaKind::Audio).unwrap();

@@ -434,6 +434,20 @@ impl Default for ForwardingSection {
 
 type Invalid = (String, String, String);
 
+/// Checks each `(field, value, min, max)`; `note` is added to the fix.
+fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> {
+    for &(name, v, min, max) in fields {
+        if v < min || v > max {
+            return Err((
+                name.to_string(),
+                format!("{v} is out of range"),
+                format!("use {min} to {max}{note}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 impl Scenario {
     /// Checks ranges serde cannot: returns (field, problem, how to fix it).
     pub fn validate(&self) -> Result<(), Invalid> {
@@ -609,33 +623,23 @@ impl Scenario {
             ));
         }
         if f.architecture == Architecture::Pool {
-            for (name, v, min, max) in [
-                ("forwarding.workers", f.workers, 0, 1 << 16),
-                ("forwarding.ring_capacity", f.ring_capacity, 1, 1 << 24),
-                ("forwarding.take_batch", f.take_batch, 1, 1 << 16),
-            ] {
-                if v < min || v > max {
-                    return Err((
-                        name.to_string(),
-                        format!("{v} is out of range"),
-                        format!("use {min} to {max} (workers: 0 means GOMAXPROCS)"),
-                    ));
-                }
-            }
+            ints_in(
+                &[
+                    ("forwarding.workers", f.workers, 0, 1 << 16),
+                    ("forwarding.ring_capacity", f.ring_capacity, 1, 1 << 24),
+                    ("forwarding.take_batch", f.take_batch, 1, 1 << 16),
+                ],
+                " (workers: 0 means GOMAXPROCS)",
+            )?;
         }
         if f.architecture == Architecture::Split {
-            for (name, v, min, max) in [
-                ("forwarding.fps_per_worker", f.fps_per_worker, 1, 240),
-                ("forwarding.max_video_workers", f.max_video_workers, 1, 1024),
-            ] {
-                if v < min || v > max {
-                    return Err((
-                        name.to_string(),
-                        format!("{v} is out of range"),
-                        format!("use {min} to {max}"),
-                    ));
-                }
-            }
+            ints_in(
+                &[
+                    ("forwarding.fps_per_worker", f.fps_per_worker, 1, 240),
+                    ("forwarding.max_video_workers", f.max_video_workers, 1, 1024),
+                ],
+                "",
+            )?;
             dur_in(
                 "forwarding.scale_interval",
                 f.scale_interval,
@@ -644,18 +648,13 @@ impl Scenario {
             )?;
         }
         if f.architecture == Architecture::Livekit {
-            for (name, v, min, max) in [
-                ("forwarding.spreader_step", f.spreader_step, 1, 1024),
-                ("forwarding.num_cpu", f.num_cpu, 0, 4096),
-            ] {
-                if v < min || v > max {
-                    return Err((
-                        name.to_string(),
-                        format!("{v} is out of range"),
-                        format!("use {min} to {max} (num_cpu: 0 means GOMAXPROCS)"),
-                    ));
-                }
-            }
+            ints_in(
+                &[
+                    ("forwarding.spreader_step", f.spreader_step, 1, 1024),
+                    ("forwarding.num_cpu", f.num_cpu, 0, 4096),
+                ],
+                " (num_cpu: 0 means GOMAXPROCS)",
+            )?;
         }
         dur_in(
             "forwarding.per_byte_cpu",

@@ -35,6 +35,16 @@ pub struct Ran {
     pub measured: Measured,
 }
 
+impl Ran {
+    /// The room workload's metrics. Panics for another workload (a test's mistake).
+    pub fn room(&self) -> std::cell::Ref<'_, room::RoomMetrics> {
+        match &self.measured {
+            Measured::Room(m) => m.borrow(),
+            _ => panic!("not a room run"),
+        }
+    }
+}
+
 /// A simulation with the scenario's run limits and one server runtime; returns it and the host.
 pub fn new_sim(sc: &Scenario, seed: u64) -> (Sim, u32) {
     let limits = costream_sim::RunLimits {

@@ -86,6 +86,21 @@ impl RoomMetrics {
         }
     }
 
+    /// Packets of `kind` lost at the players, summed per stream (an aggregate's own
+    /// `packets_lost` cannot be used: sequence ranges do not merge).
+    pub fn packets_lost(&self, kind: MediaKind) -> i64 {
+        self.players
+            .iter()
+            .map(|p| {
+                p.borrow()
+                    .streams()
+                    .filter(|q| q.kind == kind)
+                    .map(|q| q.packets_lost())
+                    .sum::<i64>()
+            })
+            .sum()
+    }
+
     /// Aggregate QoE of every received stream of one kind.
     pub fn aggregate(&self, kind: MediaKind) -> Option<(StreamQoe, usize, f64)> {
         let mut agg: Option<StreamQoe> = None;
