@@ -36,6 +36,7 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod testing;
 pub mod workload;
 pub mod world;
 

@@ -149,8 +149,12 @@ pub struct Sim {
 
 impl Sim {
     pub fn new(seed: u64, limits: RunLimits) -> Self {
+        let mut kernel = Kernel::new(limits);
+        if crate::testing::recording() {
+            kernel.keep_log();
+        }
         let world = World {
-            kernel: Kernel::new(limits),
+            kernel,
             rts: Vec::new(),
             streams: RngStreams::new(seed),
             net: crate::net::Net::new(RngStreams::new(seed)),
@@ -170,13 +174,56 @@ impl Sim {
     pub fn add_runtime(&self, cfg: RuntimeConfig) -> u32 {
         let mut w = self.sh.world.borrow_mut();
         let host = w.rts.len() as u32;
-        let rt = Runtime::new(host, cfg, &w.streams);
+        let mut rt = Runtime::new(host, cfg, &w.streams);
+        if w.kernel.log().is_some() {
+            rt.goid_names = Some(Default::default());
+        }
         w.rts.push(rt);
         w.rts[host as usize].shared = Some(Rc::downgrade(&self.sh));
         let World { kernel, rts, .. } = &mut *w;
         rts[host as usize].start_sysmon(kernel);
         rts[host as usize].start_stalls(kernel);
         host
+    }
+
+    /// The events recorded into the digest, when the run keeps them (see `testing`).
+    pub fn event_log(&self) -> Vec<[u64; 4]> {
+        self.sh
+            .world
+            .borrow()
+            .kernel
+            .log()
+            .map(|l| l.to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Event `index` of the log in words a person can read: time, host, the tracer's event
+    /// name, and for goroutine events the goroutine with its function and creator.
+    pub fn describe_event(&self, index: usize) -> String {
+        let w = self.sh.world.borrow();
+        let Some(rec) = w.kernel.log().and_then(|l| l.get(index)) else {
+            return "(no event: the run ended here)".into();
+        };
+        let [at, kind, a, b] = *rec;
+        let (host, ev) = ((kind >> 8) as u32, (kind & 0xff) as u8);
+        let (name, is_goid) = crate::goruntime::proc::TraceEv::describe(ev);
+        let at = costream_sim::SimTime::ZERO + costream_sim::SimDuration::from_nanos(at);
+        let mut s = format!("at {at} on host {host}: {name} a={a} b={b}");
+        if is_goid {
+            let site = w
+                .rts
+                .get(host as usize)
+                .and_then(|rt| rt.goid_names.as_ref())
+                .and_then(|m| m.get(&a));
+            if let Some((f, parent)) = site {
+                s = format!("at {at} on host {host}: {name} goroutine {a} ({f}");
+                if let Some((by, id)) = parent {
+                    s += &format!(", created by {by} in goroutine {id}");
+                }
+                s += &format!(") b={b}");
+            }
+        }
+        s
     }
 
     /// A handle for set-up code on `host` (spawning goroutines, making channels).

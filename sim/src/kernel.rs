@@ -41,6 +41,9 @@ pub struct Kernel<E> {
     handled: u64,
     limits: RunLimits,
     pub digest: Digest,
+    /// Every record folded into the digest, in order, when enabled: for finding where two runs
+    /// that should be identical first differ.
+    log: Option<Vec<[u64; 4]>>,
 }
 
 impl<E> Kernel<E> {
@@ -51,7 +54,24 @@ impl<E> Kernel<E> {
             handled: 0,
             limits,
             digest: Digest::new(),
+            log: None,
         }
+    }
+    /// Folds a four-word record into the digest (and the log, if on).
+    #[inline]
+    pub fn record(&mut self, words: [u64; 4]) {
+        self.digest.record(&words);
+        if let Some(l) = &mut self.log {
+            l.push(words);
+        }
+    }
+    /// Keeps every record from now on (see [`Kernel::record`]).
+    pub fn keep_log(&mut self) {
+        self.log.get_or_insert_with(Vec::new);
+    }
+    /// The kept records, if the log is on.
+    pub fn log(&self) -> Option<&[[u64; 4]]> {
+        self.log.as_deref()
     }
     #[inline]
     pub fn now(&self) -> SimTime {

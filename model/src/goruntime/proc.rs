@@ -170,6 +170,9 @@ pub(super) struct Poller {
     pub was_spinning: bool,
 }
 
+/// A goroutine's function and its creator (function, goid).
+pub(crate) type GoroutineSite = (&'static str, Option<(&'static str, u64)>);
+
 /// Counters a report shows.
 #[derive(Clone, Debug, Default)]
 pub struct SchedStats {
@@ -269,6 +272,9 @@ pub struct Runtime {
     pub(crate) pools: Vec<PoolRef>,
     pub(crate) stalls: super::stall::StallState,
     pub(crate) census: super::census::Census,
+    /// Each goroutine's function and creator by goid, kept when the run records its events
+    /// (for naming goroutines in a determinism report).
+    pub(crate) goid_names: Option<std::collections::BTreeMap<u64, GoroutineSite>>,
     /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
     pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
 }
@@ -297,6 +303,39 @@ pub(crate) enum TraceEv {
     GcWorkerStart,
     GcWorkerStop,
     ProcResize,
+}
+
+impl TraceEv {
+    /// The tracer's names, indexed by the event's number (`GoCreate` is 1).
+    const NAMES: [&'static str; 21] = [
+        "?",
+        "GoCreate",
+        "GoStart",
+        "GoBlock",
+        "GoUnblock",
+        "GoSched",
+        "GoPreempt",
+        "GoEnd",
+        "ProcStart",
+        "ProcStop",
+        "ProcSteal",
+        "TimerFire",
+        "NetpollBlock",
+        "NetpollWake",
+        "Sysmon",
+        "Spin",
+        "GCBegin",
+        "GCEnd",
+        "GCWorkerStart",
+        "GCWorkerStop",
+        "ProcResize",
+    ];
+
+    /// The name of event number `n`, and whether its first argument is a goroutine id.
+    pub(crate) fn describe(n: u8) -> (&'static str, bool) {
+        let name = Self::NAMES.get(n as usize).copied().unwrap_or("?");
+        (name, (1..=7).contains(&n))
+    }
 }
 
 impl Runtime {
@@ -357,6 +396,7 @@ impl Runtime {
             pools: Vec::new(),
             stalls,
             census: Default::default(),
+            goid_names: None,
             shared: None,
         }
     }
@@ -375,8 +415,7 @@ impl Runtime {
     /// (`RUST_LOG=costream::sched=trace`), with fields named as the execution tracer names them.
     #[inline]
     pub(crate) fn trace(&self, k: &mut Kernel<Ev>, at: SimTime, ev: TraceEv, a: u64, b: u64) {
-        k.digest
-            .record(&[at.as_nanos(), (ev as u64) | ((self.host as u64) << 8), a, b]);
+        k.record([at.as_nanos(), (ev as u64) | ((self.host as u64) << 8), a, b]);
         if tracing::enabled!(target: "costream::sched", tracing::Level::TRACE) {
             log_event(self.host, at, ev, a, b);
         }
@@ -489,6 +528,9 @@ impl Runtime {
 
     /// Allocates a G (`gfget`, else a new one) for `task`.
     fn alloc_g(&mut self, mut g: G) -> Gi {
+        if let Some(m) = &mut self.goid_names {
+            m.insert(g.goid, (g.name, g.parent));
+        }
         g.class = self.census.class_of(g.name);
         let (class, at) = (g.class, g.since);
         self.live += 1;

@@ -1,0 +1,234 @@
+//! Seeded model tests under `cargo test`: one seed or many, in parallel, with a reproduction
+//! command for every failure, and a determinism mode that names the first event where two runs
+//! of the same seed differ.
+//!
+//! Environment variables (after madsim's `MADSIM_TEST_SEED` / `MADSIM_TEST_NUM`):
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `COSTREAM_TEST_SEED` | first seed | 1 |
+//! | `COSTREAM_TEST_NUM` | how many seeds, from the first | the test's own count |
+//! | `COSTREAM_TEST_JOBS` | threads running seeds | available cores |
+//! | `COSTREAM_TEST_CHECK_DETERMINISM` | `1`: run each seed twice and compare every event | off |
+//!
+//! Each seed's simulation runs on one thread from start to end (a run has no threads inside);
+//! seeds are independent, so which thread runs which seed cannot change any result.
+
+use crate::world::Sim;
+use std::cell::Cell;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+thread_local! {
+    static RECORD: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while the harness wants new simulations on this thread to keep their event log.
+pub(crate) fn recording() -> bool {
+    RECORD.with(|r| r.get())
+}
+
+/// Which seeds to run and how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SeedPlan {
+    pub first: u64,
+    pub num: u64,
+    pub jobs: usize,
+    pub check_determinism: bool,
+}
+
+impl SeedPlan {
+    /// The plan from the environment; `default_num` seeds unless `COSTREAM_TEST_NUM` says.
+    pub fn from_env(default_num: u64) -> Result<SeedPlan, String> {
+        let num = |name: &str, default: u64| -> Result<u64, String> {
+            match std::env::var(name) {
+                Err(_) => Ok(default),
+                Ok(v) => v.trim().parse::<u64>().map_err(|_| {
+                    format!("{name}={v:?} is not a whole number; set it like {name}=42")
+                }),
+            }
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let plan = SeedPlan {
+            first: num("COSTREAM_TEST_SEED", 1)?,
+            num: num("COSTREAM_TEST_NUM", default_num)?.max(1),
+            jobs: num("COSTREAM_TEST_JOBS", cores)?.max(1) as usize,
+            check_determinism: matches!(
+                std::env::var("COSTREAM_TEST_CHECK_DETERMINISM").as_deref(),
+                Ok("1") | Ok("true")
+            ),
+        };
+        Ok(plan)
+    }
+}
+
+/// One failed seed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub seed: u64,
+    pub message: String,
+}
+
+/// Runs `test` once per seed of `plan` on `plan.jobs` threads. `test` builds and runs a
+/// simulation for its seed, asserts what it must, and returns the simulation. Returns the
+/// failures, in seed order.
+pub fn run_seeds<F>(plan: &SeedPlan, test: F) -> Vec<Failure>
+where
+    F: Fn(u64) -> Sim + Sync,
+{
+    let next = AtomicU64::new(0);
+    let failures = Mutex::new(Vec::new());
+    let jobs = plan.jobs.min(plan.num as usize).max(1);
+    std::thread::scope(|s| {
+        for _ in 0..jobs {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= plan.num {
+                    break;
+                }
+                let seed = plan.first + i;
+                if let Some(message) = run_one(plan, &test, seed) {
+                    failures.lock().unwrap().push(Failure { seed, message });
+                }
+            });
+        }
+    });
+    let mut f = failures.into_inner().unwrap();
+    f.sort_by_key(|x| x.seed);
+    f
+}
+
+fn run_one<F: Fn(u64) -> Sim>(plan: &SeedPlan, test: &F, seed: u64) -> Option<String> {
+    if plan.check_determinism {
+        return match catch_unwind(AssertUnwindSafe(|| first_divergence(test, seed))) {
+            Ok(None) => None,
+            Ok(Some(d)) => Some(d.to_string()),
+            Err(p) => Some(panic_text(&p)),
+        };
+    }
+    match catch_unwind(AssertUnwindSafe(|| test(seed))) {
+        Ok(_) => None,
+        Err(p) => Some(panic_text(&p)),
+    }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// Where two runs of one seed first differ.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Divergence {
+    pub seed: u64,
+    /// Index of the first differing event record.
+    pub index: usize,
+    pub first: String,
+    pub second: String,
+}
+
+impl std::fmt::Display for Divergence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "seed {} is not deterministic: the runs first differ at event #{}\n  first run:  {}\n  second run: {}",
+            self.seed, self.index, self.first, self.second
+        )
+    }
+}
+
+/// Runs `f` with every simulation it creates on this thread keeping its event log
+/// ([`Sim::event_log`], [`Sim::describe_event`]).
+pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
+    let was = RECORD.with(|r| r.replace(true));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    RECORD.with(|r| r.set(was));
+    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Runs `test(seed)` twice with every event kept, and compares them record by record.
+pub fn first_divergence<F: Fn(u64) -> Sim>(test: &F, seed: u64) -> Option<Divergence> {
+    let run = || with_event_log(|| test(seed));
+    let (a, b) = (run(), run());
+    let (la, lb) = (a.event_log(), b.event_log());
+    let n = la.len().min(lb.len());
+    let index = (0..n).find(|&i| la[i] != lb[i]).or_else(|| {
+        // One run has more events: it differs where the shorter one ended.
+        (la.len() != lb.len()).then_some(n)
+    })?;
+    Some(Divergence {
+        seed,
+        index,
+        first: a.describe_event(index),
+        second: b.describe_event(index),
+    })
+}
+
+/// The harness for `#[test]` functions: runs the seeds the environment asks for (default
+/// `default_num` from seed 1) and panics with every failed seed and the command that reproduces
+/// the first one.
+pub fn check_seeds<F>(default_num: u64, test: F)
+where
+    F: Fn(u64) -> Sim + Sync,
+{
+    let plan = SeedPlan::from_env(default_num).unwrap_or_else(|e| panic!("{e}"));
+    let failures = run_seeds(&plan, test);
+    if failures.is_empty() {
+        return;
+    }
+    panic!("{}", failure_report(&plan, &failures));
+}
+
+/// The failure text: each failed seed, then how to re-run the first alone.
+pub fn failure_report(plan: &SeedPlan, failures: &[Failure]) -> String {
+    use std::fmt::Write as _;
+    let mut s = format!(
+        "{} of {} seeds failed (seeds {}..={})\n",
+        failures.len(),
+        plan.num,
+        plan.first,
+        plan.first + plan.num - 1
+    );
+    for f in failures.iter().take(10) {
+        let _ = writeln!(s, "seed {}: {}", f.seed, f.message);
+    }
+    if failures.len() > 10 {
+        let _ = writeln!(s, "… {} more", failures.len() - 10);
+    }
+    let _ = write!(
+        s,
+        "reproduce: {}",
+        reproduce_command(failures[0].seed, plan.check_determinism)
+    );
+    s
+}
+
+/// The one command that re-runs `seed` alone in this test.
+pub fn reproduce_command(seed: u64, determinism: bool) -> String {
+    let test = std::thread::current()
+        .name()
+        .filter(|n| *n != "main")
+        .unwrap_or("TEST_NAME")
+        .to_string();
+    let pkg = std::env::var("CARGO_PKG_NAME").unwrap_or_else(|_| "costream".into());
+    // Integration tests run as target/<profile>/deps/<target>-<hash>; unit tests as <crate>-<hash>.
+    let target = std::env::current_exe()
+        .ok()
+        .and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .and_then(|s| s.rsplit_once('-').map(|(t, _)| t.to_string()));
+    let which = match target {
+        Some(t) if t.replace('-', "_") != pkg.replace('-', "_") => format!("--test {t}"),
+        _ => "--lib".into(),
+    };
+    let det = if determinism {
+        " COSTREAM_TEST_CHECK_DETERMINISM=1"
+    } else {
+        ""
+    };
+    format!(
+        "COSTREAM_TEST_SEED={seed} COSTREAM_TEST_NUM=1{det} cargo test -p {pkg} {which} -- --exact {test}"
+    )
+}

@@ -1,0 +1,119 @@
+//! The seeded-test harness (`costream_model::testing`): many seeds in parallel, reproduction
+//! commands, and the determinism check that names the first differing event.
+
+use costream_model::goruntime::RuntimeConfig;
+use costream_model::scenario::{self, QUICKSTART};
+use costream_model::testing::{
+    check_seeds, failure_report, first_divergence, run_seeds, with_event_log, SeedPlan,
+};
+use costream_model::workload;
+use costream_model::world::Sim;
+use costream_sim::{RunLimits, SimDuration};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A small program: main starts workers that compute and report over a channel.
+fn workers(seed: u64, jitter: impl Fn(u64) -> u64 + 'static) -> Sim {
+    let sim = Sim::new(seed, RunLimits::for_duration(SimDuration::from_millis(50)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 2,
+        ..Default::default()
+    });
+    sim.main(h, move |go| async move {
+        let done = go.make_chan::<u64>(0);
+        let mut rng = go.rng("test.work", 0);
+        for i in 0..6u64 {
+            let d = done.clone();
+            let us = 10 + rng.below(50) + jitter(i);
+            go.go("main.worker", move |go| async move {
+                go.compute(SimDuration::from_micros(us)).await;
+                d.send(&go, i).await;
+            });
+        }
+        for _ in 0..6 {
+            done.recv(&go).await;
+        }
+    });
+    sim.run();
+    sim
+}
+
+/// How a model test uses the harness: `COSTREAM_TEST_NUM=100 cargo test --test seeds`.
+#[test]
+fn quickstart_forwards_on_every_seed() {
+    check_seeds(8, |seed| {
+        let sets = vec!["run.duration=\"300ms\"".to_string()];
+        let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+        let ran = workload::run(&sc, seed, |_, _| {});
+        let m = ran.room();
+        assert!(m.forwarded_frames > 0, "nothing forwarded");
+        drop(m);
+        ran.sim
+    });
+}
+
+/// Failing seeds are found whatever the number of threads, reported in seed order, and the
+/// report ends with the command that re-runs the first one alone.
+#[test]
+fn failures_are_reported_with_a_reproduction_command() {
+    let test = |seed: u64| {
+        assert!(seed % 5 != 3, "seed {seed} is unlucky");
+        workers(seed, |_| 0)
+    };
+    let plan = |jobs| SeedPlan {
+        first: 1,
+        num: 10,
+        jobs,
+        check_determinism: false,
+    };
+    let one = run_seeds(&plan(1), test);
+    let four = run_seeds(&plan(4), test);
+    assert_eq!(one, four);
+    assert_eq!(one.iter().map(|f| f.seed).collect::<Vec<_>>(), vec![3, 8]);
+    let text = failure_report(&plan(4), &one);
+    assert!(text.contains("seed 3: seed 3 is unlucky"), "{text}");
+    assert!(
+        text.contains(
+            "reproduce: COSTREAM_TEST_SEED=3 COSTREAM_TEST_NUM=1 cargo test -p costream --test seeds -- --exact failures_are_reported_with_a_reproduction_command"
+        ),
+        "{text}"
+    );
+}
+
+/// A program whose runs differ (here: a counter shared between runs changes one worker's CPU)
+/// is caught at its first differing event, named by goroutine, creator and virtual time.
+#[test]
+fn determinism_check_names_the_first_differing_event() {
+    assert_eq!(first_divergence(&|seed| workers(seed, |_| 0), 7), None);
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let leaky = |seed| {
+        let run = RUNS.fetch_add(1, Ordering::Relaxed);
+        workers(seed, move |i| if i == 4 { run * 7 } else { 0 })
+    };
+    let d = first_divergence(&leaky, 7).expect("runs differ");
+    assert_eq!(d.seed, 7);
+    // Worker 4 finishes later in the second run, so main is woken later: the first differing
+    // event is main's GoUnblock, at two different virtual times.
+    assert!(d.first.contains("GoUnblock goroutine 1 (main.main)"), "{d}");
+    assert!(d.first.starts_with("at ") && d.first != d.second, "{d}");
+    assert!(d.to_string().contains("first differ at event #"), "{d}");
+}
+
+/// Recorded events read as the tracer's events, with each goroutine's function and creator.
+#[test]
+fn recorded_events_name_goroutines_and_their_creators() {
+    let sim = with_event_log(|| workers(1, |_| 0));
+    let log = sim.event_log();
+    assert!(log.len() > 20);
+    let starts: Vec<String> = (0..log.len())
+        .map(|i| sim.describe_event(i))
+        .filter(|s| s.contains("GoStart goroutine") && s.contains("main.worker"))
+        .collect();
+    assert_eq!(starts.len(), 6, "{starts:?}");
+    assert!(
+        starts[0].contains("created by main.main in goroutine 1"),
+        "{}",
+        starts[0]
+    );
+    // Without the harness nothing is kept.
+    assert!(workers(1, |_| 0).event_log().is_empty());
+}
