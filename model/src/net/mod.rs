@@ -78,6 +78,8 @@ pub enum Direction {
 pub struct NetStats {
     pub sent: u64,
     pub delivered: u64,
+    /// Of `delivered`, the datagrams that reached a goroutine's socket (not a sink).
+    pub delivered_to_sockets: u64,
     pub no_endpoint: u64,
 }
 
@@ -191,6 +193,7 @@ impl Net {
             }
             Some(Endpoint::Socket(fd)) => {
                 self.stats.delivered += 1;
+                self.stats.delivered_to_sockets += 1;
                 Some((d, ArriveTo::Socket(fd.clone())))
             }
             Some(Endpoint::Sink(s)) => {
@@ -198,6 +201,33 @@ impl Net {
                 Some((d, ArriveTo::Sink(s.clone())))
             }
         }
+    }
+
+    /// Datagrams on their way (sent, not yet arrived).
+    pub fn in_flight(&self) -> u64 {
+        (self.inflight.len() - self.free.len()) as u64
+    }
+
+    /// Datagrams waiting in sockets for a goroutine to read them (a sum: order-free).
+    pub fn socket_backlog(&self) -> u64 {
+        self.endpoints
+            .values()
+            .map(|e| match e {
+                Endpoint::Socket(fd) => fd.queued() as u64,
+                Endpoint::Sink(_) => 0,
+            })
+            .sum()
+    }
+
+    /// Every datagram sent (or duplicated by a link) was delivered, counted as lost by a
+    /// reason, or is still on its way. Returns the two sides of that balance.
+    pub fn balance(&self) -> (u64, u64) {
+        let l = self.link_totals();
+        let s = &self.stats;
+        (
+            s.sent + l.duplicated,
+            s.delivered + s.no_endpoint + l.lost + l.queue_drops + l.partitioned + self.in_flight(),
+        )
     }
 
     /// Totals over all links.

@@ -207,9 +207,29 @@ pub(super) async fn rtcp_reader(
     }
 }
 
+/// A video downtrack's event channels (`keyFrameRequesterCh`, `maxLayerNotifierCh`): the
+/// downtrack owns them, and its forwarder posts to them, so they stay reachable while it lives.
+#[derive(Clone)]
+pub(super) struct DownTrackEvents {
+    pub key_frame: crate::goruntime::Chan<()>,
+    pub max_layer: crate::goruntime::Chan<()>,
+}
+
+impl DownTrackEvents {
+    pub fn new(go: &Go) -> Self {
+        DownTrackEvents {
+            key_frame: go.make_chan(1),
+            max_layer: go.make_chan(1),
+        }
+    }
+}
+
 /// `keyFrameRequester`: wakes every `interval` (or when poked) and checks the layer lock.
-pub(super) async fn key_frame_requester(go: Go, interval: SimDuration) {
-    let poke = go.make_chan::<()>(1);
+pub(super) async fn key_frame_requester(
+    go: Go,
+    poke: crate::goruntime::Chan<()>,
+    interval: SimDuration,
+) {
     let timer = go.new_timer(interval);
     loop {
         let mut a = RecvCase::new(&poke);
@@ -222,8 +242,7 @@ pub(super) async fn key_frame_requester(go: Go, interval: SimDuration) {
 }
 
 /// `maxLayerNotifierWorker`: ranges over its channel; nothing changes layers here.
-pub(super) async fn max_layer_notifier(go: Go) {
-    let ch = go.make_chan::<()>(1);
+pub(super) async fn max_layer_notifier(go: Go, ch: crate::goruntime::Chan<()>) {
     while ch.recv(&go).await.is_some() {}
 }
 

@@ -45,6 +45,8 @@ pub struct RoomMetrics {
     pub players: Vec<Rc<RefCell<Player>>>,
     /// Video packets the degradation breaker refused (not forwarded; audio is never shed).
     pub video_shed: u64,
+    /// Packets a forwarder read and did not forward: a layer not selected, or shed.
+    pub unforwarded: u64,
     /// The degradation breaker's state changes.
     pub degrade_transitions: Vec<crate::server::breaker::Transition>,
     /// Layered degradation: the number of layers and the video level over time.
@@ -76,6 +78,7 @@ impl RoomMetrics {
             end_to_end: Histogram::new(3).expect("histogram"),
             players: Vec::new(),
             video_shed: 0,
+            unforwarded: 0,
             degrade_transitions: Vec::new(),
             degrade_levels: None,
             degrade: None,
@@ -281,7 +284,9 @@ impl Process for Sender {
 /// Where `recvLoop` hands what it reads: its stream's `forwardLoop`, or the pool's ring.
 enum HandTo {
     Chan(crate::goruntime::Chan<Datagram>, Handoff),
-    Ring(Rc<Ring>, Rc<Route>),
+    /// The ring, the packet's route, and this producer's own handle on the workers' wake-up
+    /// channel (as Go code passes the channel to each producer).
+    Ring(Rc<Ring>, Rc<Route>, crate::goruntime::Chan<()>),
 }
 
 /// `recvLoop`'s hand-off of one packet: to `forwardLoop` (blocking, or dropping when full),
@@ -308,7 +313,7 @@ async fn hand_off(
                 m.borrow_mut().dropped += 1;
             }
         }
-        HandTo::Ring(ring, route) => ring.push(go, d, route, m),
+        HandTo::Ring(ring, route, notify) => ring.push(go, d, route, m, notify),
     }
 }
 
@@ -406,7 +411,9 @@ pub(super) async fn forward_one(
         dg.record(probe, now);
     }
     if !forward {
-        return; // read and parsed, not forwarded (a layer not selected, or shed)
+        // Read and parsed, not forwarded (a layer not selected, or shed).
+        m.borrow_mut().unforwarded += 1;
+        return;
     }
     let mut m = m.borrow_mut();
     m.forwarded_frames += 1;
@@ -436,6 +443,7 @@ impl Ring {
         d: Datagram,
         route: &Rc<Route>,
         m: &RefCell<RoomMetrics>,
+        notify: &crate::goruntime::Chan<()>,
     ) {
         {
             let mut q = self.q.borrow_mut();
@@ -445,7 +453,7 @@ impl Ring {
             }
             q.push_back((d, route.clone()));
         }
-        let _ = self.notify.try_send(go, ());
+        let _ = notify.try_send(go, ());
     }
 }
 
@@ -636,7 +644,10 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 });
                 let frames = video_pool.as_ref().map(|vp| vp.frames.clone());
                 let (to, ch) = match (&pool, &video_pool) {
-                    (Some(ring), _) => (HandTo::Ring(ring.clone(), route.clone()), None),
+                    (Some(ring), _) => (
+                        HandTo::Ring(ring.clone(), route.clone(), ring.notify.clone()),
+                        None,
+                    ),
                     (None, Some(vp)) => {
                         (HandTo::Chan(vp.input.clone(), sc.forwarding.handoff), None)
                     }
@@ -693,21 +704,26 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                         sequencers.insert(id, sq.clone());
                         sq
                     });
+                    // Per video downtrack: the key-frame requester and the layer notifier, on
+                    // channels the downtrack (held by its forwarder) owns.
+                    let mut downtracks = Vec::new();
                     if s > 0 && forward {
-                        // Per video downtrack: the key-frame requester and the layer notifier.
                         for _ in route.dests().iter() {
+                            let ev = super::livekit::DownTrackEvents::new(&go);
+                            let (kf, ml) = (ev.key_frame.clone(), ev.max_layer.clone());
                             go.go("sfu.(*DownTrack).keyFrameRequester", move |go| {
-                                super::livekit::key_frame_requester(go, key_frame_interval)
+                                super::livekit::key_frame_requester(go, kf, key_frame_interval)
                             });
-                            go.go(
-                                "sfu.(*DownTrack).maxLayerNotifierWorker",
-                                super::livekit::max_layer_notifier,
-                            );
+                            go.go("sfu.(*DownTrack).maxLayerNotifierWorker", move |go| {
+                                super::livekit::max_layer_notifier(go, ml)
+                            });
+                            downtracks.push(ev);
                         }
                     }
                     let sp = spreader.clone();
                     let mut cpu_rng = cpu_rng;
                     go.go("sfu.(*ReceiverBase).forwardRTP", move |go| async move {
+                        let _downtracks = downtracks;
                         while let Some(d) = ch.recv(&go).await {
                             if let Some(sq) = &sq {
                                 sq.push(&d);
