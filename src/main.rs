@@ -32,6 +32,143 @@ enum Cmd {
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
+    /// Search seeds for a run that violates a condition; save the worst as a replay file.
+    Explore {
+        /// Scenario file (TOML); `quickstart` for the embedded one.
+        file: String,
+        /// How many seeds to try.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// The first seed.
+        #[arg(long, default_value_t = 1)]
+        first: u64,
+        /// The violation to look for, e.g. 'audio.p99_ms > 150'.
+        #[arg(long)]
+        until: String,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Where to save the worst case (default: costream-replay-seed<N>.toml).
+        #[arg(long)]
+        out: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Re-run a replay file exactly, check every digest checkpoint, and show its last events.
+    Replay {
+        file: String,
+        /// How many of the last events to print.
+        #[arg(long, default_value_t = 12)]
+        events: usize,
+    },
+}
+
+fn explore_cmd(
+    file: &str,
+    seeds: u64,
+    first: u64,
+    until: &str,
+    jobs: Option<usize>,
+    out: Option<String>,
+    sets: &[String],
+) -> Result<(), String> {
+    use costream_model::explore::{explore, load_one, Condition, Replay};
+    let cond: Condition = until.parse()?;
+    let text = read(file)?;
+    let sc = load_one(file, &text, sets)?;
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let found = explore(&sc, first..first + seeds, &cond, jobs, |done, total| {
+        if bar {
+            eprint!(
+                "
+explored {done}/{total} seeds"
+            );
+        }
+    })?;
+    if bar {
+        eprint!(
+            "
+{:40}
+",
+            ""
+        );
+    }
+    let mut bad: Vec<_> = found.iter().filter(|f| f.violated).collect();
+    bad.sort_by(|a, b| {
+        cond.badness(b.value)
+            .total_cmp(&cond.badness(a.value))
+            .then(a.seed.cmp(&b.seed))
+    });
+    println!(
+        "{}: {} of {} seeds (from {first}) violate `{cond}`",
+        sc.name,
+        bad.len(),
+        found.len()
+    );
+    let vals: Vec<f64> = found.iter().map(|f| f.value).collect();
+    let (lo, hi) = vals
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    println!("  {} over all seeds: min {lo:.3}, max {hi:.3}", cond.metric);
+    for f in bad.iter().take(20) {
+        println!("  seed {:>6}  {} = {:.3}", f.seed, cond.metric, f.value);
+    }
+    let Some(worst) = bad.first() else {
+        return Ok(());
+    };
+    let r = Replay::record(
+        file,
+        &text,
+        sets,
+        worst.seed,
+        Some((cond.clone(), worst.value)),
+    )?;
+    let path = out.unwrap_or_else(|| format!("costream-replay-seed{}.toml", worst.seed));
+    std::fs::write(&path, r.to_toml())
+        .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
+    println!(
+        "saved the worst case (seed {}) to {path}
+  replay: costream replay {path}",
+        worst.seed
+    );
+    Ok(())
+}
+
+fn replay_cmd(file: &str, events: usize) -> Result<(), String> {
+    use costream_model::explore::{measure, Replay};
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
+    let r = Replay::parse(file, &text)?;
+    let ran = r.replay(events)?;
+    println!(
+        "replayed seed {} of {} identically: {} events, digest {}, {} checkpoints every {} ms agree",
+        r.seed,
+        r.source,
+        r.events,
+        r.digest,
+        r.checkpoints.len(),
+        r.checkpoint_every_ms
+    );
+    if let Some(c) = &r.condition {
+        let v = measure(&ran).get(c.metric.as_str()).copied();
+        println!(
+            "  {} = {} (recorded {}; condition `{c}` {})",
+            c.metric,
+            v.map_or("-".into(), |v| format!("{v:.3}")),
+            r.value.map_or("-".into(), |v| format!("{v:.3}")),
+            if v.is_some_and(|v| c.holds(v)) {
+                "holds"
+            } else {
+                "does not hold"
+            }
+        );
+    }
+    println!("  last {events} events:");
+    for e in ran.sim.last_events(events) {
+        println!("    {e}");
+    }
+    Ok(())
 }
 
 fn read(file: &str) -> Result<String, String> {
@@ -147,6 +284,16 @@ fn main() -> ExitCode {
             print!("{}", scenario::QUICKSTART);
             Ok(())
         }
+        Some(Cmd::Explore {
+            file,
+            seeds,
+            first,
+            until,
+            jobs,
+            out,
+            sets,
+        }) => explore_cmd(&file, seeds, first, &until, jobs, out, &sets),
+        Some(Cmd::Replay { file, events }) => replay_cmd(&file, events),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -110,3 +110,77 @@ fn bad_scenarios_get_clear_errors() {
         &["--set", "no `=`"],
     );
 }
+
+/// `explore` finds seeds that violate a condition and saves the worst; `replay` re-runs it with
+/// every checkpoint agreeing; a tampered or foreign replay file is refused with a reason.
+#[test]
+fn explore_saves_the_worst_seed_and_replay_reproduces_it() {
+    let out_path = write_tmp("replay.toml", "");
+    let (code, out, err) = costream(&[
+        "explore",
+        "quickstart",
+        "--seeds",
+        "6",
+        "--jobs",
+        "2",
+        "--until",
+        "audio.p50_ms > 1",
+        "--set",
+        "rooms.count=20",
+        "--set",
+        "server.gomaxprocs=1",
+        "--set",
+        "run.duration=\"500ms\"",
+        "--out",
+        &out_path,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("6 of 6 seeds (from 1) violate `audio.p50_ms > 1`"),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("replay: costream replay {out_path}")),
+        "{out}"
+    );
+    let (code, out, err) = costream(&["replay", &out_path]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("identically"), "{out}");
+    assert!(out.contains("checkpoints every 100 ms agree"), "{out}");
+    assert!(out.contains("condition `audio.p50_ms > 1` holds"), "{out}");
+    assert!(out.contains("GoStart goroutine"), "{out}");
+
+    // Tampered: a checkpoint digest that the run does not produce.
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    let line = text.lines().find(|l| l.starts_with("checkpoints")).unwrap();
+    // The first checkpoint's event count, off by one.
+    let first = line.split('"').nth(1).unwrap();
+    let mut f: Vec<String> = first.split(' ').map(String::from).collect();
+    f[1] = (f[1].parse::<u64>().unwrap() + 1).to_string();
+    let bad = line.replacen(first, &f.join(" "), 1);
+    let tampered = write_tmp("tampered.toml", &text.replacen(line, &bad, 1));
+    let (code, _, err) = costream(&["replay", &tampered]);
+    assert_eq!(code, 2);
+    assert!(err.contains("replay diverged between"), "{err}");
+
+    // From another costream version.
+    let other = write_tmp(
+        "other.toml",
+        &text.replacen(
+            &format!("costream_version = \"{}\"", env!("CARGO_PKG_VERSION")),
+            "costream_version = \"0.0.1\"",
+            1,
+        ),
+    );
+    let (code, _, err) = costream(&["replay", &other]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("field `costream_version`: written by costream 0.0.1"),
+        "{err}"
+    );
+
+    // A bad condition names the problem.
+    let (code, _, err) = costream(&["explore", "quickstart", "--until", "latency > 3"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown metric `latency`"), "{err}");
+}

@@ -15,18 +15,59 @@
 //! seeds are independent, so which thread runs which seed cannot change any result.
 
 use crate::world::Sim;
+use costream_sim::SimDuration;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-thread_local! {
-    static RECORD: Cell<bool> = const { Cell::new(false) };
+/// Which records new simulations on this thread keep.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Keep {
+    Nothing,
+    All,
+    /// About the latest `n`.
+    Last(usize),
 }
 
-/// True while the harness wants new simulations on this thread to keep their event log.
-pub(crate) fn recording() -> bool {
+thread_local! {
+    static RECORD: Cell<Keep> = const { Cell::new(Keep::Nothing) };
+    static CHECKPOINTS: Cell<Option<SimDuration>> = const { Cell::new(None) };
+}
+
+/// What the harness wants new simulations on this thread to keep of their events.
+pub(crate) fn recording() -> Keep {
     RECORD.with(|r| r.get())
+}
+
+/// The digest checkpoint interval for new simulations on this thread, if any.
+pub(crate) fn checkpoint_every() -> Option<SimDuration> {
+    CHECKPOINTS.with(|c| c.get())
+}
+
+/// The run's digest after the last event before `at_ns` of virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub at_ns: u64,
+    pub events: u64,
+    pub digest: u64,
+}
+
+/// Runs `f` with every simulation it creates on this thread recording a digest checkpoint
+/// every `every` of virtual time ([`Sim::checkpoints`]).
+pub fn with_checkpoints<R>(every: SimDuration, f: impl FnOnce() -> R) -> R {
+    let was = CHECKPOINTS.with(|c| c.replace(Some(every)));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    CHECKPOINTS.with(|c| c.set(was));
+    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+}
+
+/// Runs `f` keeping about the last `n` events of each simulation it creates on this thread.
+pub fn with_last_events<R>(n: usize, f: impl FnOnce() -> R) -> R {
+    let was = RECORD.with(|r| r.replace(Keep::Last(n)));
+    let out = catch_unwind(AssertUnwindSafe(f));
+    RECORD.with(|r| r.set(was));
+    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Which seeds to run and how.
@@ -143,7 +184,7 @@ impl std::fmt::Display for Divergence {
 /// Runs `f` with every simulation it creates on this thread keeping its event log
 /// ([`Sim::event_log`], [`Sim::describe_event`]).
 pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
-    let was = RECORD.with(|r| r.replace(true));
+    let was = RECORD.with(|r| r.replace(Keep::All));
     let out = catch_unwind(AssertUnwindSafe(f));
     RECORD.with(|r| r.set(was));
     out.unwrap_or_else(|p| std::panic::resume_unwind(p))

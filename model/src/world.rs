@@ -114,6 +114,9 @@ pub struct Shared {
     pub world: RefCell<World>,
     pub tasks: TaskSlab,
     next_chan: Cell<u64>,
+    /// Digest checkpoints: the interval and the next one due, when on (see `testing`).
+    checkpoint: Cell<Option<(SimDuration, SimTime)>>,
+    checkpoints: RefCell<Vec<crate::testing::Checkpoint>>,
 }
 
 /// A goroutine's view of its runtime: spawn, compute, channels, timers, select.
@@ -150,8 +153,10 @@ pub struct Sim {
 impl Sim {
     pub fn new(seed: u64, limits: RunLimits) -> Self {
         let mut kernel = Kernel::new(limits);
-        if crate::testing::recording() {
-            kernel.keep_log();
+        match crate::testing::recording() {
+            crate::testing::Keep::Nothing => {}
+            crate::testing::Keep::All => kernel.keep_log(None),
+            crate::testing::Keep::Last(n) => kernel.keep_log(Some(n)),
         }
         let world = World {
             kernel,
@@ -166,6 +171,10 @@ impl Sim {
                 world: RefCell::new(world),
                 tasks: TaskSlab::new(),
                 next_chan: Cell::new(1),
+                checkpoint: Cell::new(
+                    crate::testing::checkpoint_every().map(|d| (d, SimTime::ZERO + d)),
+                ),
+                checkpoints: RefCell::new(Vec::new()),
             }),
         }
     }
@@ -184,6 +193,11 @@ impl Sim {
         rts[host as usize].start_sysmon(kernel);
         rts[host as usize].start_stalls(kernel);
         host
+    }
+
+    /// The digest checkpoints taken during the run, when on (see `testing::with_checkpoints`).
+    pub fn checkpoints(&self) -> Vec<crate::testing::Checkpoint> {
+        self.sh.checkpoints.borrow().clone()
     }
 
     /// The events recorded into the digest, when the run keeps them (see `testing`).
@@ -224,6 +238,14 @@ impl Sim {
             }
         }
         s
+    }
+
+    /// The last `n` kept events, described (see [`Sim::describe_event`]).
+    pub fn last_events(&self, n: usize) -> Vec<String> {
+        let len = self.sh.world.borrow().kernel.log().map_or(0, |l| l.len());
+        (len.saturating_sub(n)..len)
+            .map(|i| self.describe_event(i))
+            .collect()
     }
 
     /// A handle for set-up code on `host` (spawning goroutines, making channels).
@@ -300,6 +322,32 @@ impl Sim {
                 break end;
             }
             let w = self.sh.world.borrow();
+            if let Some((every, next)) = self.sh.checkpoint.get() {
+                if w.kernel.now() >= next {
+                    self.sh
+                        .checkpoints
+                        .borrow_mut()
+                        .push(crate::testing::Checkpoint {
+                            at_ns: next.as_nanos(),
+                            events: w.kernel.handled(),
+                            digest: w.kernel.digest.value(),
+                        });
+                    self.sh.checkpoint.set(Some((every, next + every)));
+                }
+            }
+            if let Some((every, next)) = self.sh.checkpoint.get() {
+                if w.kernel.now() >= next {
+                    self.sh
+                        .checkpoints
+                        .borrow_mut()
+                        .push(crate::testing::Checkpoint {
+                            at_ns: next.as_nanos(),
+                            events: w.kernel.handled(),
+                            digest: w.kernel.digest.value(),
+                        });
+                    self.sh.checkpoint.set(Some((every, next + every)));
+                }
+            }
             if w.kernel.handled() & ((1 << 20) - 1) == 0 {
                 let (now, n) = (w.kernel.now(), w.kernel.handled());
                 drop(w);

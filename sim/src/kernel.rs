@@ -44,6 +44,10 @@ pub struct Kernel<E> {
     /// Every record folded into the digest, in order, when enabled: for finding where two runs
     /// that should be identical first differ.
     log: Option<Vec<[u64; 4]>>,
+    /// Keep only about this many of the latest records (`None`: all).
+    log_cap: Option<usize>,
+    /// Records dropped from the front of a capped log.
+    log_dropped: u64,
 }
 
 impl<E> Kernel<E> {
@@ -55,6 +59,8 @@ impl<E> Kernel<E> {
             limits,
             digest: Digest::new(),
             log: None,
+            log_cap: None,
+            log_dropped: 0,
         }
     }
     /// Folds a four-word record into the digest (and the log, if on).
@@ -62,12 +68,24 @@ impl<E> Kernel<E> {
     pub fn record(&mut self, words: [u64; 4]) {
         self.digest.record(&words);
         if let Some(l) = &mut self.log {
+            if let Some(cap) = self.log_cap {
+                if l.len() >= 2 * cap {
+                    l.drain(..cap);
+                    self.log_dropped += cap as u64;
+                }
+            }
             l.push(words);
         }
     }
-    /// Keeps every record from now on (see [`Kernel::record`]).
-    pub fn keep_log(&mut self) {
+    /// Keeps every record from now on (see [`Kernel::record`]), or with `cap` only the latest
+    /// `cap` to `2 × cap` of them.
+    pub fn keep_log(&mut self, cap: Option<usize>) {
         self.log.get_or_insert_with(Vec::new);
+        self.log_cap = cap.map(|c| c.max(1));
+    }
+    /// How many records a capped log has dropped from its front: the index of its first.
+    pub fn log_dropped(&self) -> u64 {
+        self.log_dropped
     }
     /// The kept records, if the log is on.
     pub fn log(&self) -> Option<&[[u64; 4]]> {
