@@ -54,6 +54,16 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Make a replay's scenario as small as possible while it still violates its condition.
+    Shrink {
+        file: String,
+        /// Where to save the shrunk replay (default: FILE with `.shrunk.toml`).
+        #[arg(long)]
+        out: Option<String>,
+        /// Most candidate runs to try.
+        #[arg(long, default_value_t = 200)]
+        max_runs: usize,
+    },
     /// Re-run a replay file exactly, check every digest checkpoint, and show its last events.
     Replay {
         file: String,
@@ -132,6 +142,44 @@ explored {done}/{total} seeds"
   replay: costream replay {path}",
         worst.seed
     );
+    Ok(())
+}
+
+fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), String> {
+    use costream_model::explore::Replay;
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
+    let r = Replay::parse(file, &text)?;
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let (small, steps) = costream_model::shrink::shrink(&r, max_runs, |runs, kept| {
+        if bar {
+            eprint!("\rshrinking: {runs} runs, {kept} edits kept");
+        }
+    })?;
+    if bar {
+        eprint!("\r{:50}\r", "");
+    }
+    let c = small
+        .condition
+        .as_ref()
+        .expect("shrink keeps the condition");
+    println!(
+        "shrunk seed {} of {}: {} edits kept; `{c}` still holds ({} = {:.3}); {} → {} events",
+        r.seed,
+        r.source,
+        steps.len(),
+        c.metric,
+        small.value.unwrap_or(f64::NAN),
+        r.events,
+        small.events
+    );
+    for s in &steps {
+        println!("  {}  ({} = {:.3})", s.edit, c.metric, s.value);
+    }
+    let path = out.unwrap_or_else(|| format!("{}.shrunk.toml", file.trim_end_matches(".toml")));
+    std::fs::write(&path, small.to_toml())
+        .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
+    println!("saved {path}\n  replay: costream replay {path}");
     Ok(())
 }
 
@@ -274,7 +322,26 @@ impl tracing_subscriber::fmt::time::FormatTime for VirtualTime {
     }
 }
 
+/// A reader that stops early (`costream run … | head`) closes the pipe; printing then fails.
+/// That is not an error of ours: exit quietly instead of panicking.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.starts_with("failed printing to stdout") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.cmd {
@@ -294,6 +361,11 @@ fn main() -> ExitCode {
             sets,
         }) => explore_cmd(&file, seeds, first, &until, jobs, out, &sets),
         Some(Cmd::Replay { file, events }) => replay_cmd(&file, events),
+        Some(Cmd::Shrink {
+            file,
+            out,
+            max_runs,
+        }) => shrink_cmd(&file, out, max_runs),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

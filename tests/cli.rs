@@ -184,3 +184,44 @@ fn explore_saves_the_worst_seed_and_replay_reproduces_it() {
     assert_eq!(code, 2);
     assert!(err.contains("unknown metric `latency`"), "{err}");
 }
+
+/// `shrink` keeps only what the violation needs: one of two stalls, one room, less time; the
+/// shrunk file replays identically.
+#[test]
+fn shrink_minimises_a_replay_that_still_violates() {
+    let out_path = write_tmp("stall.toml", "");
+    let (code, _, err) = costream(&[
+        "explore",
+        "quickstart",
+        "--seeds",
+        "1",
+        "--until",
+        "audio.p99_ms > 150",
+        "--set",
+        "rooms.count=8",
+        "--set",
+        "server.gomaxprocs=1",
+        "--set",
+        "run.duration=\"2s\"",
+        "--set",
+        "server.stalls.pauses=[{ at = \"500ms\", duration = \"200ms\" }, { at = \"1200ms\", duration = \"150ms\" }]",
+        "--out",
+        &out_path,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let small = write_tmp("stall-small.toml", "");
+    let (code, out, err) = costream(&["shrink", &out_path, "--out", &small]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("drop server.stalls.pauses[1]"), "{out}");
+    assert!(out.contains("rooms.count 2 → 1"), "{out}");
+    let text = std::fs::read_to_string(&small).unwrap();
+    assert!(text.contains("count = 1"), "{text}");
+    let (code, out, err) = costream(&["replay", &small]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("identically") && out.contains("holds"),
+        "{out}"
+    );
+    // Nothing to shrink against without a condition is refused with a reason: not testable
+    // from the CLI (explore always records one), see shrink::shrink.
+}

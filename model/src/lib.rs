@@ -37,6 +37,7 @@ pub mod net;
 pub mod report;
 pub mod scenario;
 pub mod server;
+pub mod shrink;
 pub mod testing;
 pub mod workload;
 pub mod world;

@@ -202,6 +202,11 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
     finish(&origin, value)
 }
 
+/// The scenario's TOML tree with the `--set` overrides applied (not yet validated).
+pub fn tree(file: &str, text: &str, overrides: &[String]) -> Result<toml::Value, ScenarioError> {
+    parse_with_overrides(file, text, overrides).map(|(v, _)| v)
+}
+
 /// Parses the text and applies `--set` overrides; returns the tree and how to name its origin
 /// in errors.
 fn parse_with_overrides(
