@@ -29,6 +29,10 @@ enum Cmd {
         /// Override a field: --set server.gomaxprocs=4 (repeatable).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
+        /// Also write a Chrome trace-event file (opens in ui.perfetto.dev): a track per P, a
+        /// slice per goroutine run, GC cycles, wake-up arrows. Keeps every event in memory.
+        #[arg(long, value_name = "FILE.json")]
+        trace: Option<String>,
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
@@ -230,7 +234,7 @@ fn read(file: &str) -> Result<String, String> {
 
 /// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
 /// report as it finishes and a comparison table after several.
-fn run(file: &str, seed: Option<u64>, sets: &[String]) -> Result<(), String> {
+fn run(file: &str, seed: Option<u64>, sets: &[String], trace: Option<&str>) -> Result<(), String> {
     let text = read(file)?;
     let variants =
         scenario::load_variants(file, &text, sets).map_err(|e: ScenarioError| e.to_string())?;
@@ -241,18 +245,38 @@ fn run(file: &str, seed: Option<u64>, sets: &[String]) -> Result<(), String> {
         let sc = &v.scenario;
         let seed = seed.unwrap_or(sc.run.seed);
         let total = sc.run.duration;
-        let ran = workload::run(sc, seed, |now, events| {
-            if bar {
-                progress_bar(
-                    now.since_start().as_secs_f64() / total.as_secs_f64(),
-                    now,
-                    total,
-                    events,
-                    i,
-                    n,
-                );
+        let go = || {
+            workload::run(sc, seed, |now, events| {
+                if bar {
+                    progress_bar(
+                        now.since_start().as_secs_f64() / total.as_secs_f64(),
+                        now,
+                        total,
+                        events,
+                        i,
+                        n,
+                    );
+                }
+            })
+        };
+        let ran = match trace {
+            None => go(),
+            Some(path) => {
+                let ran = costream_model::testing::with_event_log(go);
+                let path = if n > 1 {
+                    let (stem, ext) = path.rsplit_once('.').unwrap_or((path, "json"));
+                    format!("{stem}-{}.{ext}", i + 1)
+                } else {
+                    path.to_string()
+                };
+                let json = costream_model::trace_export::chrome_trace(&ran.sim)
+                    .unwrap_or_else(|| "{\"traceEvents\":[]}".into());
+                std::fs::write(&path, json)
+                    .map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
+                eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
+                ran
             }
-        });
+        };
         if bar {
             eprint!("\r{:90}\r", "");
         }
@@ -345,8 +369,13 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        None => run("quickstart", None, &[]),
-        Some(Cmd::Run { file, seed, sets }) => run(&file, seed, &sets),
+        None => run("quickstart", None, &[], None),
+        Some(Cmd::Run {
+            file,
+            seed,
+            sets,
+            trace,
+        }) => run(&file, seed, &sets, trace.as_deref()),
         Some(Cmd::Example) => {
             print!("{}", scenario::QUICKSTART);
             Ok(())

@@ -39,6 +39,7 @@ pub mod scenario;
 pub mod server;
 pub mod shrink;
 pub mod testing;
+pub mod trace_export;
 pub mod workload;
 pub mod world;
 

@@ -240,6 +240,20 @@ impl Sim {
         s
     }
 
+    /// Each goroutine's function by (host, goid), when the run keeps its events.
+    pub fn goroutine_names(&self) -> std::collections::BTreeMap<(u32, u64), &'static str> {
+        let w = self.sh.world.borrow();
+        let mut m = std::collections::BTreeMap::new();
+        for (h, rt) in w.rts.iter().enumerate() {
+            if let Some(names) = &rt.goid_names {
+                for (&goid, &(name, _)) in names {
+                    m.insert((h as u32, goid), name);
+                }
+            }
+        }
+        m
+    }
+
     /// The last `n` kept events, described (see [`Sim::describe_event`]).
     pub fn last_events(&self, n: usize) -> Vec<String> {
         let len = self.sh.world.borrow().kernel.log().map_or(0, |l| l.len());
