@@ -58,6 +58,34 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Run a parameter grid (every combination × seeds) in parallel; results are appended to
+    /// a JSON-lines file as they finish, so an interrupted sweep resumes.
+    Sweep {
+        file: String,
+        /// An axis: --grid 'server.gomaxprocs=4,16' (repeatable; the first varies slowest).
+        #[arg(long = "grid", value_name = "KEY=V1,V2")]
+        grid: Vec<String>,
+        /// Seeds per point, from the scenario's run.seed.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Results file (JSON lines).
+        #[arg(long, default_value = "sweep.jsonl")]
+        out: String,
+        /// Run only shard i of n (every n-th point): --shard 2/3.
+        #[arg(long)]
+        shard: Option<String>,
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        sets: Vec<String>,
+    },
+    /// Join sweep results (for example the shards of one sweep) into one file in point order.
+    Merge {
+        files: Vec<String>,
+        #[arg(long)]
+        out: String,
+    },
     /// Make a replay's scenario as small as possible while it still violates its condition.
     Shrink {
         file: String,
@@ -146,6 +174,108 @@ explored {done}/{total} seeds"
   replay: costream replay {path}",
         worst.seed
     );
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn sweep_cmd(
+    file: &str,
+    grid: &[String],
+    seeds: u64,
+    jobs: Option<usize>,
+    out: &str,
+    shard: Option<&str>,
+    sets: &[String],
+) -> Result<(), String> {
+    use costream_model::sweep::{parse_shard, points, sweep, Axis};
+    let text = read(file)?;
+    let base = costream_model::explore::load_one(file, &text, sets)?;
+    let axes: Vec<Axis> = grid.iter().map(|g| g.parse()).collect::<Result<_, _>>()?;
+    let seed0 = base.run.seed;
+    let seeds: Vec<u64> = (seed0..seed0 + seeds.max(1)).collect();
+    let all = points(&axes, &seeds);
+    let todo: Vec<_> = match shard {
+        None => all.clone(),
+        Some(s) => {
+            let (i, n) = parse_shard(s)?;
+            all.iter()
+                .filter(|p| p.index % n == i - 1)
+                .cloned()
+                .collect()
+        }
+    };
+    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let lines = sweep(file, &text, sets, &todo, out, jobs, |done, total| {
+        if bar {
+            let w = 30;
+            let k = done * w / total.max(1);
+            eprint!(
+                "\rsweep [{}{}] {done}/{total} points",
+                "=".repeat(k),
+                " ".repeat(w - k)
+            );
+        }
+    })?;
+    if bar {
+        eprint!("\r{:60}\r", "");
+    }
+    println!(
+        "{}: {} of {} points{} in {out}",
+        base.name,
+        lines.len(),
+        all.len(),
+        shard.map_or(String::new(), |s| format!(" (shard {s})"))
+    );
+    let cols = [
+        "audio.p99_ms",
+        "forward.p99_ms",
+        "gc.stw_p99_us",
+        "goroutines_max",
+    ];
+    println!(
+        "  {:<44} {:>6} {:>13} {:>15} {:>14} {:>15}  digest",
+        "point", "seed", cols[0], cols[1], cols[2], cols[3]
+    );
+    for l in &lines {
+        let m = |k: &str| l.metrics.get(k).map_or("-".into(), |v| format!("{v:.3}"));
+        println!(
+            "  {:<44} {:>6} {:>13} {:>15} {:>14} {:>15}  {}",
+            l.sets.join(" "),
+            l.seed,
+            m(cols[0]),
+            m(cols[1]),
+            m(cols[2]),
+            m(cols[3]),
+            l.digest
+        );
+    }
+    Ok(())
+}
+
+fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
+    use costream_model::sweep::{canonical, read_lines};
+    let mut all: std::collections::BTreeMap<usize, costream_model::sweep::Line> =
+        Default::default();
+    for f in files {
+        if !std::path::Path::new(f).exists() {
+            return Err(format!("{f}: no such results file"));
+        }
+        for l in read_lines(f)? {
+            if let Some(prev) = all.get(&l.point) {
+                if prev != &l {
+                    return Err(format!(
+                        "{f}: point {} differs from another file's (digest {} vs {}); were these shards of one sweep?",
+                        l.point, l.digest, prev.digest
+                    ));
+                }
+            }
+            all.insert(l.point, l);
+        }
+    }
+    std::fs::write(out, canonical(all.into_values().collect()))
+        .map_err(|e| format!("{out}: cannot write: {e}"))?;
+    println!("merged {} files into {out}", files.len());
     Ok(())
 }
 
@@ -390,6 +520,16 @@ fn main() -> ExitCode {
             sets,
         }) => explore_cmd(&file, seeds, first, &until, jobs, out, &sets),
         Some(Cmd::Replay { file, events }) => replay_cmd(&file, events),
+        Some(Cmd::Sweep {
+            file,
+            grid,
+            seeds,
+            jobs,
+            out,
+            shard,
+            sets,
+        }) => sweep_cmd(&file, &grid, seeds, jobs, &out, shard.as_deref(), &sets),
+        Some(Cmd::Merge { files, out }) => merge_cmd(&files, &out),
         Some(Cmd::Shrink {
             file,
             out,
