@@ -33,6 +33,9 @@ enum Cmd {
         /// slice per goroutine run, GC cycles, wake-up arrows. Keeps every event in memory.
         #[arg(long, value_name = "FILE.json")]
         trace: Option<String>,
+        /// Print one JSON object per run (for machines) instead of the report.
+        #[arg(long)]
+        json: bool,
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
@@ -364,7 +367,13 @@ fn read(file: &str) -> Result<String, String> {
 
 /// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
 /// report as it finishes and a comparison table after several.
-fn run(file: &str, seed: Option<u64>, sets: &[String], trace: Option<&str>) -> Result<(), String> {
+fn run(
+    file: &str,
+    seed: Option<u64>,
+    sets: &[String],
+    trace: Option<&str>,
+    json: bool,
+) -> Result<(), String> {
     let text = read(file)?;
     let variants =
         scenario::load_variants(file, &text, sets).map_err(|e: ScenarioError| e.to_string())?;
@@ -410,13 +419,30 @@ fn run(file: &str, seed: Option<u64>, sets: &[String], trace: Option<&str>) -> R
         if bar {
             eprint!("\r{:90}\r", "");
         }
+        if json {
+            let metrics: std::collections::BTreeMap<&str, f64> =
+                costream_model::explore::measure(&ran);
+            let obj = serde_json::json!({
+                "scenario": sc.name,
+                "variant": v.label,
+                "seed": seed,
+                "simulated_ns": ran.out.now.as_nanos(),
+                "end": ran.out.end.to_string(),
+                "events": ran.out.events,
+                "digest": format!("{:016x}", ran.out.digest),
+                "metrics": metrics,
+            });
+            println!("{obj}");
+            done.push((v.label.clone(), ran));
+            continue;
+        }
         if i > 0 {
             println!("\n{}", "─".repeat(72));
         }
         print!("{}", report(sc, seed, &v.label, &ran));
         done.push((v.label.clone(), ran));
     }
-    if n > 1 {
+    if n > 1 && !json {
         println!("\n{}\ncomparison (one seed, every variant)", "═".repeat(72));
         let rows: Vec<_> = done
             .iter()
@@ -499,13 +525,14 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        None => run("quickstart", None, &[], None),
+        None => run("quickstart", None, &[], None, false),
         Some(Cmd::Run {
             file,
             seed,
             sets,
             trace,
-        }) => run(&file, seed, &sets, trace.as_deref()),
+            json,
+        }) => run(&file, seed, &sets, trace.as_deref(), json),
         Some(Cmd::Example) => {
             print!("{}", scenario::QUICKSTART);
             Ok(())

@@ -287,3 +287,26 @@ fn sweep_results_do_not_depend_on_threads_or_shards() {
     assert!(out.contains("8 of 8 points"), "{out}");
     assert_eq!(one, std::fs::read(path("resumed")).unwrap());
 }
+
+/// `run --json` prints one JSON object per variant, with the digest and the metrics.
+#[test]
+fn json_output_is_one_object_per_variant() {
+    let (code, out, err) = costream(&[
+        "run",
+        "scenarios/gc-burst.toml",
+        "--json",
+        "--set",
+        "run.duration=\"100ms\"",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect();
+    assert_eq!(lines.len(), 4, "gc-burst has a 2 × 2 matrix");
+    for v in &lines {
+        assert_eq!(v["scenario"], "gc-burst");
+        assert_eq!(v["digest"].as_str().map(str::len), Some(16));
+        assert!(v["metrics"]["gc.cycles"].is_number(), "{v}");
+    }
+}
