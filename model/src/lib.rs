@@ -38,6 +38,7 @@ pub mod report;
 pub mod scenario;
 pub mod server;
 pub mod shrink;
+pub mod swarm;
 pub mod sweep;
 pub mod testing;
 pub mod trace_export;

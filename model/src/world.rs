@@ -317,6 +317,25 @@ impl Sim {
     }
 
     /// Runs until a limit, the end of the program, a deadlock or a panic.
+    /// Runs on until `t` of virtual time (or the run's own limit, if sooner), then stops; a
+    /// later call continues from there (for measurement phases).
+    pub fn run_until(&self, t: SimTime) -> RunOutcome {
+        {
+            let mut w = self.sh.world.borrow_mut();
+            let mut l = w.kernel.limits();
+            let end = l.until;
+            l.until = t.min(end);
+            w.kernel.set_limits(l);
+            drop(w);
+            let out = self.run();
+            let mut w = self.sh.world.borrow_mut();
+            let mut l = w.kernel.limits();
+            l.until = end;
+            w.kernel.set_limits(l);
+            out
+        }
+    }
+
     pub fn run(&self) -> RunOutcome {
         self.run_with_progress(|_, _| {})
     }

@@ -89,6 +89,13 @@ impl RoomMetrics {
         }
     }
 
+    /// The degradation breaker's state at `now` (`None` without degradation).
+    pub fn degrade_state(&self, now: SimTime) -> Option<crate::server::breaker::State> {
+        self.degrade
+            .as_ref()
+            .map(|d| d.breaker.borrow_mut().state(now))
+    }
+
     /// Packets of `kind` lost at the players, summed per stream (an aggregate's own
     /// `packets_lost` cannot be used: sequence ranges do not merge).
     pub fn packets_lost(&self, kind: MediaKind) -> i64 {
@@ -153,6 +160,23 @@ impl Player {
             .map(|r| &r.qoe)
             .chain(self.video.values().map(|r| &r.qoe))
     }
+    /// Starts the QoE books afresh (a measurement window; the receivers keep their state).
+    pub fn reset_qoe(&mut self) {
+        for q in self
+            .audio
+            .values_mut()
+            .map(|r| &mut r.qoe)
+            .chain(self.video.values_mut().map(|r| &mut r.qoe))
+        {
+            *q = StreamQoe::new(q.kind, q.ssrc, q.budget);
+        }
+    }
+
+    /// Closes the players' books at `now` (the end of a run driven phase by phase).
+    pub fn finish_at(&mut self, now: SimTime) {
+        self.finish(now);
+    }
+
     fn finish(&mut self, now: SimTime) {
         for r in self.audio.values_mut() {
             r.finish();
@@ -468,6 +492,9 @@ async fn pool_worker(
     m: Rc<RefCell<RoomMetrics>>,
     degrade: Option<Rc<Degrade>>,
 ) {
+    // Each worker holds its own handle on the wake-up channel, as Go code passes it to each;
+    // the reachability leak detector counts handles (docs/leaks.md).
+    let notify = ring.notify.clone();
     let mut batch = Vec::with_capacity(take);
     loop {
         {
@@ -476,7 +503,7 @@ async fn pool_worker(
             batch.extend(q.drain(..n));
         }
         if batch.is_empty() {
-            if ring.notify.recv(&go).await.is_none() {
+            if notify.recv(&go).await.is_none() {
                 return;
             }
             continue;
