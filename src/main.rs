@@ -36,6 +36,9 @@ enum Cmd {
         /// Print one JSON object per run (for machines) instead of the report.
         #[arg(long)]
         json: bool,
+        /// Also write an HTML report with plots.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<String>,
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
@@ -105,6 +108,12 @@ enum Cmd {
         /// How many of the last events to print.
         #[arg(long, default_value_t = 12)]
         events: usize,
+        /// Also write an HTML report with plots.
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<String>,
+        /// Also write a Perfetto trace (keeps every event in memory).
+        #[arg(long, value_name = "FILE.json")]
+        trace: Option<String>,
     },
 }
 
@@ -320,12 +329,30 @@ fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), St
     Ok(())
 }
 
-fn replay_cmd(file: &str, events: usize) -> Result<(), String> {
-    use costream_model::explore::{measure, Replay};
+fn replay_cmd(
+    file: &str,
+    events: usize,
+    html: Option<&str>,
+    trace: Option<&str>,
+) -> Result<(), String> {
+    use costream_model::explore::{load_one, measure, Replay};
     let text = std::fs::read_to_string(file)
         .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
     let r = Replay::parse(file, &text)?;
-    let ran = r.replay(events)?;
+    let ran = if trace.is_some() {
+        costream_model::testing::with_event_log(|| r.replay(events))?
+    } else {
+        r.replay(events)?
+    };
+    if let Some(path) = trace {
+        let json = costream_model::trace_export::chrome_trace(&ran.sim).unwrap_or_default();
+        std::fs::write(path, json).map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
+        eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
+    }
+    if let Some(path) = html {
+        let sc = load_one(&r.source, &r.scenario, &r.sets)?;
+        write_html(path, &sc, r.seed, &format!("replay of {file}"), &ran)?;
+    }
     println!(
         "replayed seed {} of {} identically: {} events, digest {}, {} checkpoints every {} ms agree",
         r.seed,
@@ -367,12 +394,39 @@ fn read(file: &str) -> Result<String, String> {
 
 /// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
 /// report as it finishes and a comparison table after several.
+/// `path` for variant `i` of `n`: `out.json` becomes `out-2.json` when there are several.
+fn variant_path(path: &str, i: usize, n: usize) -> String {
+    if n > 1 {
+        let (stem, ext) = path.rsplit_once('.').unwrap_or((path, "out"));
+        format!("{stem}-{}.{ext}", i + 1)
+    } else {
+        path.to_string()
+    }
+}
+
+fn write_html(
+    path: &str,
+    sc: &scenario::Scenario,
+    seed: u64,
+    label: &str,
+    ran: &workload::Ran,
+) -> Result<(), String> {
+    std::fs::write(
+        path,
+        costream_model::html::html_report(sc, seed, label, ran),
+    )
+    .map_err(|e| format!("{path}: cannot write the HTML report: {e}"))?;
+    eprintln!("HTML report written to {path}");
+    Ok(())
+}
+
 fn run(
     file: &str,
     seed: Option<u64>,
     sets: &[String],
     trace: Option<&str>,
     json: bool,
+    html: Option<&str>,
 ) -> Result<(), String> {
     let text = read(file)?;
     let variants =
@@ -402,12 +456,7 @@ fn run(
             None => go(),
             Some(path) => {
                 let ran = costream_model::testing::with_event_log(go);
-                let path = if n > 1 {
-                    let (stem, ext) = path.rsplit_once('.').unwrap_or((path, "json"));
-                    format!("{stem}-{}.{ext}", i + 1)
-                } else {
-                    path.to_string()
-                };
+                let path = variant_path(path, i, n);
                 let json = costream_model::trace_export::chrome_trace(&ran.sim)
                     .unwrap_or_else(|| "{\"traceEvents\":[]}".into());
                 std::fs::write(&path, json)
@@ -418,6 +467,9 @@ fn run(
         };
         if bar {
             eprint!("\r{:90}\r", "");
+        }
+        if let Some(h) = html {
+            write_html(&variant_path(h, i, n), sc, seed, &v.label, &ran)?;
         }
         if json {
             let metrics: std::collections::BTreeMap<&str, f64> =
@@ -525,14 +577,15 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        None => run("quickstart", None, &[], None, false),
+        None => run("quickstart", None, &[], None, false, None),
         Some(Cmd::Run {
             file,
             seed,
             sets,
             trace,
             json,
-        }) => run(&file, seed, &sets, trace.as_deref(), json),
+            html,
+        }) => run(&file, seed, &sets, trace.as_deref(), json, html.as_deref()),
         Some(Cmd::Example) => {
             print!("{}", scenario::QUICKSTART);
             Ok(())
@@ -546,7 +599,12 @@ fn main() -> ExitCode {
             out,
             sets,
         }) => explore_cmd(&file, seeds, first, &until, jobs, out, &sets),
-        Some(Cmd::Replay { file, events }) => replay_cmd(&file, events),
+        Some(Cmd::Replay {
+            file,
+            events,
+            html,
+            trace,
+        }) => replay_cmd(&file, events, html.as_deref(), trace.as_deref()),
         Some(Cmd::Sweep {
             file,
             grid,

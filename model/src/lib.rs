@@ -31,6 +31,7 @@
 
 pub mod explore;
 pub mod goruntime;
+pub mod html;
 pub mod leak;
 pub mod media;
 pub mod net;

@@ -117,6 +117,23 @@ pub(crate) struct P {
     pub worker_freeze_mark: u64,
     /// `gcFractionalMarkTime` this cycle.
     pub frac_time: u64,
+    /// Time running goroutines or mark workers, per census bucket (for the P heat map).
+    pub busy: Vec<u64>,
+}
+
+/// Adds `[from, to)` to per-bucket totals of the census bucket width.
+fn add_buckets(b: &mut Vec<u64>, from: SimTime, to: SimTime) {
+    let w = super::census::BUCKET.as_nanos();
+    let (mut t, end) = (from.as_nanos(), to.as_nanos());
+    while t < end {
+        let i = (t / w) as usize;
+        let stop = ((i as u64 + 1) * w).min(end);
+        if b.len() <= i {
+            b.resize(i + 1, 0);
+        }
+        b[i] += stop - t;
+        t = stop;
+    }
 }
 
 impl P {
@@ -146,13 +163,16 @@ impl P {
             worker_since: SimTime::ZERO,
             worker_freeze_mark: 0,
             frac_time: 0,
+            busy: Vec::new(),
         }
     }
 
     /// `pp.init` on a P destroyed by an earlier shrink: reset, keeping its time accounting.
     pub(super) fn reinit(&mut self, at: SimTime) {
         let (user, sched, gc, gen) = (self.time_user, self.time_sched, self.time_gc, self.gen);
+        let busy = std::mem::take(&mut self.busy);
         *self = P::new(at);
+        self.busy = busy;
         self.time_user = user;
         self.time_sched = sched;
         self.time_gc = gc;
@@ -197,6 +217,8 @@ pub struct SchedStats {
     pub stall_freezes: u64,
     /// `GOMAXPROCS` changes applied (`procresize` at run time).
     pub procresizes: u64,
+    /// Every stop of the world: when, how long, why (for timelines).
+    pub freezes: Vec<(SimTime, SimDuration, super::stw::FreezeCause)>,
     /// Steals whose victim sat in another L3 domain of the same socket, or another socket.
     pub steals_cross_l3: u64,
     pub steals_cross_socket: u64,
@@ -465,6 +487,9 @@ impl Runtime {
             PMode::Sched => pp.time_sched += d,
             PMode::Gc => pp.time_gc += d,
             PMode::Idle => {}
+        }
+        if matches!(pp.mode, PMode::User | PMode::Gc) {
+            add_buckets(&mut pp.busy, pp.mode_since, at);
         }
         pp.mode = mode;
         pp.mode_since = at;
@@ -1566,6 +1591,11 @@ impl Runtime {
     /// Ps owned by an M (running, spinning or marking).
     pub(crate) fn busy_ps(&self) -> u32 {
         self.cfg.gomaxprocs - self.npidle()
+    }
+
+    /// Per P, the busy time in each census bucket.
+    pub fn p_busy_buckets(&self) -> Vec<Vec<u64>> {
+        self.allp.iter().map(|pp| pp.busy.clone()).collect()
     }
 
     /// Per-P time running GC mark workers.

@@ -85,6 +85,7 @@ impl Runtime {
     ) -> SimTime {
         let from = from.max(self.freeze.until);
         let before = self.frozen_at(from);
+        self.stats.freezes.push((from, dur, cause));
         self.freeze = FreezeState {
             start: from,
             until: from + dur,
