@@ -61,6 +61,9 @@ enum Cmd {
         /// Where to save the worst case (default: costream-replay-seed<N>.toml).
         #[arg(long)]
         out: Option<String>,
+        /// Exit with status 1 when any seed violates the condition (a CI gate).
+        #[arg(long)]
+        check: bool,
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
@@ -125,7 +128,7 @@ fn explore_cmd(
     jobs: Option<usize>,
     out: Option<String>,
     sets: &[String],
-) -> Result<(), String> {
+) -> Result<bool, String> {
     use costream_model::explore::{explore, load_one, Condition, Replay};
     let cond: Condition = until.parse()?;
     let text = read(file)?;
@@ -169,7 +172,7 @@ explored {done}/{total} seeds"
         println!("  seed {:>6}  {} = {:.3}", f.seed, cond.metric, f.value);
     }
     let Some(worst) = bad.first() else {
-        return Ok(());
+        return Ok(false);
     };
     let r = Replay::record(
         file,
@@ -182,11 +185,10 @@ explored {done}/{total} seeds"
     std::fs::write(&path, r.to_toml())
         .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
     println!(
-        "saved the worst case (seed {}) to {path}
-  replay: costream replay {path}",
+        "saved the worst case (seed {}) to {path}\n  replay: costream replay {path}\n  shrink: costream shrink {path}",
         worst.seed
     );
-    Ok(())
+    Ok(true)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -597,8 +599,13 @@ fn main() -> ExitCode {
             until,
             jobs,
             out,
+            check,
             sets,
-        }) => explore_cmd(&file, seeds, first, &until, jobs, out, &sets),
+        }) => match explore_cmd(&file, seeds, first, &until, jobs, out, &sets) {
+            Ok(true) if check => return ExitCode::from(1),
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        },
         Some(Cmd::Replay {
             file,
             events,

@@ -62,9 +62,16 @@ pub fn with_checkpoints<R>(every: SimDuration, f: impl FnOnce() -> R) -> R {
     out.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
-/// Runs `f` keeping about the last `n` events of each simulation it creates on this thread.
+/// Runs `f` keeping about the last `n` events of each simulation it creates on this thread
+/// (or all of them, if an enclosing [`with_event_log`] asked for all).
 pub fn with_last_events<R>(n: usize, f: impl FnOnce() -> R) -> R {
-    let was = RECORD.with(|r| r.replace(Keep::Last(n)));
+    let was = RECORD.with(|r| {
+        let was = r.get();
+        if was != Keep::All {
+            r.set(Keep::Last(n));
+        }
+        was
+    });
     let out = catch_unwind(AssertUnwindSafe(f));
     RECORD.with(|r| r.set(was));
     out.unwrap_or_else(|p| std::panic::resume_unwind(p))
