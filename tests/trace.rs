@@ -106,4 +106,10 @@ fn gc_cycles_appear_on_their_own_track() {
     assert!(gc
         .iter()
         .all(|e| e["tid"] == costream_model::trace_export::GC_TID));
+    // The GC's stop-the-world phases are slices on their own track.
+    let stw = evs
+        .iter()
+        .filter(|e| e["cat"] == "stw" && e["name"] == "GcStw")
+        .count();
+    assert!(stw >= 2 * gc.len(), "{stw} pauses for {} cycles", gc.len());
 }

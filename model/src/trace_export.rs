@@ -13,6 +13,8 @@ use std::fmt::Write as _;
 
 /// The GC track's thread id (Ps use their index).
 pub const GC_TID: u64 = 10_000;
+/// The track of stop-the-world pauses and stalls.
+pub const STW_TID: u64 = 10_001;
 
 fn us(ns: u64) -> String {
     format!("{}.{:03}", ns / 1000, ns % 1000)
@@ -147,6 +149,16 @@ pub fn chrome_trace(sim: &Sim) -> Option<String> {
             us(end_ns)
         ));
     }
+    // Every stop of the world (GC phases, host stalls, cgroup throttling, GOMAXPROCS).
+    for (host, freezes) in sim.freezes() {
+        for (at, d, cause) in freezes {
+            push(format!(
+                "{{\"name\":\"{cause:?}\",\"cat\":\"stw\",\"ph\":\"X\",\"ts\":{},\"dur\":{},\"pid\":{host},\"tid\":{STW_TID}}}",
+                us(at.as_nanos()),
+                us(d.as_nanos())
+            ));
+        }
+    }
     let hosts: Vec<u64> = tracks.keys().map(|k| k.0).collect();
     for ((host, p), ()) in &tracks {
         push(format!(
@@ -161,6 +173,9 @@ pub fn chrome_trace(sim: &Sim) -> Option<String> {
             ));
             push(format!(
                 "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{host},\"tid\":{GC_TID},\"args\":{{\"name\":\"GC\"}}}}"
+            ));
+            push(format!(
+                "{{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":{host},\"tid\":{STW_TID},\"args\":{{\"name\":\"stop-the-world and stalls\"}}}}"
             ));
         }
     }

@@ -145,6 +145,9 @@ impl RunOutcome {
     }
 }
 
+/// One stop of the world: when, how long, why.
+pub type Freeze = (SimTime, SimDuration, crate::goruntime::FreezeCause);
+
 /// A simulation: owns the world and runs it.
 pub struct Sim {
     sh: Rc<Shared>,
@@ -252,6 +255,16 @@ impl Sim {
             }
         }
         m
+    }
+
+    /// Every stop of the world per host: when, how long, why.
+    pub fn freezes(&self) -> Vec<(u64, Vec<Freeze>)> {
+        let w = self.sh.world.borrow();
+        w.rts
+            .iter()
+            .enumerate()
+            .map(|(h, rt)| (h as u64, rt.stats.freezes.clone()))
+            .collect()
     }
 
     /// The last `n` kept events, described (see [`Sim::describe_event`]).

@@ -218,7 +218,7 @@ pub struct SchedStats {
     /// `GOMAXPROCS` changes applied (`procresize` at run time).
     pub procresizes: u64,
     /// Every stop of the world: when, how long, why (for timelines).
-    pub freezes: Vec<(SimTime, SimDuration, super::stw::FreezeCause)>,
+    pub freezes: Vec<crate::world::Freeze>,
     /// Steals whose victim sat in another L3 domain of the same socket, or another socket.
     pub steals_cross_l3: u64,
     pub steals_cross_socket: u64,
