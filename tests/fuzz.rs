@@ -175,6 +175,13 @@ proptest! {
         // Audio is never shed: with no loss on the links and no partition, every audio
         // packet a host published reaches its peer or is still on its way.
         let _ = m.packets_lost(MediaKind::Audio);
+        // Per-stream order after the jitter buffer: frames play in capture order.
+        let inversions: u64 = m
+            .players
+            .iter()
+            .map(|p| p.borrow().streams().map(|q| q.playout_inversions).sum::<u64>())
+            .sum();
+        prop_assert_eq!(inversions, 0, "frames played out of capture order");
         let now: SimTime = ran.out.now;
         let leaks = ran.sim.runtime(0, |rt| leak::unreachable(rt, now));
         prop_assert!(leaks.is_empty(), "leaked: {:?}", leaks);

@@ -38,6 +38,10 @@ pub struct StreamQoe {
     /// The latency budget and how many frames met it.
     pub budget: SimDuration,
     pub within_budget: u64,
+    /// Frames played out of capture order (a later frame played before an earlier one).
+    pub playout_inversions: u64,
+    /// The played frame with the latest capture: (capture, playout).
+    latest_played: Option<(SimTime, SimTime)>,
 }
 
 impl StreamQoe {
@@ -63,6 +67,8 @@ impl StreamQoe {
             last_arrival: SimTime::ZERO,
             budget,
             within_budget: 0,
+            playout_inversions: 0,
+            latest_played: None,
         }
     }
 
@@ -97,6 +103,20 @@ impl StreamQoe {
         }
     }
 
+    /// Checks that frames play in capture order: a frame captured after the latest played one
+    /// must play after it, and one captured before it, before it.
+    pub(crate) fn note_playout(&mut self, capture: SimTime, playout: SimTime) {
+        match self.latest_played {
+            Some((c, p)) if (capture > c && playout < p) || (capture < c && playout > p) => {
+                self.playout_inversions += 1;
+            }
+            _ => {}
+        }
+        if self.latest_played.is_none_or(|(c, _)| capture > c) {
+            self.latest_played = Some((capture, playout));
+        }
+    }
+
     pub(crate) fn record_frame(&mut self, latency: SimDuration) {
         self.frames_rendered += 1;
         let _ = self.latency.record(latency.as_nanos().max(1));
@@ -119,5 +139,6 @@ impl StreamQoe {
         self.jitter_buffer_delay += o.jitter_buffer_delay;
         self.bytes_received += o.bytes_received;
         self.within_budget += o.within_budget;
+        self.playout_inversions += o.playout_inversions;
     }
 }

@@ -153,6 +153,8 @@ pub struct AudioReceiver {
     /// Frames played, by frame index, to find concealed ones.
     played: u64,
     last_played_frame: Option<u32>,
+    /// The scheduled frame with the latest capture: (capture, playout).
+    latest: Option<(SimTime, SimTime)>,
 }
 
 impl AudioReceiver {
@@ -166,6 +168,7 @@ impl AudioReceiver {
             seen: Seen::new(),
             played: 0,
             last_played_frame: None,
+            latest: None,
         }
     }
 
@@ -189,11 +192,25 @@ impl AudioReceiver {
         } else {
             base
         };
-        let playout = p.capture + SimDuration::from_nanos(base + self.target);
+        let mut playout = p.capture + SimDuration::from_nanos(base + self.target);
+        // A buffer plays in order: when the target shrinks, later frames play back to back
+        // after the earlier ones (NetEQ accelerates), never before them; a late-arriving
+        // earlier frame can only fill a slot before the later frames already scheduled.
+        if let Some((c, at_latest)) = self.latest {
+            if p.capture > c {
+                playout = playout.max(at_latest);
+            } else {
+                playout = playout.min(at_latest);
+            }
+        }
         if at > playout {
             self.qoe.packets_late += 1;
         } else {
             let lat = playout.saturating_since(p.capture);
+            if self.latest.is_none_or(|(c, _)| p.capture > c) {
+                self.latest = Some((p.capture, playout));
+            }
+            self.qoe.note_playout(p.capture, playout);
             self.qoe.record_frame(lat);
             self.qoe.jitter_buffer_delay += playout.saturating_since(at);
             self.played += 1;
@@ -441,6 +458,7 @@ impl VideoReceiver {
             self.gaps.push_back(gap);
         }
         self.last_render = Some(at);
+        self.qoe.note_playout(capture, at);
         self.qoe.record_frame(at.saturating_since(capture));
     }
 
