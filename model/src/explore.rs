@@ -222,7 +222,8 @@ pub struct Replay {
     /// Where the scenario came from, for people.
     pub source: String,
     pub seed: u64,
-    /// The `--set` overrides applied to the scenario text.
+    /// `--set` overrides still to apply (replay files written here have them folded into
+    /// `scenario` already).
     pub sets: Vec<String>,
     pub condition: Option<Condition>,
     pub value: Option<f64>,
@@ -232,7 +233,7 @@ pub struct Replay {
     /// `"<virtual ns> <events> <digest>"` at every checkpoint (TOML integers cannot hold a
     /// 64-bit digest).
     pub checkpoints: Vec<String>,
-    /// The scenario text as loaded (the `[matrix]` already resolved by the sets).
+    /// The normalised scenario: the file with its `--set` overrides applied, as TOML.
     pub scenario: String,
 }
 
@@ -261,20 +262,23 @@ impl Replay {
         seed: u64,
         condition: Option<(Condition, f64)>,
     ) -> Result<Replay, String> {
-        let sc = load_one(source, text, sets)?;
+        // Normalised: the scenario with its overrides applied, as one TOML document.
+        let tree = scenario::tree(source, text, sets).map_err(|e| e.to_string())?;
+        let normal = toml::to_string(&tree).map_err(|e| format!("{source}: {e}"))?;
+        let sc = load_one(source, &normal, &[])?;
         let (ran, cps) = run_checkpointed(&sc, seed);
         Ok(Replay {
             costream_version: VERSION.to_string(),
             source: source.to_string(),
             seed,
-            sets: sets.to_vec(),
+            sets: Vec::new(),
             value: condition.as_ref().map(|c| c.1),
             condition: condition.map(|c| c.0),
             events: ran.out.events,
             digest: format!("{:016x}", ran.out.digest),
             checkpoint_every_ms: CHECKPOINT_EVERY.as_nanos() / 1_000_000,
             checkpoints: cps.iter().map(checkpoint_line).collect(),
-            scenario: text.to_string(),
+            scenario: normal,
         })
     }
 
