@@ -226,21 +226,7 @@ pub fn html_report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         let rows: Vec<(String, Vec<f64>)> = rt
             .census_classes()
             .iter()
-            .map(|c| {
-                let v = c
-                    .buckets
-                    .iter()
-                    .map(|x| {
-                        let n = (x[0] + x[1] + x[2]) as f64;
-                        if n == 0.0 {
-                            0.0
-                        } else {
-                            x[1] as f64 / n
-                        }
-                    })
-                    .collect();
-                (c.name.to_string(), v)
-            })
+            .map(|c| (c.name.to_string(), c.running_share()))
             .collect();
         body += &heat_map("Goroutine lifecycle: share of each class's time running", &rows);
     });

@@ -729,18 +729,7 @@ fn census_section(s: &mut String, sim: &Sim) {
                 .iter()
                 .fold([0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
             let all = (tot[0] + tot[1] + tot[2]).max(1) as f64;
-            let heat: Vec<f64> = c
-                .buckets
-                .iter()
-                .map(|b| {
-                    let n = (b[0] + b[1] + b[2]) as f64;
-                    if n == 0.0 {
-                        0.0
-                    } else {
-                        b[1] as f64 / n
-                    }
-                })
-                .collect();
+            let heat = c.running_share();
             t.row(vec![
                 c.name.to_string(),
                 c.created.to_string(),

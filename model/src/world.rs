@@ -381,19 +381,6 @@ impl Sim {
                     self.sh.checkpoint.set(Some((every, next + every)));
                 }
             }
-            if let Some((every, next)) = self.sh.checkpoint.get() {
-                if w.kernel.now() >= next {
-                    self.sh
-                        .checkpoints
-                        .borrow_mut()
-                        .push(crate::testing::Checkpoint {
-                            at_ns: next.as_nanos(),
-                            events: w.kernel.handled(),
-                            digest: w.kernel.digest.value(),
-                        });
-                    self.sh.checkpoint.set(Some((every, next + every)));
-                }
-            }
             if w.kernel.handled() & ((1 << 20) - 1) == 0 {
                 let (now, n) = (w.kernel.now(), w.kernel.handled());
                 drop(w);

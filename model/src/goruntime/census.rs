@@ -27,6 +27,23 @@ pub struct ClassCensus {
 /// woken → destroyed.
 pub const PHASES: [&str; 4] = ["create → run", "run → block", "block → wake", "wake → exit"];
 
+impl ClassCensus {
+    /// Per bucket, the share of the class's goroutine time spent running (the heat map).
+    pub fn running_share(&self) -> Vec<f64> {
+        self.buckets
+            .iter()
+            .map(|b| {
+                let n = (b[0] + b[1] + b[2]) as f64;
+                if n == 0.0 {
+                    0.0
+                } else {
+                    b[1] as f64 / n
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Census {
     pub classes: Vec<ClassCensus>,
