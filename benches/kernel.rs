@@ -70,6 +70,14 @@ fn timer_wakeups(gs: u64, secs: u64, procs: u32) -> (u64, f64, u64) {
 fn main() {
     // `cargo test --benches` runs this with --bench absent; keep that quick.
     let quick = !std::env::args().any(|a| a == "--bench");
+    // The memory measurements run in child processes of their own, so nothing else this
+    // benchmark allocated is counted or reused.
+    if let Some(mode) = std::env::args().find_map(|a| a.strip_prefix("--parked=").map(String::from))
+    {
+        let n = env_u64("COSTREAM_BENCH_PARKED", 1_000_000);
+        parked_goroutines(n, mode == "shared");
+        return;
+    }
     let secs = env_u64("COSTREAM_BENCH_SECS", if quick { 0 } else { 2 });
     let gs = env_u64("COSTREAM_BENCH_GS", if quick { 1000 } else { 100_000 });
     println!("costream kernel benchmarks (release build, one thread)\n");
@@ -102,7 +110,66 @@ fn main() {
         qsecs as f64 / wall
     );
     gc_overhead(quick);
+    let n = if quick { 10_000 } else { 1_000_000 };
+    for mode in ["shared", "each"] {
+        let out = std::process::Command::new(std::env::current_exe().expect("own path"))
+            .arg(format!("--parked={mode}"))
+            .env("COSTREAM_BENCH_PARKED", n.to_string())
+            .output()
+            .expect("child runs");
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+    }
     println!("peak RSS {:.0} MiB", peak_rss_mib());
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+/// Memory per parked goroutine: `n` goroutines blocked receiving, on one shared channel or
+/// each on a channel of its own (a Go goroutine needs at least a 2 KiB stack, plus its `g`).
+fn parked_goroutines(n: u64, shared: bool) {
+    let before = rss_mib();
+    let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_millis(10)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 4,
+        ..Default::default()
+    });
+    let go = sim.go(h);
+    let mut keep = Vec::with_capacity(n as usize);
+    let one = go.make_chan::<u8>(0);
+    for _ in 0..n {
+        let c = if shared {
+            one.clone()
+        } else {
+            go.make_chan::<u8>(0)
+        };
+        keep.push(c.clone());
+        go.go("main.parked", move |go| async move {
+            c.recv(&go).await;
+        });
+    }
+    let t = Instant::now();
+    sim.run();
+    let wall = t.elapsed().as_secs_f64();
+    let parked = sim.runtime(h, |rt| rt.live_goroutines());
+    let after = rss_mib();
+    println!(
+        "parked goroutines ({}): {parked} parked in {wall:.2}s; {:.0} MiB resident in all ({:.0} MiB for them → {:.0} bytes per goroutine; target: 1,000,000 in ≤ 512 MiB)",
+        if shared { "on one channel" } else { "a channel each" },
+        after,
+        after - before,
+        (after - before) * 1024.0 * 1024.0 / parked.max(1) as f64
+    );
+    drop(keep);
 }
 
 /// The GC model's cost to the kernel: the allocation-heavy burst scenario (1,000 requests of

@@ -242,3 +242,17 @@ pub(crate) struct SysmonTick {
     pub schedtick: u32,
     pub schedwhen: SimTime,
 }
+#[cfg(test)]
+mod size {
+    /// Bytes per goroutine are a product feature (docs/performance.md): a `G` grows only on
+    /// purpose. Today 232 bytes; Go's `g` is about 400 plus a 2 KiB stack.
+    #[test]
+    fn g_stays_small() {
+        assert!(
+            std::mem::size_of::<super::G>() <= 240,
+            "{}",
+            std::mem::size_of::<super::G>()
+        );
+        assert!(std::mem::size_of::<crate::goruntime::chan::Sudog<u8>>() <= 32);
+    }
+}
