@@ -10,8 +10,6 @@ use crate::workload::{self, Measured, Ran};
 use costream_sim::SimDuration;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Loads the one scenario a search or replay runs: a file with a `[matrix]` must be narrowed to
 /// one point.
@@ -174,42 +172,24 @@ pub fn explore(
     progress: impl Fn(u64, u64) + Sync,
 ) -> Result<Vec<Found>, String> {
     let total = seeds.end.saturating_sub(seeds.start);
-    let next = AtomicU64::new(seeds.start);
-    let done = AtomicU64::new(0);
-    let out = Mutex::new(Vec::new());
-    let err = Mutex::new(None);
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, total.max(1) as usize) {
-            s.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= seeds.end {
-                    break;
-                }
-                let ran = workload::run(sc, seed, |_, _| {});
-                let m = measure(&ran);
-                match m.get(cond.metric.as_str()) {
-                    Some(&v) => out.lock().unwrap().push(Found {
-                        seed,
-                        value: v,
-                        violated: cond.holds(v),
-                    }),
-                    None => {
-                        *err.lock().unwrap() = Some(format!(
-                            "metric `{}` is not measured by the {:?} workload",
-                            cond.metric, sc.workload
-                        ));
-                    }
-                }
-                progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
-            });
+    let one = |i: usize| {
+        let seed = seeds.start + i as u64;
+        let ran = workload::run(sc, seed, |_, _| {});
+        match measure(&ran).get(cond.metric.as_str()) {
+            Some(&v) => Ok(Found {
+                seed,
+                value: v,
+                violated: cond.holds(v),
+            }),
+            None => Err(format!(
+                "metric `{}` is not measured by the {:?} workload",
+                cond.metric, sc.workload
+            )),
         }
-    });
-    if let Some(e) = err.into_inner().unwrap() {
-        return Err(e);
-    }
-    let mut v = out.into_inner().unwrap();
-    v.sort_by_key(|f| f.seed);
-    Ok(v)
+    };
+    crate::parallel::map(total as usize, jobs, one, |d| progress(d as u64, total))
+        .into_iter()
+        .collect()
 }
 
 /// The replay file format version; a file from another costream version is refused.

@@ -35,6 +35,7 @@ pub mod html;
 pub mod leak;
 pub mod media;
 pub mod net;
+pub mod parallel;
 pub mod report;
 pub mod scenario;
 pub mod server;

@@ -9,7 +9,6 @@ use crate::explore::{load_one, measure};
 use crate::workload;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 /// One `--grid KEY=V1,V2,...`.
@@ -169,41 +168,23 @@ pub fn sweep(
             .open(out)
             .map_err(|e| format!("{out}: cannot append to the results: {e}"))?,
     );
-    let lines = Mutex::new(have);
-    let next = AtomicUsize::new(0);
-    let finished = AtomicUsize::new(done.len());
-    let err = Mutex::new(None);
     let total = todo.len();
-    std::thread::scope(|s| {
-        for _ in 0..jobs.clamp(1, rest.len().max(1)) {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(p) = rest.get(i) else { break };
-                match run_point(file, text, base, p) {
-                    Ok(l) => {
-                        let json = serde_json::to_string(&l).expect("lines serialise");
-                        let mut f = file_out.lock().unwrap();
-                        let _ = writeln!(f, "{json}");
-                        let _ = f.flush();
-                        drop(f);
-                        lines.lock().unwrap().push(l);
-                    }
-                    Err(e) => {
-                        *err.lock().unwrap() = Some(e);
-                        break;
-                    }
-                }
-                progress(finished.fetch_add(1, Ordering::Relaxed) + 1, total);
-            });
-        }
-    });
-    if let Some(e) = err.into_inner().unwrap() {
-        return Err(e);
-    }
-    let lines = lines.into_inner().unwrap();
+    let one = |i: usize| {
+        let l = run_point(file, text, base, rest[i])?;
+        // Appended the moment it finishes, so an interruption keeps it.
+        let json = serde_json::to_string(&l).expect("lines serialise");
+        let mut f = file_out.lock().unwrap();
+        let _ = writeln!(f, "{json}");
+        let _ = f.flush();
+        Ok(l)
+    };
+    let new = crate::parallel::map(rest.len(), jobs, one, |d| progress(done.len() + d, total))
+        .into_iter()
+        .collect::<Result<Vec<Line>, String>>()?;
+    let mut lines = have;
+    lines.extend(new);
     std::fs::write(out, canonical(lines.clone()))
         .map_err(|e| format!("{out}: cannot write the results: {e}"))?;
-    let mut lines = lines;
     lines.sort_by_key(|l| l.point);
     Ok(lines)
 }

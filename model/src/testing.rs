@@ -18,8 +18,6 @@ use crate::world::Sim;
 use costream_sim::SimDuration;
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 /// Which records new simulations on this thread keep.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -97,7 +95,7 @@ impl SeedPlan {
                 }),
             }
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+        let cores = crate::parallel::cores() as u64;
         let plan = SeedPlan {
             first: num("COSTREAM_TEST_SEED", 1)?,
             num: num("COSTREAM_TEST_NUM", default_num)?.max(1),
@@ -125,26 +123,14 @@ pub fn run_seeds<F>(plan: &SeedPlan, test: F) -> Vec<Failure>
 where
     F: Fn(u64) -> Sim + Sync,
 {
-    let next = AtomicU64::new(0);
-    let failures = Mutex::new(Vec::new());
-    let jobs = plan.jobs.min(plan.num as usize).max(1);
-    std::thread::scope(|s| {
-        for _ in 0..jobs {
-            s.spawn(|| loop {
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                if i >= plan.num {
-                    break;
-                }
-                let seed = plan.first + i;
-                if let Some(message) = run_one(plan, &test, seed) {
-                    failures.lock().unwrap().push(Failure { seed, message });
-                }
-            });
-        }
-    });
-    let mut f = failures.into_inner().unwrap();
-    f.sort_by_key(|x| x.seed);
-    f
+    let run = |i: usize| {
+        let seed = plan.first + i as u64;
+        run_one(plan, &test, seed).map(|message| Failure { seed, message })
+    };
+    crate::parallel::map(plan.num as usize, plan.jobs, run, |_| {})
+        .into_iter()
+        .flatten()
+        .collect()
 }
 
 fn run_one<F: Fn(u64) -> Sim>(plan: &SeedPlan, test: &F, seed: u64) -> Option<String> {
