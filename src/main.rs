@@ -133,23 +133,15 @@ fn explore_cmd(
     let cond: Condition = until.parse()?;
     let text = read(file)?;
     let sc = load_one(file, &text, sets)?;
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs_or_cores(jobs);
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let found = explore(&sc, first..first + seeds, &cond, jobs, |done, total| {
         if bar {
-            eprint!(
-                "
-explored {done}/{total} seeds"
-            );
+            eprint!("\rexplored {done}/{total} seeds");
         }
     })?;
     if bar {
-        eprint!(
-            "
-{:40}
-",
-            ""
-        );
+        eprint!("\r{:40}\r", "");
     }
     let mut bad: Vec<_> = found.iter().filter(|f| f.violated).collect();
     bad.sort_by(|a, b| {
@@ -218,7 +210,7 @@ fn sweep_cmd(
                 .collect()
         }
     };
-    let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = jobs_or_cores(jobs);
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let lines = sweep(file, &text, sets, &todo, out, jobs, |done, total| {
         if bar {
@@ -294,10 +286,7 @@ fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
 }
 
 fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), String> {
-    use costream_model::explore::Replay;
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
-    let r = Replay::parse(file, &text)?;
+    let r = read_replay(file)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (small, steps) = costream_model::shrink::shrink(&r, max_runs, |runs, kept| {
         if bar {
@@ -337,19 +326,15 @@ fn replay_cmd(
     html: Option<&str>,
     trace: Option<&str>,
 ) -> Result<(), String> {
-    use costream_model::explore::{load_one, measure, Replay};
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
-    let r = Replay::parse(file, &text)?;
+    use costream_model::explore::{load_one, measure};
+    let r = read_replay(file)?;
     let ran = if trace.is_some() {
         costream_model::testing::with_event_log(|| r.replay(events))?
     } else {
         r.replay(events)?
     };
     if let Some(path) = trace {
-        let json = costream_model::trace_export::chrome_trace(&ran.sim).unwrap_or_default();
-        std::fs::write(path, json).map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
-        eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
+        write_trace(path, &ran)?;
     }
     if let Some(path) = html {
         let sc = load_one(&r.source, &r.scenario, &r.sets)?;
@@ -394,8 +379,6 @@ fn read(file: &str) -> Result<String, String> {
     })
 }
 
-/// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
-/// report as it finishes and a comparison table after several.
 /// `path` for variant `i` of `n`: `out.json` becomes `out-2.json` when there are several.
 fn variant_path(path: &str, i: usize, n: usize) -> String {
     if n > 1 {
@@ -404,6 +387,26 @@ fn variant_path(path: &str, i: usize, n: usize) -> String {
     } else {
         path.to_string()
     }
+}
+
+/// `--jobs`, or every core.
+fn jobs_or_cores(jobs: Option<usize>) -> usize {
+    jobs.unwrap_or_else(costream_model::parallel::cores)
+}
+
+fn read_replay(file: &str) -> Result<costream_model::explore::Replay, String> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
+    costream_model::explore::Replay::parse(file, &text)
+}
+
+/// Writes the Perfetto trace of a run that kept its events.
+fn write_trace(path: &str, ran: &workload::Ran) -> Result<(), String> {
+    let json = costream_model::trace_export::chrome_trace(&ran.sim)
+        .unwrap_or_else(|| "{\"traceEvents\":[]}".into());
+    std::fs::write(path, json).map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
+    eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
+    Ok(())
 }
 
 fn write_html(
@@ -422,6 +425,8 @@ fn write_html(
     Ok(())
 }
 
+/// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
+/// report as it finishes and a comparison table after several.
 fn run(
     file: &str,
     seed: Option<u64>,
@@ -458,12 +463,7 @@ fn run(
             None => go(),
             Some(path) => {
                 let ran = costream_model::testing::with_event_log(go);
-                let path = variant_path(path, i, n);
-                let json = costream_model::trace_export::chrome_trace(&ran.sim)
-                    .unwrap_or_else(|| "{\"traceEvents\":[]}".into());
-                std::fs::write(&path, json)
-                    .map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
-                eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
+                write_trace(&variant_path(path, i, n), &ran)?;
                 ran
             }
         };

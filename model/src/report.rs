@@ -337,8 +337,7 @@ fn room_section(
         }
         let _ = writeln!(
             s,
-            "
-elastic video workers: {} started, {} stopped, peak {}; alive every {}: {}",
+            "\nelastic video workers: {} started, {} stopped, peak {}; alive every {}: {}",
             w.started,
             w.stopped,
             w.max,
@@ -745,8 +744,7 @@ fn census_section(s: &mut String, sim: &Sim) {
         // Seed 3.1's table: mean residence per lifecycle phase, and its share of transitions.
         let _ = writeln!(
             s,
-            "
-lifecycle phases (seed 3.1): mean time per phase, share of all phase transitions"
+            "\nlifecycle phases (seed 3.1): mean time per phase, share of all phase transitions"
         );
         let mut head = vec!["class"];
         head.extend(crate::goruntime::census::PHASES);
