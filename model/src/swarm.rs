@@ -197,7 +197,7 @@ pub fn run(cfg: &SwarmConfig) -> (Sim, Liveness) {
     }
     let out = sim.run();
     for p in &m.borrow().players {
-        p.borrow_mut().finish_at(out.now);
+        p.borrow_mut().finish(out.now);
     }
     let m = m.borrow();
     let audio = m

@@ -11,7 +11,7 @@
 //!   (a PLI asks for one), and the forwarder munges sequence numbers and SSRC so subscribers
 //!   see one continuous stream (LiveKit's `Forwarder`/`RTPMunger`).
 
-use super::room::ssrc;
+use super::room::{participant_of, ssrc};
 use crate::media::rtp::{MediaKind, Rtp};
 use crate::net::Datagram;
 use crate::server::breaker::{self, Breaker, State};
@@ -118,7 +118,7 @@ impl Degrade {
         let level = l.level.get();
         // Paused: probes (half-open) go out on the lowest layer.
         let select = level.min(l.layers - 1);
-        let publisher = d.rtp.ssrc / 4;
+        let publisher = participant_of(d.rtp.ssrc);
         let mut mungers = l.mungers.borrow_mut();
         let m = mungers.entry(publisher).or_insert(Munger {
             current: select,
@@ -176,28 +176,24 @@ impl Degrade {
     /// Follows the breaker: a trip drops a layer (or pauses); a breaker closed for
     /// `upgrade_after` restores one. A new target layer is asked for a key frame.
     fn sync_level(&self, l: &Layered, now: SimTime) {
-        let (closed, new): (bool, Vec<(SimTime, State)>) = {
-            let mut b = self.breaker.borrow_mut();
-            let closed = b.state(now) == State::Closed;
-            let all = &b.transitions;
-            let new = all[l.seen.get()..].iter().map(|t| (t.at, t.to)).collect();
-            l.seen.set(all.len());
-            (closed, new)
-        };
-        for (at, to) in new {
-            match to {
-                State::Open => self.set_level(l, (l.level.get() + 1).min(l.layers), at, now),
-                State::Closed => l.calm_since.set(at),
+        let mut b = self.breaker.borrow_mut();
+        let closed = b.state(now) == State::Closed;
+        for t in &b.transitions[l.seen.get()..] {
+            match t.to {
+                State::Open => Self::set_level(l, (l.level.get() + 1).min(l.layers), t.at, now),
+                State::Closed => l.calm_since.set(t.at),
                 State::HalfOpen => {}
             }
         }
+        l.seen.set(b.transitions.len());
+        drop(b);
         let level = l.level.get();
         if closed && level > 0 && now.saturating_since(l.calm_since.get()) >= l.upgrade_after {
-            self.set_level(l, level - 1, now, now);
+            Self::set_level(l, level - 1, now, now);
         }
     }
 
-    fn set_level(&self, l: &Layered, next: u8, at: SimTime, now: SimTime) {
+    fn set_level(l: &Layered, next: u8, at: SimTime, now: SimTime) {
         if next == l.level.get() {
             return;
         }

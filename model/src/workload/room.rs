@@ -29,6 +29,11 @@ pub fn ssrc(participant: u32, stream: u32) -> u32 {
     participant * 4 + stream
 }
 
+/// The participant that publishes `ssrc` (the inverse of [`ssrc`]).
+pub fn participant_of(ssrc: u32) -> u32 {
+    ssrc / 4
+}
+
 /// Server-side counters and histograms of one run.
 pub struct RoomMetrics {
     pub published: u64,
@@ -62,10 +67,6 @@ pub struct RoomMetrics {
 }
 
 impl RoomMetrics {
-    pub(super) fn video_workers_changed(&mut self, at: SimTime, delta: i64) {
-        self.video_workers.change(at, delta);
-    }
-
     fn new() -> Self {
         Self {
             published: 0,
@@ -172,12 +173,8 @@ impl Player {
         }
     }
 
-    /// Closes the players' books at `now` (the end of a run driven phase by phase).
-    pub fn finish_at(&mut self, now: SimTime) {
-        self.finish(now);
-    }
-
-    fn finish(&mut self, now: SimTime) {
+    /// Closes the player's books at `now` (the end of the run).
+    pub fn finish(&mut self, now: SimTime) {
         for r in self.audio.values_mut() {
             r.finish();
         }
@@ -419,15 +416,15 @@ pub(super) async fn forward_one(
     } else {
         let base = fw.frame_cpu + super::livekit::write_cost(fw, d) * n;
         go.compute(base.mul_f64(scale)).await;
-    }
-    if forward && spreader.is_none() {
-        for &h in route.dests.iter() {
-            go.udp_send(Datagram {
-                src: (SERVER, d.rtp.ssrc),
-                dst: (h, d.rtp.ssrc),
-                rtp: d.rtp,
-                arrived: SimTime::ZERO,
-            });
+        if forward {
+            for &h in route.dests.iter() {
+                go.udp_send(Datagram {
+                    src: (SERVER, d.rtp.ssrc),
+                    dst: (h, d.rtp.ssrc),
+                    rtp: d.rtp,
+                    arrived: SimTime::ZERO,
+                });
+            }
         }
     }
     let now = go.now();
@@ -540,23 +537,26 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
     // Links and players: the hosts, then the listeners of each room.
     let listeners = sc.rooms.listeners;
     let hosts_total = sc.rooms.count * k;
+    // Participant ids: every room's hosts first (room * k + i), then every room's listeners.
+    let listener = |room: u32, l: u32| hosts_total + room * listeners + l;
     sim.with_world_mut(|w| {
         for p in 0..hosts_total {
             w.net.set_link(p + 1, SERVER, sc.network.uplink.clone());
             w.net.set_link(SERVER, p + 1, sc.network.downlink.clone());
         }
-        for l in 0..sc.rooms.count * listeners {
-            w.net
-                .set_link(SERVER, hosts_total + l + 1, sc.network.downlink.clone());
+        for room in 0..sc.rooms.count {
+            for l in 0..listeners {
+                w.net
+                    .set_link(SERVER, listener(room, l) + 1, sc.network.downlink.clone());
+            }
         }
     });
     for room in 0..sc.rooms.count {
         for i in 0..k + listeners {
-            // Participant ids: hosts first (room * k + i), then listeners.
             let p = if i < k {
                 room * k + i
             } else {
-                hosts_total + room * listeners + (i - k)
+                listener(room, i - k)
             };
             let mut player = Player {
                 participant: p,
@@ -655,7 +655,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                 let dests: Rc<[u32]> = (0..k)
                     .filter(|&j| j != i)
                     .map(|j| room * k + j + 1)
-                    .chain((0..listeners).map(|l| hosts_total + room * listeners + l + 1))
+                    .chain((0..listeners).map(|l| listener(room, l) + 1))
                     .collect();
                 let route = Rc::new(Route { forward, dests });
                 let fd = go.bind(id);
@@ -718,7 +718,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     continue; // the pool's workers forward
                 };
                 let (m, fw, dg) = (metrics.clone(), sc.forwarding.clone(), degrade.clone());
-                let cpu_rng = go.rng("room.cpu", id as u64);
+                let mut cpu_rng = go.rng("room.cpu", id as u64);
                 if split {
                     go.go("main.audioLoop", move |go| {
                         super::split::audio_loop(go, ch, route, fw, cpu_rng, m)
@@ -748,7 +748,6 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                         }
                     }
                     let sp = spreader.clone();
-                    let mut cpu_rng = cpu_rng;
                     go.go("sfu.(*ReceiverBase).forwardRTP", move |go| async move {
                         let _downtracks = downtracks;
                         while let Some(d) = ch.recv(&go).await {
@@ -765,7 +764,6 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
                     });
                     continue;
                 }
-                let mut cpu_rng = cpu_rng;
                 go.go("main.forwardLoop", move |go| async move {
                     while let Some(d) = ch.recv(&go).await {
                         forward_one(

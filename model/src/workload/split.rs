@@ -102,7 +102,7 @@ pub(super) async fn vid_scaler(
     };
     start(&go, 1, &mut spawned);
     workers += 1;
-    m.borrow_mut().video_workers_changed(go.now(), 1);
+    m.borrow_mut().video_workers.change(go.now(), 1);
     let ticker = go.new_ticker(fw.scale_interval);
     let mut last = pool.frames.get();
     while let Some(_tick) = ticker.c.recv(&go).await {
@@ -113,12 +113,13 @@ pub(super) async fn vid_scaler(
         if desired > workers {
             start(&go, desired - workers, &mut spawned);
             m.borrow_mut()
-                .video_workers_changed(go.now(), (desired - workers) as i64);
+                .video_workers
+                .change(go.now(), (desired - workers) as i64);
             workers = desired;
         } else if desired < workers {
             pool.stop.send(&go, ()).await;
             workers -= 1;
-            m.borrow_mut().video_workers_changed(go.now(), -1);
+            m.borrow_mut().video_workers.change(go.now(), -1);
         }
     }
 }
