@@ -27,23 +27,21 @@ fn get_mut<'a>(root: &'a mut Value, path: &str) -> Option<&'a mut Value> {
         .try_fold(root, |v, k| v.as_table_mut()?.get_mut(k))
 }
 
+/// The table holding `path`'s last key, and that key.
+fn parent<'a, 'p>(root: &'a mut Value, path: &'p str) -> (Option<&'a mut toml::Table>, &'p str) {
+    match path.rsplit_once('.') {
+        None => (root.as_table_mut(), path),
+        Some((p, key)) => (get_mut(root, p).and_then(|v| v.as_table_mut()), key),
+    }
+}
+
 fn remove(root: &mut Value, path: &str) -> bool {
-    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
-    let t = if parent.is_empty() {
-        root.as_table_mut()
-    } else {
-        get_mut(root, parent).and_then(|v| v.as_table_mut())
-    };
+    let (t, key) = parent(root, path);
     t.is_some_and(|t| t.remove(key).is_some())
 }
 
 fn set(root: &mut Value, path: &str, v: Value) -> bool {
-    let (parent, key) = path.rsplit_once('.').unwrap_or(("", path));
-    let t = if parent.is_empty() {
-        root.as_table_mut()
-    } else {
-        get_mut(root, parent).and_then(|v| v.as_table_mut())
-    };
+    let (t, key) = parent(root, path);
     match t {
         Some(t) if t.get(key) != Some(&v) => {
             t.insert(key.to_string(), v);
