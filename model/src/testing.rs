@@ -187,11 +187,14 @@ pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
 pub fn first_divergence<F: Fn(u64) -> Sim>(test: &F, seed: u64) -> Option<Divergence> {
     let run = || with_event_log(|| test(seed));
     let (a, b) = (run(), run());
-    let (la, lb) = (a.event_log(), b.event_log());
-    let n = la.len().min(lb.len());
-    let index = (0..n).find(|&i| la[i] != lb[i]).or_else(|| {
-        // One run has more events: it differs where the shorter one ended.
-        (la.len() != lb.len()).then_some(n)
+    let index = a.with_events(|la| {
+        b.with_events(|lb| {
+            let n = la.len().min(lb.len());
+            (0..n).find(|&i| la[i] != lb[i]).or_else(|| {
+                // One run has more events: it differs where the shorter one ended.
+                (la.len() != lb.len()).then_some(n)
+            })
+        })
     })?;
     Some(Divergence {
         seed,

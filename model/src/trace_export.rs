@@ -26,10 +26,10 @@ fn esc(s: &str) -> String {
 
 /// The trace as JSON text. `None` if the run kept no event log.
 pub fn chrome_trace(sim: &Sim) -> Option<String> {
-    let log = sim.event_log();
-    if log.is_empty() {
-        return None;
-    }
+    sim.with_events(|log| (!log.is_empty()).then(|| trace_of(sim, log)))
+}
+
+fn trace_of(sim: &Sim, log: &[[u64; 4]]) -> String {
     let names = sim.goroutine_names();
     let mut out = String::from("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
     let mut first = true;
@@ -70,7 +70,7 @@ pub fn chrome_trace(sim: &Sim) -> Option<String> {
             ));
         }
     };
-    for &[at, kind, a, b] in &log {
+    for &[at, kind, a, b] in log {
         end_ns = end_ns.max(at);
         let (host, ev) = (kind >> 8, (kind & 0xff) as u8);
         let (name, _) = TraceEv::describe(ev);
@@ -180,5 +180,5 @@ pub fn chrome_trace(sim: &Sim) -> Option<String> {
         }
     }
     let _ = write!(out, "\n]}}\n");
-    Some(out)
+    out
 }

@@ -203,15 +203,14 @@ impl Sim {
         self.sh.checkpoints.borrow().clone()
     }
 
-    /// The events recorded into the digest, when the run keeps them (see `testing`).
+    /// The events recorded into the digest, when the run keeps them (see `testing`): a copy.
     pub fn event_log(&self) -> Vec<[u64; 4]> {
-        self.sh
-            .world
-            .borrow()
-            .kernel
-            .log()
-            .map(|l| l.to_vec())
-            .unwrap_or_default()
+        self.with_events(|l| l.to_vec())
+    }
+
+    /// Runs `f` on the kept events without copying them (empty when the run kept none).
+    pub fn with_events<R>(&self, f: impl FnOnce(&[[u64; 4]]) -> R) -> R {
+        f(self.sh.world.borrow().kernel.log().unwrap_or(&[]))
     }
 
     /// Event `index` of the log in words a person can read: time, host, the tracer's event
@@ -225,22 +224,17 @@ impl Sim {
         let (host, ev) = ((kind >> 8) as u32, (kind & 0xff) as u8);
         let (name, is_goid) = crate::goruntime::proc::TraceEv::describe(ev);
         let at = costream_sim::SimTime::ZERO + costream_sim::SimDuration::from_nanos(at);
-        let mut s = format!("at {at} on host {host}: {name} a={a} b={b}");
-        if is_goid {
-            let site = w
-                .rts
-                .get(host as usize)
-                .and_then(|rt| rt.goid_names.as_ref())
-                .and_then(|m| m.get(&a));
-            if let Some((f, parent)) = site {
-                s = format!("at {at} on host {host}: {name} goroutine {a} ({f}");
-                if let Some((by, id)) = parent {
-                    s += &format!(", created by {by} in goroutine {id}");
-                }
-                s += &format!(") b={b}");
+        let site = is_goid
+            .then(|| w.rts.get(host as usize)?.goid_names.as_ref()?.get(&a))
+            .flatten();
+        let what = match site {
+            None => format!("a={a}"),
+            Some((f, None)) => format!("goroutine {a} ({f})"),
+            Some((f, Some((by, id)))) => {
+                format!("goroutine {a} ({f}, created by {by} in goroutine {id})")
             }
-        }
-        s
+        };
+        format!("at {at} on host {host}: {name} {what} b={b}")
     }
 
     /// Each goroutine's function by (host, goid), when the run keeps its events.
@@ -333,20 +327,17 @@ impl Sim {
     /// Runs on until `t` of virtual time (or the run's own limit, if sooner), then stops; a
     /// later call continues from there (for measurement phases).
     pub fn run_until(&self, t: SimTime) -> RunOutcome {
-        {
+        let end = self.sh.world.borrow().kernel.limits().until;
+        let set_until = |until: SimTime| {
             let mut w = self.sh.world.borrow_mut();
             let mut l = w.kernel.limits();
-            let end = l.until;
-            l.until = t.min(end);
+            l.until = until;
             w.kernel.set_limits(l);
-            drop(w);
-            let out = self.run();
-            let mut w = self.sh.world.borrow_mut();
-            let mut l = w.kernel.limits();
-            l.until = end;
-            w.kernel.set_limits(l);
-            out
-        }
+        };
+        set_until(t.min(end));
+        let out = self.run();
+        set_until(end);
+        out
     }
 
     pub fn run(&self) -> RunOutcome {
