@@ -44,6 +44,27 @@ impl ClassCensus {
     }
 }
 
+/// Spreads `[from, to)` over per-[`BUCKET`] entries of `v` (grown as needed): `add(entry, ns)`
+/// for each bucket the interval touches.
+pub(crate) fn add_buckets<T: Default + Clone>(
+    v: &mut Vec<T>,
+    from: SimTime,
+    to: SimTime,
+    mut add: impl FnMut(&mut T, u64),
+) {
+    let w = BUCKET.as_nanos();
+    let (mut t, end) = (from.as_nanos(), to.as_nanos());
+    while t < end {
+        let i = (t / w) as usize;
+        let stop = ((i as u64 + 1) * w).min(end);
+        if v.len() <= i {
+            v.resize(i + 1, T::default());
+        }
+        add(&mut v[i], stop - t);
+        t = stop;
+    }
+}
+
 #[derive(Default)]
 pub(crate) struct Census {
     pub classes: Vec<ClassCensus>,
@@ -69,17 +90,7 @@ impl Census {
 
     fn add(&mut self, class: u16, state: usize, from: SimTime, to: SimTime) {
         let c = &mut self.classes[class as usize];
-        let w = BUCKET.as_nanos();
-        let (mut t, end) = (from.as_nanos(), to.as_nanos());
-        while t < end {
-            let b = (t / w) as usize;
-            let stop = ((b as u64 + 1) * w).min(end);
-            if c.buckets.len() <= b {
-                c.buckets.resize(b + 1, [0; 3]);
-            }
-            c.buckets[b][state] += stop - t;
-            t = stop;
-        }
+        add_buckets(&mut c.buckets, from, to, |b, ns| b[state] += ns);
     }
 
     fn note_live(&mut self, at: SimTime, live: u64) {

@@ -121,21 +121,6 @@ pub(crate) struct P {
     pub busy: Vec<u64>,
 }
 
-/// Adds `[from, to)` to per-bucket totals of the census bucket width.
-fn add_buckets(b: &mut Vec<u64>, from: SimTime, to: SimTime) {
-    let w = super::census::BUCKET.as_nanos();
-    let (mut t, end) = (from.as_nanos(), to.as_nanos());
-    while t < end {
-        let i = (t / w) as usize;
-        let stop = ((i as u64 + 1) * w).min(end);
-        if b.len() <= i {
-            b.resize(i + 1, 0);
-        }
-        b[i] += stop - t;
-        t = stop;
-    }
-}
-
 impl P {
     /// `pp.init`: a fresh P, idle, with empty queues and timers.
     pub(super) fn new(at: SimTime) -> P {
@@ -356,7 +341,10 @@ impl TraceEv {
     /// The name of event number `n`, and whether its first argument is a goroutine id.
     pub(crate) fn describe(n: u8) -> (&'static str, bool) {
         let name = Self::NAMES.get(n as usize).copied().unwrap_or("?");
-        (name, (1..=7).contains(&n))
+        (
+            name,
+            (TraceEv::GoCreate as u8..=TraceEv::GoEnd as u8).contains(&n),
+        )
     }
 }
 
@@ -489,7 +477,7 @@ impl Runtime {
             PMode::Idle => {}
         }
         if matches!(pp.mode, PMode::User | PMode::Gc) {
-            add_buckets(&mut pp.busy, pp.mode_since, at);
+            super::census::add_buckets(&mut pp.busy, pp.mode_since, at, |b, ns| *b += ns);
         }
         pp.mode = mode;
         pp.mode_since = at;
