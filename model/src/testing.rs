@@ -54,25 +54,30 @@ pub struct Checkpoint {
 /// Runs `f` with every simulation it creates on this thread recording a digest checkpoint
 /// every `every` of virtual time ([`Sim::checkpoints`]).
 pub fn with_checkpoints<R>(every: SimDuration, f: impl FnOnce() -> R) -> R {
-    let was = CHECKPOINTS.with(|c| c.replace(Some(every)));
+    scoped(&CHECKPOINTS, |_| Some(every), f)
+}
+
+/// Runs `f` with the thread-local `key` set to `set(current)`, restoring it afterwards (also
+/// when `f` panics).
+fn scoped<T: Copy + 'static, R>(
+    key: &'static std::thread::LocalKey<Cell<T>>,
+    set: impl FnOnce(T) -> T,
+    f: impl FnOnce() -> R,
+) -> R {
+    let was = key.with(|c| c.replace(set(c.get())));
     let out = catch_unwind(AssertUnwindSafe(f));
-    CHECKPOINTS.with(|c| c.set(was));
+    key.with(|c| c.set(was));
     out.unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
 /// Runs `f` keeping about the last `n` events of each simulation it creates on this thread
 /// (or all of them, if an enclosing [`with_event_log`] asked for all).
 pub fn with_last_events<R>(n: usize, f: impl FnOnce() -> R) -> R {
-    let was = RECORD.with(|r| {
-        let was = r.get();
-        if was != Keep::All {
-            r.set(Keep::Last(n));
-        }
-        was
-    });
-    let out = catch_unwind(AssertUnwindSafe(f));
-    RECORD.with(|r| r.set(was));
-    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+    scoped(
+        &RECORD,
+        |k| if k == Keep::All { k } else { Keep::Last(n) },
+        f,
+    )
 }
 
 /// Which seeds to run and how.
@@ -177,10 +182,7 @@ impl std::fmt::Display for Divergence {
 /// Runs `f` with every simulation it creates on this thread keeping its event log
 /// ([`Sim::event_log`], [`Sim::describe_event`]).
 pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
-    let was = RECORD.with(|r| r.replace(Keep::All));
-    let out = catch_unwind(AssertUnwindSafe(f));
-    RECORD.with(|r| r.set(was));
-    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
+    scoped(&RECORD, |_| Keep::All, f)
 }
 
 /// Runs `test(seed)` twice with every event kept, and compares them record by record.
