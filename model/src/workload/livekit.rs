@@ -33,7 +33,7 @@ pub(super) struct Spreader {
     pub threshold: usize,
     pub num_cpu: usize,
     pub step: usize,
-    pub fw: ForwardingSection,
+    pub fw: Rc<ForwardingSection>,
 }
 
 /// CPU of one `DownTrack.WriteRTP`: fixed part plus per byte.
@@ -57,7 +57,7 @@ struct Parallel {
     dests: Rc<[u32]>,
     next: Cell<usize>,
     wg: WaitGroup,
-    fw: ForwardingSection,
+    fw: Rc<ForwardingSection>,
     step: usize,
 }
 

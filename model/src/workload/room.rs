@@ -636,7 +636,7 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
         threshold: sc.forwarding.spreader_threshold as usize,
         num_cpu: sc.num_cpu() as usize,
         step: sc.forwarding.spreader_step as usize,
-        fw: sc.forwarding.clone(),
+        fw: Rc::new(sc.forwarding.clone()),
     });
     let key_frame_interval =
         super::livekit::key_frame_interval(sc.network.downlink.delay + sc.network.downlink.delay);
