@@ -99,7 +99,7 @@ fn blocking_vs_nonblocking_handoff() {
                 x.label.clone(),
                 m.dropped,
                 q.latency.value_at_quantile(0.99),
-                q.latency.mean() as u64,
+                q.latency.to_hdr().mean() as u64,
             )
         })
         .collect();

@@ -138,14 +138,14 @@ pub fn measure(ran: &Ran) -> BTreeMap<&'static str, f64> {
     if let Measured::Room(r) = &ran.measured {
         let r = r.borrow();
         if let Some((a, _, _)) = r.aggregate(MediaKind::Audio) {
-            m.insert("audio.p50_ms", pct_ms(&a.latency, 0.5));
-            m.insert("audio.p99_ms", pct_ms(&a.latency, 0.99));
+            m.insert("audio.p50_ms", pct_ms(&a.latency.to_hdr(), 0.5));
+            m.insert("audio.p99_ms", pct_ms(&a.latency.to_hdr(), 0.99));
             let lost = r.packets_lost(MediaKind::Audio).max(0) as f64;
             let total = lost + a.packets_received as f64;
             m.insert("audio.lost_pct", 100.0 * lost / total.max(1.0));
         }
         if let Some((v, _, _)) = r.aggregate(MediaKind::Video) {
-            m.insert("video.p99_ms", pct_ms(&v.latency, 0.99));
+            m.insert("video.p99_ms", pct_ms(&v.latency.to_hdr(), 0.99));
         }
         m.insert("forward.p99_ms", pct_ms(&r.forward_latency, 0.99));
         m.insert("dropped", r.dropped as f64);

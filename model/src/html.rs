@@ -156,7 +156,7 @@ pub fn html_report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
             ("video capture → render", MediaKind::Video),
         ] {
             if let Some((q, _, _)) = m.aggregate(kind) {
-                series.push((name.to_string(), cdf(&q.latency)));
+                series.push((name.to_string(), cdf(&q.latency.to_hdr())));
             }
         }
         series.push((

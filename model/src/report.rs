@@ -398,7 +398,7 @@ fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
         let Some((q, n, jitter)) = m.aggregate(kind) else {
             continue;
         };
-        let h = &q.latency;
+        let h = &q.latency.to_hdr();
         // Sums `f` over every received stream of this kind, across all players.
         let sum = |f: &dyn Fn(&crate::media::qoe::StreamQoe) -> f64| -> f64 {
             m.players
@@ -434,18 +434,10 @@ fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
         ]);
     }
     s.push_str(&t.render("  "));
-    let streams: Vec<(u32, crate::media::qoe::StreamQoe)> = m
-        .players
-        .iter()
-        .flat_map(|p| {
-            let p = p.borrow();
-            let who = p.participant;
-            p.streams().map(|q| (who, q.clone())).collect::<Vec<_>>()
-        })
-        .collect();
-    if streams.len() > 1 {
-        let show = streams.len().min(6);
-        let _ = writeln!(s, "  per stream (first {show} of {}):", streams.len());
+    let streams: usize = m.players.iter().map(|p| p.borrow().streams().count()).sum();
+    if streams > 1 {
+        let show = streams.min(6);
+        let _ = writeln!(s, "  per stream (first {show} of {streams}):");
         let mut t = Table::new(&[
             "player",
             "ssrc",
@@ -459,26 +451,37 @@ fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
             "freezes",
             "jb delay ms",
         ]);
-        for (who, q) in streams.iter().take(show) {
-            t.row(vec![
-                who.to_string(),
-                q.ssrc.to_string(),
-                format!("{:?}", q.kind).to_lowercase(),
-                q.packets_received.to_string(),
-                q.packets_lost().to_string(),
-                format!("{:.2}", q.jitter.seconds() * 1e3),
-                ms(pct(&q.latency, 0.5)),
-                ms(pct(&q.latency, 0.99)),
-                q.frames_dropped.to_string(),
-                q.freeze_count.to_string(),
-                q.jitter_buffer_delay
-                    .as_nanos()
-                    .checked_div(q.frames_rendered)
-                    .map_or("-".into(), ms),
-            ]);
+        let shown = m.players.iter().flat_map(|p| {
+            let p = p.borrow();
+            let who = p.participant;
+            let rows: Vec<Vec<String>> = p.streams().map(|q| stream_row(who, q)).collect();
+            rows
+        });
+        for row in shown.take(show) {
+            t.row(row);
         }
         s.push_str(&t.render("    "));
     }
+}
+
+/// One line of the per-stream table.
+fn stream_row(who: u32, q: &crate::media::qoe::StreamQoe) -> Vec<String> {
+    vec![
+        who.to_string(),
+        q.ssrc.to_string(),
+        format!("{:?}", q.kind).to_lowercase(),
+        q.packets_received.to_string(),
+        q.packets_lost().to_string(),
+        format!("{:.2}", q.jitter.seconds() * 1e3),
+        ms(q.latency.value_at_quantile(0.5)),
+        ms(q.latency.value_at_quantile(0.99)),
+        q.frames_dropped.to_string(),
+        q.freeze_count.to_string(),
+        q.jitter_buffer_delay
+            .as_nanos()
+            .checked_div(q.frames_rendered)
+            .map_or("-".into(), ms),
+    ]
 }
 
 fn latency_row(name: &str, h: &Histogram<u64>) -> Vec<String> {
@@ -889,7 +892,7 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
                         } else {
                             format!("{:.2}%", 100.0 * q.frames_dropped as f64 / expected as f64)
                         };
-                        (Some(q.latency.clone()), lost)
+                        (Some(q.latency.to_hdr()), lost)
                     }
                     None => (None, "-".into()),
                 }

@@ -204,11 +204,7 @@ pub fn run(cfg: &SwarmConfig) -> (Sim, Liveness) {
         .aggregate(crate::media::rtp::MediaKind::Audio)
         .map(|(q, _, _)| q);
     let audio_p99 = audio.as_ref().map_or(SimDuration::ZERO, |q| {
-        SimDuration::from_nanos(if q.latency.is_empty() {
-            0
-        } else {
-            q.latency.value_at_quantile(0.99)
-        })
+        SimDuration::from_nanos(q.latency.value_at_quantile(0.99))
     });
     let breaker_closed = m.degrade_state(out.now) != Some(crate::server::breaker::State::Open);
     let (after, leaked) = sim.runtime(0, |rt| {

@@ -2,6 +2,7 @@
 //! Plain code that takes times as arguments, so any executor can drive it (docs/metrics.md).
 
 pub mod jitter;
+pub mod latency;
 pub mod qoe;
 pub mod receiver;
 pub mod rtp;

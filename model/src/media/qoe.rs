@@ -2,9 +2,9 @@
 //! (RTCInboundRtpStreamStats) where a name exists. Definitions: docs/metrics.md.
 
 use super::jitter::Rfc3550Jitter;
+use super::latency::LatencyHistogram;
 use super::rtp::MediaKind;
 use costream_sim::{SimDuration, SimTime};
-use hdrhistogram::Histogram;
 
 /// What one receiver saw of one stream.
 #[derive(Clone)]
@@ -29,7 +29,7 @@ pub struct StreamQoe {
     pub freeze_count: u64,
     pub total_freezes_duration: SimDuration,
     /// Capture → playout (audio) or render (video) per frame, in ns.
-    pub latency: Histogram<u64>,
+    pub latency: LatencyHistogram,
     /// Sum of playout minus arrival over played frames (`jitterBufferDelay`).
     pub jitter_buffer_delay: SimDuration,
     pub bytes_received: u64,
@@ -60,7 +60,7 @@ impl StreamQoe {
             concealment_events: 0,
             freeze_count: 0,
             total_freezes_duration: SimDuration::ZERO,
-            latency: Histogram::new(3).expect("histogram"),
+            latency: LatencyHistogram::new(),
             jitter_buffer_delay: SimDuration::ZERO,
             bytes_received: 0,
             first_arrival: None,
@@ -119,7 +119,7 @@ impl StreamQoe {
 
     pub(crate) fn record_frame(&mut self, latency: SimDuration) {
         self.frames_rendered += 1;
-        let _ = self.latency.record(latency.as_nanos().max(1));
+        self.latency.record(latency.as_nanos().max(1));
         if latency <= self.budget {
             self.within_budget += 1;
         }
@@ -135,7 +135,7 @@ impl StreamQoe {
         self.concealment_events += o.concealment_events;
         self.freeze_count += o.freeze_count;
         self.total_freezes_duration += o.total_freezes_duration;
-        let _ = self.latency.add(&o.latency);
+        self.latency.merge(&o.latency);
         self.jitter_buffer_delay += o.jitter_buffer_delay;
         self.bytes_received += o.bytes_received;
         self.within_budget += o.within_budget;
