@@ -72,7 +72,13 @@ fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(2);
     println!("{tasks} tasks sleeping 1-20 ms, {secs} s simulated, one thread, release");
-    let (mw, mt) = madsim_run(tasks, secs);
+    // ONLY=costream skips madsim (for profiling one side).
+    let only_costream = std::env::var("ONLY").is_ok_and(|v| v == "costream");
+    let (mw, mt) = if only_costream {
+        (0, 1.0)
+    } else {
+        madsim_run(tasks, secs)
+    };
     let (mr, cr);
     println!(
         "madsim   {mw:>10} wake-ups in {mt:7.3} s → {:6.2} M wake-ups/s",

@@ -6,15 +6,14 @@
 //! netpoll wakes for the earliest one. A timer's goroutine is readied onto the P that ran it.
 //! Timer channels hold one value; a tick that finds it full is dropped, as time.Ticker does.
 //! Stop and Reset discard a stale buffered value (Go 1.23 synchronous timer channels). The heap
-//! is binary rather than Go's 4-ary one: ordering by `(when, arming order)` is the same.
+//! is Go's 4-ary one (`timerHeapN`); where Go breaks a tie between equal `when`s by heap
+//! position, the model breaks it by arming order, so the result never depends on heap shape.
 
 use super::chan::{Chan, SendOutcome};
 use super::proc::Runtime;
 use super::runtime2::{Gi, Pi, WaitReason};
 use crate::world::{Ev, Go};
 use costream_sim::{Kernel, SimDuration, SimTime};
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -49,10 +48,25 @@ pub(crate) struct Timers {
     seq: u64,
 }
 
-/// A P's timer heap (`pp.timers`).
+/// `timerHeapN`: the per-P timer heap is 4-ary, half as deep as a binary one, and the four
+/// children of a node share a cache line or two.
+const TIMER_HEAP_N: usize = 4;
+
+/// `timerWhen`: a heap entry holds a copy of `when`, so sifting never touches the timer, and
+/// the arming it belongs to (`version`), so an entry of a stopped or reset timer is a zombie.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+struct TimerWhen {
+    when: SimTime,
+    /// Arming order: the tie-break between equal `when`s.
+    seq: u64,
+    id: u32,
+    version: u32,
+}
+
+/// A P's timer heap (`pp.timers`, `timers.heap`).
 #[derive(Default)]
 pub(crate) struct TimerHeap {
-    heap: BinaryHeap<Reverse<(SimTime, u64, u32, u32)>>,
+    heap: Vec<TimerWhen>,
 }
 
 impl TimerHeap {
@@ -61,28 +75,81 @@ impl TimerHeap {
     }
     /// `wakeTime`: when the earliest entry is due (it may be a zombie, as in Go).
     pub fn next_when(&self) -> Option<SimTime> {
-        self.heap.peek().map(|Reverse((w, ..))| *w)
+        self.heap.first().map(|tw| tw.when)
     }
-    /// `moveTimers`: every entry of this heap goes to `dst` (zombies are dropped later there).
-    pub(crate) fn drain_into(&mut self, dst: &mut TimerHeap) {
-        for e in self.heap.drain() {
-            dst.heap.push(e);
+
+    fn push(&mut self, tw: TimerWhen) {
+        self.heap.push(tw);
+        self.sift_up(self.heap.len() - 1);
+    }
+
+    /// `timers.siftUp`.
+    fn sift_up(&mut self, mut i: usize) {
+        let tw = self.heap[i];
+        while i > 0 {
+            let p = (i - 1) / TIMER_HEAP_N;
+            if tw >= self.heap[p] {
+                break;
+            }
+            self.heap[i] = self.heap[p];
+            i = p;
+        }
+        self.heap[i] = tw;
+    }
+
+    /// `timers.siftDown`.
+    fn sift_down(&mut self, mut i: usize) {
+        let n = self.heap.len();
+        let tw = self.heap[i];
+        loop {
+            let left = i * TIMER_HEAP_N + 1;
+            if left >= n {
+                break;
+            }
+            let mut c = left;
+            for j in left + 1..(left + TIMER_HEAP_N).min(n) {
+                if self.heap[j] < self.heap[c] {
+                    c = j;
+                }
+            }
+            if self.heap[c] >= tw {
+                break;
+            }
+            self.heap[i] = self.heap[c];
+            i = c;
+        }
+        self.heap[i] = tw;
+    }
+
+    /// `timers.deleteMin`.
+    fn delete_min(&mut self) {
+        let last = self.heap.pop().expect("deleteMin on an empty heap");
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.sift_down(0);
         }
     }
 
-    /// Pops the next live expired timer, discarding zombies on the way.
+    /// `moveTimers`: every entry of this heap goes to `dst` (zombies are dropped later there).
+    pub(crate) fn drain_into(&mut self, dst: &mut TimerHeap) {
+        for tw in self.heap.drain(..) {
+            dst.push(tw);
+        }
+    }
+
+    /// Pops the next live expired timer, discarding zombies on the way (`cleanHead`).
     pub(crate) fn pop_expired(&mut self, now: SimTime, timers: &Timers) -> Option<u32> {
-        while let Some(Reverse((when, _, id, ver))) = self.heap.peek().copied() {
-            let s = &timers.slots[id as usize];
-            if !s.active || s.version != ver || s.when != when {
-                self.heap.pop();
+        while let Some(&tw) = self.heap.first() {
+            let s = &timers.slots[tw.id as usize];
+            if !s.active || s.version != tw.version || s.when != tw.when {
+                self.delete_min();
                 continue;
             }
-            if when > now {
+            if tw.when > now {
                 return None;
             }
-            self.heap.pop();
-            return Some(id);
+            self.delete_min();
+            return Some(tw.id);
         }
         None
     }
@@ -136,7 +203,12 @@ impl Runtime {
         let seq = self.timers.seq;
         let heap = &mut self.allp[p as usize].timers;
         let wake = heap.next_when().is_none_or(|w| when < w);
-        heap.heap.push(Reverse((when, seq, id, ver)));
+        heap.push(TimerWhen {
+            when,
+            seq,
+            id,
+            version: ver,
+        });
         if wake {
             self.wake_net_poller(k, when, at);
         }
@@ -212,10 +284,12 @@ impl Runtime {
                     s.when = next;
                     self.timers.seq += 1;
                     let (ver, seq) = (s.version, self.timers.seq);
-                    self.allp[owner as usize]
-                        .timers
-                        .heap
-                        .push(Reverse((next, seq, id, ver)));
+                    self.allp[owner as usize].timers.push(TimerWhen {
+                        when: next,
+                        seq,
+                        id,
+                        version: ver,
+                    });
                 }
                 // sendTime: a non-blocking send of the time the timer was due; dropped if full.
                 let saved = self.local_now;
@@ -362,5 +436,44 @@ impl Ticker {
     }
     pub fn period(&self) -> SimDuration {
         self.period
+    }
+}
+
+#[cfg(test)]
+mod heap_tests {
+    use super::*;
+
+    /// The 4-ary heap pops in `(when, arming order)` order whatever the push pattern.
+    #[test]
+    fn four_ary_heap_pops_in_when_then_arming_order() {
+        let mut h = TimerHeap::default();
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        let mut pushed = Vec::new();
+        for seq in 0..5_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let tw = TimerWhen {
+                when: SimTime::from_nanos(x % 300),
+                seq,
+                id: seq as u32,
+                version: 0,
+            };
+            h.push(tw);
+            pushed.push(tw);
+            if seq % 3 == 0 {
+                let min = *pushed.iter().min().unwrap();
+                assert_eq!(h.heap[0], min);
+                h.delete_min();
+                pushed.retain(|t| *t != min);
+            }
+        }
+        pushed.sort();
+        let mut out = Vec::new();
+        while let Some(&tw) = h.heap.first() {
+            out.push(tw);
+            h.delete_min();
+        }
+        assert_eq!(out, pushed);
     }
 }
