@@ -106,6 +106,42 @@ pub struct StateTimes {
 }
 
 /// A goroutine (`runtime2.go: type g`), reduced to what the model needs.
+/// The channels a waiting goroutine is blocked on, for the leak detector. A plain send or
+/// receive blocks on one, kept inline so parking allocates nothing; a select keeps its list.
+#[derive(Default)]
+pub(crate) enum WaitChans {
+    #[default]
+    None,
+    One(super::chan::ProbeRef),
+    Many(Vec<super::chan::ProbeRef>),
+}
+
+impl WaitChans {
+    pub fn push(&mut self, p: super::chan::ProbeRef) {
+        *self = match std::mem::take(self) {
+            WaitChans::None => WaitChans::One(p),
+            WaitChans::One(a) => WaitChans::Many(vec![a, p]),
+            WaitChans::Many(mut v) => {
+                v.push(p);
+                WaitChans::Many(v)
+            }
+        };
+    }
+    pub fn clear(&mut self) {
+        *self = WaitChans::None;
+    }
+    pub fn is_empty(&self) -> bool {
+        matches!(self, WaitChans::None)
+    }
+    pub fn iter(&self) -> std::slice::Iter<'_, super::chan::ProbeRef> {
+        match self {
+            WaitChans::None => [].iter(),
+            WaitChans::One(p) => std::slice::from_ref(p).iter(),
+            WaitChans::Many(v) => v.iter(),
+        }
+    }
+}
+
 pub(crate) struct G {
     pub goid: u64,
     pub status: GStatus,
@@ -137,7 +173,7 @@ pub(crate) struct G {
     /// The freeze clock when the goroutine's status last changed.
     pub freeze_mark: super::stw::FrozenTime,
     /// Channels it is blocked on, for the leak detector (cleared when it wakes).
-    pub wait_chans: Vec<super::chan::ProbeRef>,
+    pub wait_chans: WaitChans,
     /// `gp.preempt`: sysmon asked it to stop at its next safe point.
     pub preempt: bool,
     /// Its class in the census (the function it runs).
@@ -180,7 +216,7 @@ impl G {
             lost_gc: SimDuration::ZERO,
             lost_stall: SimDuration::ZERO,
             freeze_mark: Default::default(),
-            wait_chans: Vec::new(),
+            wait_chans: WaitChans::None,
             preempt: false,
             class: 0,
             locked_ext: 0,
