@@ -289,6 +289,9 @@ mod size {
             "{}",
             std::mem::size_of::<super::G>()
         );
-        assert!(std::mem::size_of::<crate::goruntime::chan::Sudog<u8>>() <= 32);
+        assert!(std::mem::size_of::<crate::goruntime::chan::Sudog<u8>>() <= 24);
+        assert!(std::mem::size_of::<crate::goruntime::chan::HChan<u8>>() <= 112);
+        // One channel inline: a goroutine parked in a receive allocates no list.
+        assert!(std::mem::size_of::<super::WaitChans>() <= 24);
     }
 }
