@@ -64,7 +64,7 @@ pub fn still_alive(rt: &Runtime, now: SimTime, ignore: &[&str]) -> Vec<Leak> {
     let mut v: Vec<Leak> = rt
         .allgs
         .iter()
-        .filter(|g| g.status != GStatus::Dead && !ignore.contains(&g.name))
+        .filter(|g| g.status != GStatus::Dead && !g.system && !ignore.contains(&g.name))
         .map(|g| Leak {
             kind: LeakKind::StillAlive,
             goid: g.goid,

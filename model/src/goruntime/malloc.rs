@@ -97,6 +97,13 @@ impl Future for Alloc<'_> {
     }
 }
 
+/// The part of `runtime.MemStats` the model keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemStats {
+    pub num_gc: u32,
+    pub heap_alloc: u64,
+}
+
 impl Go {
     /// Allocates `bytes` of short-lived heap (garbage by the next cycle).
     pub fn alloc(&self, bytes: u64) -> Alloc<'_> {
@@ -131,6 +138,16 @@ impl Go {
         }
         .await
         .expect("live allocation returns a handle")
+    }
+
+    /// `runtime.ReadMemStats`: the completed cycle count (`NumGC`, incremented at mark
+    /// termination) and the heap in use (`HeapAlloc`: live and not-yet-swept objects). Go stops
+    /// the world to read them; the model reads them in place, so the call costs nothing here.
+    pub fn read_mem_stats(&self) -> MemStats {
+        self.with_rt(|rt, _| MemStats {
+            num_gc: rt.gc_stats().cycles.len() as u32,
+            heap_alloc: rt.heap_live(),
+        })
     }
 
     /// `debug.SetGCPercent(v)` (negative: off); returns the previous setting.

@@ -29,7 +29,7 @@ mod tests;
 pub use chan::Chan;
 pub use context::{CancelFunc, Context, CtxErr};
 pub use costs::Costs;
-pub use malloc::Live;
+pub use malloc::{Live, MemStats};
 pub use mgc::{GcConfig, GcPhase, GcStats, WorkerMode};
 pub use mgcpacer::GcPercent;
 pub use netpoll::Fd;

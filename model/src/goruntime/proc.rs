@@ -284,6 +284,8 @@ pub struct Runtime {
     pub(crate) goid_names: Option<std::collections::BTreeMap<u64, GoroutineSite>>,
     /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
     pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
+    /// The finalizer goroutine, until main first runs and finds it in runnext.
+    fing_pending: Option<Gi>,
 }
 
 /// Trace event kinds, named after the execution tracer's (internal/trace, v2).
@@ -408,6 +410,7 @@ impl Runtime {
             census: Default::default(),
             goid_names: None,
             shared: None,
+            fing_pending: None,
         }
     }
 
@@ -444,9 +447,11 @@ impl Runtime {
         if gr.status == GStatus::Waiting && st != GStatus::Waiting {
             gr.wait_chans.clear();
         }
-        let (old, since) = (gr.status, gr.since);
-        self.census_state(g, old, since, at);
-        self.census_phase(g, old, st, since, at);
+        let (old, since, system) = (gr.status, gr.since, gr.system);
+        if !system {
+            self.census_state(g, old, since, at);
+            self.census_phase(g, old, st, since, at);
+        }
         let gr = &mut self.allgs[g as usize];
         let d = at.saturating_since(gr.since);
         match gr.status {
@@ -454,8 +459,10 @@ impl Runtime {
             GStatus::Running => gr.times.running += d,
             GStatus::Waiting => {
                 gr.times.waiting += d;
-                let r = gr.waitreason as usize;
-                self.stats.wait_by_reason[r] += d;
+                if !system {
+                    let r = gr.waitreason as usize;
+                    self.stats.wait_by_reason[r] += d;
+                }
             }
             GStatus::Idle | GStatus::Dead => {}
         }
@@ -544,12 +551,14 @@ impl Runtime {
         if let Some(m) = &mut self.goid_names {
             m.insert(g.goid, (g.name, g.parent));
         }
-        g.class = self.census.class_of(g.name);
-        let (class, at) = (g.class, g.since);
-        self.live += 1;
-        self.census_live(class, true, at);
-        self.stats.goroutines_created += 1;
-        self.stats.goroutines_max = self.stats.goroutines_max.max(self.live);
+        if !g.system {
+            g.class = self.census.class_of(g.name);
+            let (class, at) = (g.class, g.since);
+            self.live += 1;
+            self.census_live(class, true, at);
+            self.stats.goroutines_created += 1;
+            self.stats.goroutines_max = self.stats.goroutines_max.max(self.live);
+        }
         if let Some(i) = self.gfree.pop() {
             self.allgs[i as usize] = g;
             i
@@ -596,6 +605,7 @@ impl Runtime {
             // bgscavenge and main come from runnext (inheritTime); forcegchelper and bgsweep
             // from the ring, so P0's schedtick is 2 when main.main starts (Go 1.22, one P).
             self.allp[p as usize].schedtick = MAIN_START_SCHEDTICK;
+            self.createfing(p, at);
         }
         if self.cur.is_none() && self.allp[0].status == PStatus::Idle {
             // Set-up code runs "on" P0, as rt0_go creates main there before mstart schedules it.
@@ -606,6 +616,36 @@ impl Runtime {
             self.wakep(k, t);
         }
         g
+    }
+
+    /// `createfing`: package `os`'s init sets finalizers on its standard files, which starts
+    /// the finalizer goroutine (`go runfinq()`), so every program that imports `os` (through
+    /// `fmt`, say) enters main.main with it in runnext. It parks in "finalizer wait" the first
+    /// time it runs. forcegchelper, bgsweep and bgscavenge took goids 2–4 before it and are
+    /// parked for the whole run, so only their ids are modelled: runfinq is goroutine 5 and
+    /// the program's first goroutine is 6, as in Go (1.19, checked by conformance/go).
+    fn createfing(&mut self, p: Pi, at: SimTime) {
+        let Some(sh) = self.shared.as_ref().and_then(|w| w.upgrade()) else {
+            return;
+        };
+        for _ in 0..3 {
+            self.new_goid(p);
+        }
+        let go = crate::world::Go {
+            sh: sh.clone(),
+            host: self.host,
+        };
+        let task = sh.tasks.insert(Box::pin(ParkForever {
+            go,
+            reason: WaitReason::FinalizerWait,
+            parked: false,
+        }));
+        let goid = self.new_goid(p);
+        let mut g = G::new(goid, task, "runtime.runfinq", None, false, at);
+        g.system = true;
+        let g = self.alloc_g(g);
+        self.set_status(g, GStatus::Runnable, at);
+        self.fing_pending = Some(g);
     }
 
     /// A goroutine started by the runtime on P `p` (`goFunc` for `time.AfterFunc`): like
@@ -969,6 +1009,13 @@ impl Runtime {
         }
         pp.curg = Some(g);
         self.allgs[g as usize].preempt = false;
+        if self.allgs[g as usize].is_main {
+            if let Some(f) = self.fing_pending.take() {
+                // main.main starts with the finalizer goroutine in runnext (see createfing).
+                let mut t = at;
+                self.runqput(p, f, true, &mut t);
+            }
+        }
         let start = at + self.cfg.costs.context_switch;
         self.stats.context_switches += 1;
         let gr = &self.allgs[g as usize];
@@ -1515,7 +1562,7 @@ impl Runtime {
         let mut gs: Vec<&G> = self
             .allgs
             .iter()
-            .filter(|g| g.status != GStatus::Dead)
+            .filter(|g| g.status != GStatus::Dead && !g.system)
             .collect();
         gs.sort_by_key(|g| g.goid);
         for g in gs {
@@ -1539,12 +1586,13 @@ impl Runtime {
         self.live
     }
 
-    /// `(goid, status, wait reason, name)` of every live goroutine, by goid.
+    /// `(goid, status, wait reason, name)` of every live goroutine but the runtime's own, by
+    /// goid (the goroutine profile's view).
     pub fn goroutines(&self) -> Vec<(u64, GStatus, WaitReason, &'static str)> {
         let mut v: Vec<_> = self
             .allgs
             .iter()
-            .filter(|g| g.status != GStatus::Dead)
+            .filter(|g| g.status != GStatus::Dead && !g.system)
             .map(|g| (g.goid, g.status, g.waitreason, g.name))
             .collect();
         v.sort_by_key(|x| x.0);
@@ -1721,6 +1769,32 @@ impl Runtime {
         self.end = Some(EndReason::Panic(Fatal {
             message: format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)"),
         }));
+    }
+}
+
+/// The body of a runtime goroutine that has nothing to do: it parks for `reason` when first
+/// run and is never readied (runfinq with no finalizers queued).
+struct ParkForever {
+    go: crate::world::Go,
+    reason: WaitReason,
+    parked: bool,
+}
+
+impl std::future::Future for ParkForever {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if !self.parked {
+            self.parked = true;
+            let reason = self.reason;
+            self.go.with_rt(|rt, _| {
+                let (_, g) = rt.current();
+                rt.gopark(g, reason);
+            });
+        }
+        std::task::Poll::Pending
     }
 }
 

@@ -47,10 +47,11 @@ pub enum WaitReason {
     Preempted,
     SyncWaitGroupWait,
     GcAssistWait,
+    FinalizerWait,
 }
 
 impl WaitReason {
-    pub const ALL: [WaitReason; 12] = [
+    pub const ALL: [WaitReason; 13] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
         WaitReason::ChanSendNilChan,
@@ -63,6 +64,7 @@ impl WaitReason {
         WaitReason::Preempted,
         WaitReason::SyncWaitGroupWait,
         WaitReason::GcAssistWait,
+        WaitReason::FinalizerWait,
     ];
     /// The string Go prints in tracebacks (`waitReasonStrings`).
     pub fn as_str(self) -> &'static str {
@@ -79,6 +81,7 @@ impl WaitReason {
             WaitReason::Preempted => "preempted",
             WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
             WaitReason::GcAssistWait => "GC assist wait",
+            WaitReason::FinalizerWait => "finalizer wait",
         }
     }
 }
@@ -163,6 +166,9 @@ pub(crate) struct G {
     pub compute_end: SimTime,
     /// The program's main goroutine: when it returns, the program exits.
     pub is_main: bool,
+    /// `isSystemGoroutine`: started by the runtime for itself (the finalizer goroutine);
+    /// hidden from the goroutine count, the census, tracebacks and leak reports.
+    pub system: bool,
     /// `gcAssistBytes` and the cycle it belongs to.
     pub assist_epoch: u64,
     pub assist_bytes: i64,
@@ -210,6 +216,7 @@ impl G {
             compute_left: SimDuration::ZERO,
             compute_end: SimTime::ZERO,
             is_main,
+            system: false,
             assist_epoch: 0,
             assist_bytes: 0,
             assist_time: SimDuration::ZERO,

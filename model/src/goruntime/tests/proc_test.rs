@@ -45,8 +45,10 @@ fn runqputslow_moves_half_to_global() {
         });
         s.borrow_mut().push(snap);
     });
-    // 258 spawns: runnext holds #258; #1..#128 and #257 went global; #129..#256 stay local.
-    assert_eq!(seen.borrow()[0], (vec![129], 129, 1));
+    // main starts with the finalizer goroutine in runnext; #1 kicks it to the local queue, so
+    // the queue is full at #256. #257 kicks #256: runqputslow moves runfinq, #1..#127 and #256
+    // to the global queue. Local: #128..#255, #257, and #258 in runnext.
+    assert_eq!(seen.borrow()[0], (vec![130], 129, 1));
 }
 
 /// Gosched puts the caller on the global queue: it runs after the P's local work.
@@ -261,7 +263,7 @@ fn state_times_are_recorded() {
         });
         go.sleep(ms(20)).await;
     });
-    let t = sim.runtime(0, |rt| rt.state_times(2)).unwrap();
+    let t = sim.runtime(0, |rt| rt.state_times(6)).unwrap();
     assert_eq!(t.running, ms(3));
     assert!(t.waiting >= ms(5) && t.waiting <= ms(7), "{t:?}");
     let sleep_total = sim.runtime(0, |rt| rt.stats.wait_by_reason[WaitReason::Sleep as usize]);
@@ -272,7 +274,8 @@ fn state_times_are_recorded() {
         .all(|g| g.1 != GStatus::Dead));
 }
 
-/// Goroutine ids come from per-P batches of 16 (`_GoidCacheBatch`), main is 1.
+/// Goroutine ids come from per-P batches of 16 (`_GoidCacheBatch`), main is 1, the runtime's
+/// forcegchelper, bgsweep, bgscavenge and runfinq take 2-5 (as in Go 1.19 with `os` imported).
 #[test]
 fn goids_are_batched_per_p() {
     let ids = log::<u64>();
@@ -283,7 +286,7 @@ fn goids_are_batched_per_p() {
         i.borrow_mut().push(a);
         go.sleep(ms(1)).await;
     });
-    assert_eq!(*ids.borrow(), vec![1, 2]);
+    assert_eq!(*ids.borrow(), vec![1, 6]);
 }
 
 /// The event budget bounds a run that never ends on its own.
