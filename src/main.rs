@@ -89,6 +89,22 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
+    /// Run the conformance suite: each program on the model and, when a `go` toolchain is
+    /// present, on the real Go runtime, and compare what they print (docs/conformance.md).
+    Conformance {
+        /// Only this program (for example start_order).
+        #[arg(long)]
+        only: Option<String>,
+        /// The folder of Go programs (default: the repository's conformance/go).
+        #[arg(long)]
+        dir: Option<String>,
+        /// Compare with the recorded Go outputs even if a toolchain is present.
+        #[arg(long)]
+        recorded: bool,
+        /// Write each real arm's output to its program's go.out.
+        #[arg(long)]
+        record: bool,
+    },
     /// Join sweep results (for example the shards of one sweep) into one file in point order.
     Merge {
         files: Vec<String>,
@@ -257,6 +273,28 @@ fn sweep_cmd(
         );
     }
     Ok(())
+}
+
+/// Prints the comparison table; returns the number of disagreements.
+fn conformance_cmd(
+    only: Option<&str>,
+    dir: Option<&str>,
+    recorded: bool,
+    record: bool,
+) -> Result<usize, String> {
+    use costream_model::conformance::{render, run_suite};
+    let run = run_suite(
+        only,
+        dir.map(std::path::Path::new),
+        !recorded,
+        record,
+        |m| eprintln!("· {m}"),
+    )?;
+    print!("{}", render(&run.rows, &run.go_label));
+    for e in &run.errors {
+        eprintln!("error: {e}");
+    }
+    Ok(run.disagreements() + run.errors.len())
 }
 
 fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
@@ -622,6 +660,16 @@ fn main() -> ExitCode {
             sets,
         }) => sweep_cmd(&file, &grid, seeds, jobs, &out, shard.as_deref(), &sets),
         Some(Cmd::Merge { files, out }) => merge_cmd(&files, &out),
+        Some(Cmd::Conformance {
+            only,
+            dir,
+            recorded,
+            record,
+        }) => match conformance_cmd(only.as_deref(), dir.as_deref(), recorded, record) {
+            Ok(0) => Ok(()),
+            Ok(_) => return ExitCode::from(1),
+            Err(e) => Err(e),
+        },
         Some(Cmd::Shrink {
             file,
             out,

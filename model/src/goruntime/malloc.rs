@@ -102,6 +102,8 @@ impl Future for Alloc<'_> {
 pub struct MemStats {
     pub num_gc: u32,
     pub heap_alloc: u64,
+    /// `NextGC`: the heap goal of the next cycle.
+    pub next_gc: u64,
 }
 
 impl Go {
@@ -141,12 +143,14 @@ impl Go {
     }
 
     /// `runtime.ReadMemStats`: the completed cycle count (`NumGC`, incremented at mark
-    /// termination) and the heap in use (`HeapAlloc`: live and not-yet-swept objects). Go stops
+    /// termination), the heap in use (`HeapAlloc`: live and not-yet-swept objects) and the
+    /// heap goal (`NextGC`). Go stops
     /// the world to read them; the model reads them in place, so the call costs nothing here.
     pub fn read_mem_stats(&self) -> MemStats {
         self.with_rt(|rt, _| MemStats {
             num_gc: rt.gc_stats().cycles.len() as u32,
             heap_alloc: rt.heap_live(),
+            next_gc: rt.heap_goal_and_trigger().0,
         })
     }
 

@@ -1,0 +1,515 @@
+//! The conformance suite: each program in `conformance/go/NAME/main.go` runs on the real Go
+//! runtime (the real arm) and, rewritten against the model's API, on the model (the model arm).
+//! Both print `key=value` lines; each key has a check chosen before the model's figures were
+//! seen and written next to the Go program (docs/conformance.md has the table).
+//!
+//! Without a `go` toolchain the model arm is compared with the real arm's output recorded in
+//! `conformance/go/NAME/go.out`; with one, with a fresh run.
+
+mod chan;
+mod gc;
+pub mod real;
+mod sched;
+mod timers;
+
+use crate::{Go, RunOutcome, RuntimeConfig, Sim};
+use costream_sim::{RunLimits, SimDuration};
+use std::fmt::Write as _;
+use std::future::Future;
+
+fn ms(n: u64) -> SimDuration {
+    SimDuration::from_millis(n)
+}
+
+/// Runs `body` as `main.main` on a runtime with `procs` Ps and Go's default costs, seed 1,
+/// for at most ten simulated minutes.
+fn main<F, Fut>(procs: u32, body: F) -> RunOutcome
+where
+    F: FnOnce(Go) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(600)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: procs,
+        ..Default::default()
+    });
+    sim.main(h, body);
+    sim.run()
+}
+
+/// What one arm printed: `key=value` pairs in order.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Output(pub Vec<(String, String)>);
+
+impl Output {
+    /// Parses `key=value` lines; other lines (and `#` comments) are ignored.
+    pub fn parse(text: &str) -> Output {
+        Output(
+            text.lines()
+                .filter(|l| !l.starts_with('#'))
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+                .collect(),
+        )
+    }
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+    pub(crate) fn put(&mut self, key: &str, v: impl std::fmt::Display) {
+        self.0.push((key.to_string(), v.to_string()));
+    }
+    /// Keys for a program that died, from its exit status and what it wrote to stderr, as the
+    /// real arm reads them: `exit`, `fatal` (after "fatal error: ") or `panic` (after
+    /// "panic: "), and `main_wait`, goroutine 1's wait reason.
+    pub(crate) fn crash(&mut self, exit: i32, stderr: &str) {
+        self.put("exit", exit);
+        for l in stderr.lines() {
+            if let Some(m) = l.strip_prefix("fatal error: ") {
+                self.put("fatal", m);
+            } else if let Some(m) = l.strip_prefix("panic: ") {
+                self.put("panic", m);
+            } else if let Some(r) = l
+                .strip_prefix("goroutine 1 [")
+                .and_then(|r| r.strip_suffix("]:"))
+            {
+                self.put("main_wait", r.split(',').next().unwrap_or(r));
+            }
+        }
+    }
+}
+
+/// How a key's two values are compared.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Check {
+    /// The same text.
+    Exact,
+    /// Numbers at most this far apart.
+    Abs(f64),
+    /// Numbers within this fraction of the real arm's.
+    Rel(f64),
+    /// Shown, not compared (timing the real arm cannot make stable).
+    Report,
+}
+
+/// One program of the suite.
+pub struct Program {
+    pub name: &'static str,
+    /// GOMAXPROCS for both arms.
+    pub gomaxprocs: u32,
+    pub checks: &'static [(&'static str, Check)],
+    /// The model arm.
+    pub model: fn() -> Output,
+    /// The real arm's output as recorded with the Go toolchain named in its first line.
+    pub recorded: &'static str,
+}
+
+macro_rules! recorded {
+    ($name:literal) => {
+        include_str!(concat!("../../../conformance/go/", $name, "/go.out"))
+    };
+}
+
+/// Every program, in the order of docs/conformance.md.
+pub fn programs() -> Vec<Program> {
+    use Check::*;
+    vec![
+        Program {
+            name: "start_order",
+            gomaxprocs: 1,
+            checks: &[("order", Exact)],
+            model: sched::start_order,
+            recorded: recorded!("start_order"),
+        },
+        Program {
+            name: "gosched_order",
+            gomaxprocs: 1,
+            checks: &[("order", Exact)],
+            model: sched::gosched_order,
+            recorded: recorded!("gosched_order"),
+        },
+        Program {
+            name: "runq_overflow",
+            gomaxprocs: 1,
+            checks: &[
+                ("first20", Exact),
+                ("pos0", Abs(3.0)),
+                ("pos128", Exact),
+                ("pos299", Exact),
+                ("last", Exact),
+            ],
+            model: sched::runq_overflow,
+            recorded: recorded!("runq_overflow"),
+        },
+        Program {
+            name: "handoff_order",
+            gomaxprocs: 1,
+            checks: &[("order", Exact)],
+            model: sched::handoff_order,
+            recorded: recorded!("handoff_order"),
+        },
+        Program {
+            name: "waitgroup_wake",
+            gomaxprocs: 1,
+            checks: &[("order", Exact)],
+            model: sched::waitgroup_wake,
+            recorded: recorded!("waitgroup_wake"),
+        },
+        Program {
+            name: "preemption",
+            gomaxprocs: 1,
+            checks: &[("late_ms", Report), ("late_in_range", Exact)],
+            model: sched::preemption,
+            recorded: recorded!("preemption"),
+        },
+        Program {
+            name: "fifo",
+            gomaxprocs: 2,
+            checks: &[("senders", Exact), ("receivers", Exact)],
+            model: chan::fifo,
+            recorded: recorded!("fifo"),
+        },
+        Program {
+            name: "close",
+            gomaxprocs: 2,
+            checks: &[
+                ("drain", Exact),
+                ("receivers_woken", Exact),
+                ("blocked_sender", Exact),
+                ("send_on_closed", Exact),
+                ("close_closed", Exact),
+                ("close_nil", Exact),
+            ],
+            model: chan::close,
+            recorded: recorded!("close"),
+        },
+        Program {
+            name: "select_fairness",
+            gomaxprocs: 2,
+            checks: &[("counts", Report), ("chi2", Report), ("uniform", Exact)],
+            model: chan::select_fairness,
+            recorded: recorded!("select_fairness"),
+        },
+        Program {
+            name: "deadlock",
+            gomaxprocs: 2,
+            checks: &[("exit", Exact), ("fatal", Exact), ("main_wait", Exact)],
+            model: chan::deadlock,
+            recorded: recorded!("deadlock"),
+        },
+        Program {
+            name: "ticker_drops",
+            gomaxprocs: 2,
+            checks: &[("received", Abs(2.0)), ("stale_median_ms", Report)],
+            model: timers::ticker_drops,
+            recorded: recorded!("ticker_drops"),
+        },
+        Program {
+            name: "timer_stop_reset",
+            gomaxprocs: 2,
+            checks: &[
+                ("stop_pending", Exact),
+                ("reset_stopped", Exact),
+                ("stop_after_receive", Exact),
+                ("stale_value", Exact),
+                ("fired_ms", Abs(3.0)),
+                ("afterfunc_calls", Exact),
+            ],
+            model: timers::timer_stop_reset,
+            recorded: recorded!("timer_stop_reset"),
+        },
+        Program {
+            name: "gc_cycles",
+            gomaxprocs: 2,
+            checks: &[
+                ("cycles_gogc50", Rel(0.20)),
+                ("heap_goal_mib_gogc50", Rel(0.15)),
+                ("cycles_gogc100", Rel(0.20)),
+                ("heap_goal_mib_gogc100", Rel(0.15)),
+                ("cycles_gogc200", Rel(0.20)),
+                ("heap_goal_mib_gogc200", Rel(0.15)),
+            ],
+            model: gc::gc_cycles,
+            recorded: recorded!("gc_cycles"),
+        },
+        Program {
+            name: "memory_limit",
+            gomaxprocs: 2,
+            checks: &[
+                ("cycles", Rel(0.25)),
+                ("heap_under_limit", Exact),
+                ("max_heap_mib", Report),
+            ],
+            model: gc::memory_limit,
+            recorded: recorded!("memory_limit"),
+        },
+        Program {
+            name: "saturation",
+            gomaxprocs: 2,
+            checks: &[
+                ("p99_ms_n10", Report),
+                ("p99_ms_n20", Report),
+                ("p99_ms_n30", Report),
+                ("p99_ms_n40", Report),
+                ("p99_ms_n50", Report),
+                ("p99_ms_n60", Report),
+                ("p99_ms_n70", Report),
+                ("knee", Abs(10.0)),
+            ],
+            model: sched::saturation,
+            recorded: recorded!("saturation"),
+        },
+    ]
+}
+
+/// The outcome of comparing one key.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Agree,
+    Disagree,
+    Reported,
+}
+
+/// One row of the comparison.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub program: &'static str,
+    pub key: String,
+    pub go: String,
+    pub model: String,
+    pub check: Check,
+    pub verdict: Verdict,
+}
+
+fn num(s: &str) -> Option<f64> {
+    s.parse::<f64>().ok()
+}
+
+/// Compares the two arms of `p` key by key; a key missing from either arm disagrees.
+pub fn compare(p: &Program, go: &Output, model: &Output) -> Vec<Row> {
+    p.checks
+        .iter()
+        .map(|&(key, check)| {
+            let g = go.get(key);
+            let m = model.get(key);
+            let verdict = match (g, m, check) {
+                (_, _, Check::Report) => Verdict::Reported,
+                (Some(g), Some(m), Check::Exact) if g == m => Verdict::Agree,
+                (Some(g), Some(m), Check::Abs(t)) => match (num(g), num(m)) {
+                    (Some(a), Some(b)) if (a - b).abs() <= t => Verdict::Agree,
+                    _ => Verdict::Disagree,
+                },
+                (Some(g), Some(m), Check::Rel(t)) => match (num(g), num(m)) {
+                    (Some(a), Some(b)) if (a - b).abs() <= t * a.abs() => Verdict::Agree,
+                    _ => Verdict::Disagree,
+                },
+                _ => Verdict::Disagree,
+            };
+            Row {
+                program: p.name,
+                key: key.to_string(),
+                go: g.unwrap_or("(missing)").to_string(),
+                model: m.unwrap_or("(missing)").to_string(),
+                check,
+                verdict,
+            }
+        })
+        .collect()
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::Exact => write!(f, "exact"),
+            Check::Abs(t) => write!(f, "±{t}"),
+            Check::Rel(t) => write!(f, "±{:.0}%", t * 100.0),
+            Check::Report => write!(f, "reported"),
+        }
+    }
+}
+
+/// What a suite run found.
+pub struct SuiteRun {
+    pub rows: Vec<Row>,
+    /// The real arm's toolchain ("go1.19.8"), or "recorded goX" when none was run.
+    pub go_label: String,
+    /// Programs whose real arm could not run, with why.
+    pub errors: Vec<String>,
+}
+
+impl SuiteRun {
+    pub fn disagreements(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Disagree)
+            .count()
+    }
+}
+
+/// Runs the suite (or the program `only`): every model arm (in parallel: they are
+/// deterministic), then, one at a time so they do not disturb each other's timing, the real
+/// arms if `use_go` and a toolchain is present, else the recorded outputs. `record` writes
+/// each real arm's output to its `go.out`.
+pub fn run_suite(
+    only: Option<&str>,
+    dir: Option<&std::path::Path>,
+    use_go: bool,
+    record: bool,
+    mut progress: impl FnMut(&str),
+) -> Result<SuiteRun, String> {
+    let all = programs();
+    let chosen: Vec<&Program> = all
+        .iter()
+        .filter(|p| only.is_none_or(|o| o == p.name))
+        .collect();
+    if chosen.is_empty() {
+        let names: Vec<&str> = all.iter().map(|p| p.name).collect();
+        return Err(format!(
+            "no conformance program named {:?}; the programs are: {}",
+            only.unwrap_or(""),
+            names.join(", ")
+        ));
+    }
+    let toolchain = if use_go { real::toolchain() } else { None };
+    if record && toolchain.is_none() {
+        return Err("--record needs a go toolchain (set GO= or put go on the PATH)".into());
+    }
+    let dir = real::programs_dir(dir);
+    progress(&format!("model arms of {} programs", chosen.len()));
+    let models = crate::parallel::map(
+        chosen.len(),
+        crate::parallel::cores(),
+        |i| (chosen[i].model)(),
+        |_| {},
+    );
+    let work = std::env::temp_dir().join(format!("costream-conformance-{}", std::process::id()));
+    let mut run = SuiteRun {
+        rows: Vec::new(),
+        go_label: String::new(),
+        errors: Vec::new(),
+    };
+    for (p, model) in chosen.iter().zip(&models) {
+        let go = match &toolchain {
+            Some((go, version)) => {
+                progress(&format!("real arm: {} ({version})", p.name));
+                std::fs::create_dir_all(&work)
+                    .map_err(|e| format!("{}: cannot create: {e}", work.display()))?;
+                run.go_label = version.clone();
+                match real::run(go, &dir, &work, p) {
+                    Ok(o) => {
+                        if record {
+                            let f = dir.join(p.name).join("go.out");
+                            std::fs::write(&f, real::record_text(version, &o))
+                                .map_err(|e| format!("{}: cannot write: {e}", f.display()))?;
+                        }
+                        o
+                    }
+                    Err(e) => {
+                        run.errors.push(e);
+                        Output::default()
+                    }
+                }
+            }
+            None => {
+                run.go_label = format!("recorded {}", real::recorded_version(p.recorded));
+                Output::parse(p.recorded)
+            }
+        };
+        run.rows.extend(compare(p, &go, model));
+    }
+    let _ = std::fs::remove_dir_all(&work);
+    Ok(run)
+}
+
+/// The comparison as a text table.
+pub fn render(rows: &[Row], go_label: &str) -> String {
+    let mut t = crate::report::Table::new(&["program", "key", go_label, "model", "check", ""]);
+    for r in rows {
+        t.row(vec![
+            r.program.to_string(),
+            r.key.clone(),
+            r.go.clone(),
+            r.model.clone(),
+            r.check.to_string(),
+            match r.verdict {
+                Verdict::Agree => "agree".into(),
+                Verdict::Disagree => "DISAGREE".into(),
+                Verdict::Reported => "-".into(),
+            },
+        ]);
+    }
+    let mut s = t.render("");
+    let bad = rows
+        .iter()
+        .filter(|r| r.verdict == Verdict::Disagree)
+        .count();
+    let compared = rows
+        .iter()
+        .filter(|r| r.verdict != Verdict::Reported)
+        .count();
+    let _ = writeln!(
+        s,
+        "{} of {compared} compared keys agree{}",
+        compared - bad,
+        if bad > 0 { "" } else { "." }
+    );
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_key_value_lines_and_crashes() {
+        let mut o = Output::parse("# go1.19.8\norder=4 0 1\nnoise\nchi2=3.2\n");
+        assert_eq!(o.get("order"), Some("4 0 1"));
+        assert_eq!(o.get("chi2"), Some("3.2"));
+        assert_eq!(o.0.len(), 2);
+        o.crash(
+            2,
+            "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [chan receive, 2 minutes]:\nmain.main()\n",
+        );
+        assert_eq!(o.get("exit"), Some("2"));
+        assert_eq!(
+            o.get("fatal"),
+            Some("all goroutines are asleep - deadlock!")
+        );
+        assert_eq!(o.get("main_wait"), Some("chan receive"));
+    }
+
+    #[test]
+    fn checks_compare_as_documented() {
+        let p = Program {
+            name: "t",
+            gomaxprocs: 1,
+            checks: &[
+                ("a", Check::Exact),
+                ("b", Check::Abs(2.0)),
+                ("c", Check::Rel(0.2)),
+                ("d", Check::Report),
+                ("e", Check::Exact),
+            ],
+            model: Output::default,
+            recorded: "",
+        };
+        let go = Output::parse("a=x\nb=40\nc=100\nd=1\ne=1");
+        let m = Output::parse("a=x\nb=43\nc=119\nd=9");
+        let v: Vec<Verdict> = compare(&p, &go, &m)
+            .into_iter()
+            .map(|r| r.verdict)
+            .collect();
+        assert_eq!(
+            v,
+            [
+                Verdict::Agree,
+                Verdict::Disagree,
+                Verdict::Agree,
+                Verdict::Reported,
+                Verdict::Disagree
+            ]
+        );
+    }
+}

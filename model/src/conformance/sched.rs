@@ -1,0 +1,211 @@
+//! Model arms of the scheduler programs: start order, Gosched order, preemption, saturation.
+
+use super::{main, ms, Output};
+use crate::goruntime::WaitGroup;
+use crate::Go;
+use costream_sim::SimDuration;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+/// `conformance/go/start_order`.
+pub(super) fn start_order() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+    let o = order.clone();
+    main(1, move |go: Go| async move {
+        let wg = WaitGroup::new();
+        for i in 0..5 {
+            wg.add(&go, 1);
+            let (o, wg) = (o.clone(), wg.clone());
+            go.go("main.main.func1", move |go| async move {
+                o.borrow_mut().push(i.to_string());
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", order.borrow().join(" "));
+    out
+}
+
+/// `conformance/go/gosched_order`.
+pub(super) fn gosched_order() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+    let o = order.clone();
+    main(1, move |go: Go| async move {
+        let wg = WaitGroup::new();
+        for i in 0..3 {
+            wg.add(&go, 1);
+            let (o, wg) = (o.clone(), wg.clone());
+            go.go("main.main.func1", move |go| async move {
+                for _ in 0..3 {
+                    o.borrow_mut().push(i.to_string());
+                    go.gosched().await;
+                }
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", order.borrow().join(" "));
+    out
+}
+
+/// `conformance/go/preemption`: the spinner is a run of 50 µs computes with no blocking call,
+/// so only sysmon's preemption request takes its P away.
+pub(super) fn preemption() -> Output {
+    let late = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let l = late.clone();
+    main(1, move |go: Go| async move {
+        for _ in 0..7 {
+            let stop = Rc::new(Cell::new(false));
+            let s = stop.clone();
+            go.go("main.main.func1", move |go| async move {
+                while !s.get() {
+                    go.compute(SimDuration::from_micros(50)).await;
+                }
+            });
+            go.gosched().await;
+            let start = go.now();
+            go.sleep(ms(1)).await;
+            let d = go.now().saturating_since(start).saturating_sub(ms(1));
+            l.borrow_mut().push(d.as_nanos() as f64 / 1e6);
+            stop.set(true);
+            go.sleep(ms(20)).await;
+        }
+    });
+    let mut v = late.borrow().clone();
+    v.sort_by(f64::total_cmp);
+    let median = v[3];
+    let mut out = Output::default();
+    out.put("late_ms", format!("{median:.1}"));
+    out.put("late_in_range", (5.0..=25.0).contains(&median));
+    out
+}
+
+/// P99 of frame latency with `n` streams of 1 ms of CPU every 20 ms on 2 Ps, over 1 s.
+fn saturation_p99(n: u32) -> f64 {
+    let lat = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let l = lat.clone();
+    main(2, move |go: Go| async move {
+        let wg = WaitGroup::new();
+        let start = go.now();
+        for s in 0..n {
+            wg.add(&go, 1);
+            let (l, wg) = (l.clone(), wg.clone());
+            go.go("main.p99.func1", move |go| async move {
+                let mut due = start + SimDuration::from_nanos(20_000_000 * s as u64 / n as u64);
+                while due.saturating_since(start) < SimDuration::from_secs(1) {
+                    if due > go.now() {
+                        go.sleep_until(due).await;
+                    }
+                    go.compute(ms(1)).await;
+                    let d = go.now().saturating_since(due);
+                    l.borrow_mut().push(d.as_nanos() as f64 / 1e6);
+                    due += ms(20);
+                }
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+    });
+    let mut v = lat.borrow().clone();
+    v.sort_by(f64::total_cmp);
+    v[v.len() * 99 / 100]
+}
+
+/// `conformance/go/saturation`.
+pub(super) fn saturation() -> Output {
+    let mut out = Output::default();
+    let mut knee = 0;
+    for n in (10..=70).step_by(10) {
+        let p = saturation_p99(n);
+        out.put(&format!("p99_ms_n{n}"), format!("{p:.1}"));
+        if knee == 0 && p > 100.0 {
+            knee = n;
+        }
+    }
+    out.put("knee", knee);
+    out
+}
+
+/// `conformance/go/handoff_order`.
+pub(super) fn handoff_order() -> Output {
+    let log = Rc::new(RefCell::new(Vec::<String>::new()));
+    let l = log.clone();
+    main(1, move |go: Go| async move {
+        let c = go.make_chan::<u32>(0);
+        let done = go.make_chan::<bool>(0);
+        let (c2, d2, l2) = (c.clone(), done.clone(), l.clone());
+        go.go("main.main.func1", move |go| async move {
+            while let Some(v) = c2.recv(&go).await {
+                l2.borrow_mut().push(format!("recv{v}"));
+            }
+            d2.send(&go, true).await;
+        });
+        go.gosched().await;
+        for i in 0..3 {
+            c.send(&go, i).await;
+            l.borrow_mut().push(format!("sent{i}"));
+        }
+        c.close(&go);
+        done.recv(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", log.borrow().join(" "));
+    out
+}
+
+/// `conformance/go/waitgroup_wake`.
+pub(super) fn waitgroup_wake() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+    let o = order.clone();
+    main(1, move |go: Go| async move {
+        let (wg, all) = (WaitGroup::new(), WaitGroup::new());
+        wg.add(&go, 1);
+        for i in 0..3 {
+            all.add(&go, 1);
+            let (wg, all, o) = (wg.clone(), all.clone(), o.clone());
+            go.go("main.main.func1", move |go| async move {
+                wg.wait(&go).await;
+                o.borrow_mut().push(i.to_string());
+                all.done(&go);
+            });
+            go.sleep(ms(1)).await;
+        }
+        wg.done(&go);
+        all.wait(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", order.borrow().join(" "));
+    out
+}
+
+/// `conformance/go/runq_overflow`.
+pub(super) fn runq_overflow() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<usize>::new()));
+    let o = order.clone();
+    main(1, move |go: Go| async move {
+        let wg = WaitGroup::new();
+        for i in 0..300 {
+            wg.add(&go, 1);
+            let (wg, o) = (wg.clone(), o.clone());
+            go.go("main.main.func1", move |go| async move {
+                o.borrow_mut().push(i);
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+    });
+    let order = order.borrow();
+    let pos = |id: usize| order.iter().position(|&v| v == id).map_or(-1, |p| p as i64);
+    let first: Vec<String> = order.iter().take(20).map(|v| v.to_string()).collect();
+    let mut out = Output::default();
+    out.put("first20", first.join(" "));
+    out.put("pos0", pos(0));
+    out.put("pos128", pos(128));
+    out.put("pos299", pos(299));
+    out.put("last", order.last().map_or(-1, |&v| v as i64));
+    out
+}
