@@ -9,10 +9,10 @@ const KIB: u64 = 1 << 10;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 
-/// The live heap both programs keep: 1,024 `[]byte`s of 16 KiB.
-async fn live_heap(go: &Go) -> Vec<crate::goruntime::Live> {
-    let mut live = Vec::with_capacity(1024);
-    for _ in 0..1024 {
+/// The live heap the programs keep: `mib` × 64 `[]byte`s of 16 KiB.
+async fn live_heap(go: &Go, mib: u64) -> Vec<crate::goruntime::Live> {
+    let mut live = Vec::with_capacity(mib as usize * 64);
+    for _ in 0..mib * 64 {
         live.push(go.alloc_live_noscan(16 * KIB).await);
     }
     live
@@ -24,9 +24,9 @@ pub(super) fn gc_cycles() -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
     main(2, move |go: Go| async move {
-        for gogc in [50, 100, 200] {
+        for (gogc, mib) in [(50, 16), (100, 16), (200, 16), (100, 64)] {
             go.set_gc_percent(gogc);
-            let live = live_heap(&go).await;
+            let live = live_heap(&go, mib).await;
             let before = go.read_mem_stats().num_gc;
             let mut goals = Vec::new();
             let mut n = 0;
@@ -41,9 +41,14 @@ pub(super) fn gc_cycles() -> Output {
             goals.sort();
             drop(live);
             let mut o = o.borrow_mut();
-            o.put(&format!("cycles_gogc{gogc}"), after.num_gc - before);
+            let name = if mib == 16 {
+                format!("gogc{gogc}")
+            } else {
+                format!("live{mib}_gogc{gogc}")
+            };
+            o.put(&format!("cycles_{name}"), after.num_gc - before);
             o.put(
-                &format!("heap_goal_mib_gogc{gogc}"),
+                &format!("heap_goal_mib_{name}"),
                 format!("{:.1}", goals[goals.len() / 2] as f64 / MIB as f64),
             );
         }
@@ -58,7 +63,7 @@ pub(super) fn memory_limit() -> Output {
     main(2, move |go: Go| async move {
         go.set_gc_percent(-1);
         go.set_memory_limit(64 * MIB as i64);
-        let live = live_heap(&go).await;
+        let live = live_heap(&go, 16).await;
         let before = go.read_mem_stats().num_gc;
         let mut max_heap = 0;
         let mut n = 0;

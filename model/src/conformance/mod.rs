@@ -230,6 +230,8 @@ pub fn programs() -> Vec<Program> {
                 ("heap_goal_mib_gogc100", Rel(0.15)),
                 ("cycles_gogc200", Rel(0.20)),
                 ("heap_goal_mib_gogc200", Rel(0.15)),
+                ("cycles_live64_gogc100", Rel(0.20)),
+                ("heap_goal_mib_live64_gogc100", Rel(0.15)),
             ],
             model: gc::gc_cycles,
             recorded: recorded!("gc_cycles"),
