@@ -662,6 +662,11 @@ impl Go {
         self.with_rt(|rt, k| rt.gomaxprocs_set(k, n))
     }
 
+    /// `runtime.NumGoroutine()`: the program's live goroutines, not the runtime's own.
+    pub fn num_goroutine(&self) -> u64 {
+        self.with_rt(|rt, _| rt.live_goroutines())
+    }
+
     /// The P this goroutine runs on.
     pub fn p(&self) -> u32 {
         self.with_rt(|rt, _| rt.current().0)

@@ -180,3 +180,88 @@ pub(super) fn deadlock() -> Output {
     }
     o
 }
+
+/// `conformance/go/buffered_rotation`.
+pub(super) fn buffered_rotation() -> Output {
+    let out = Rc::new(RefCell::new(Output::default()));
+    let o = out.clone();
+    main(2, move |go: Go| async move {
+        let c = go.make_chan::<u32>(2);
+        c.send(&go, 0).await;
+        c.send(&go, 1).await;
+        for i in 2..5 {
+            let c = c.clone();
+            go.go("main.main.func1", move |go| async move {
+                c.send(&go, i).await;
+            });
+            go.sleep(ms(1)).await;
+        }
+        let (mut got, mut lens) = (Vec::new(), Vec::new());
+        for _ in 0..5 {
+            lens.push(c.len().to_string());
+            got.push(c.recv(&go).await.expect("open").to_string());
+            go.sleep(ms(1)).await;
+        }
+        let mut o = o.borrow_mut();
+        o.put("order", got.join(" "));
+        o.put("len_before_each", lens.join(" "));
+    });
+    out.take()
+}
+
+/// `conformance/go/blocking_forever`: one simulation per case.
+pub(super) fn blocking_forever() -> Output {
+    type Case = fn(Go) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+    let cases: [(&str, Case); 4] = [
+        ("recv_nil", |go| {
+            Box::pin(async move {
+                Chan::<u32>::nil().recv(&go).await;
+            })
+        }),
+        ("send_nil", |go| {
+            Box::pin(async move {
+                Chan::<u32>::nil().send(&go, 1).await;
+            })
+        }),
+        ("select_empty", |go| {
+            Box::pin(async move {
+                go.block().await;
+            })
+        }),
+        ("waitgroup", |go| {
+            Box::pin(async move {
+                let wg = WaitGroup::new();
+                wg.add(&go, 1);
+                wg.wait(&go).await;
+            })
+        }),
+    ];
+    let mut out = Output::default();
+    for (name, body) in cases {
+        let end = main(2, body);
+        let mut o = Output::default();
+        o.crash(2, end.fatal_message().unwrap_or(""));
+        for key in ["exit", "fatal", "main_wait"] {
+            let short = if key == "main_wait" { "wait" } else { key };
+            out.put(&format!("{name}_{short}"), o.get(key).unwrap_or(""));
+        }
+    }
+    out
+}
+
+/// `conformance/go/goroutine_panic`.
+pub(super) fn goroutine_panic() -> Output {
+    let end = main(1, |go: Go| async move {
+        let c = go.make_chan::<u32>(0);
+        c.close(&go);
+        go.go("main.main.func1", move |go| async move {
+            c.close(&go);
+        });
+        go.sleep(ms(10)).await;
+    });
+    let mut o = Output::default();
+    if let Some(m) = end.fatal_message() {
+        o.crash(2, m);
+    }
+    o
+}

@@ -63,7 +63,8 @@ impl Output {
     }
     /// Keys for a program that died, from its exit status and what it wrote to stderr, as the
     /// real arm reads them: `exit`, `fatal` (after "fatal error: ") or `panic` (after
-    /// "panic: "), and `main_wait`, goroutine 1's wait reason.
+    /// "panic: "), `running_goroutine` (the id of the goroutine that died running) and
+    /// `main_wait`, goroutine 1's wait reason.
     pub(crate) fn crash(&mut self, exit: i32, stderr: &str) {
         self.put("exit", exit);
         for l in stderr.lines() {
@@ -71,6 +72,11 @@ impl Output {
                 self.put("fatal", m);
             } else if let Some(m) = l.strip_prefix("panic: ") {
                 self.put("panic", m);
+            } else if let Some(id) = l
+                .strip_prefix("goroutine ")
+                .and_then(|r| r.strip_suffix(" [running]:"))
+            {
+                self.put("running_goroutine", id);
             } else if let Some(r) = l
                 .strip_prefix("goroutine 1 [")
                 .and_then(|r| r.strip_suffix("]:"))
@@ -158,11 +164,29 @@ pub fn programs() -> Vec<Program> {
             recorded: recorded!("waitgroup_wake"),
         },
         Program {
+            name: "global_batches",
+            gomaxprocs: 1,
+            checks: &[("order", Exact)],
+            model: sched::global_batches,
+            recorded: recorded!("global_batches"),
+        },
+        Program {
             name: "preemption",
             gomaxprocs: 1,
             checks: &[("late_ms", Report), ("late_in_range", Exact)],
             model: sched::preemption,
             recorded: recorded!("preemption"),
+        },
+        Program {
+            name: "parallel_speedup",
+            gomaxprocs: 2,
+            checks: &[
+                ("makespan_ms_p1", Rel(0.20)),
+                ("makespan_ms_p2", Rel(0.20)),
+                ("speedup", Abs(0.3)),
+            ],
+            model: sched::parallel_speedup,
+            recorded: recorded!("parallel_speedup"),
         },
         Program {
             name: "fifo",
@@ -186,6 +210,13 @@ pub fn programs() -> Vec<Program> {
             recorded: recorded!("close"),
         },
         Program {
+            name: "buffered_rotation",
+            gomaxprocs: 2,
+            checks: &[("order", Exact), ("len_before_each", Exact)],
+            model: chan::buffered_rotation,
+            recorded: recorded!("buffered_rotation"),
+        },
+        Program {
             name: "select_fairness",
             gomaxprocs: 2,
             checks: &[("counts", Report), ("chi2", Report), ("uniform", Exact)],
@@ -198,6 +229,58 @@ pub fn programs() -> Vec<Program> {
             checks: &[("exit", Exact), ("fatal", Exact), ("main_wait", Exact)],
             model: chan::deadlock,
             recorded: recorded!("deadlock"),
+        },
+        Program {
+            name: "blocking_forever",
+            gomaxprocs: 2,
+            checks: &[
+                ("recv_nil_exit", Exact),
+                ("recv_nil_fatal", Exact),
+                ("recv_nil_wait", Exact),
+                ("send_nil_exit", Exact),
+                ("send_nil_fatal", Exact),
+                ("send_nil_wait", Exact),
+                ("select_empty_exit", Exact),
+                ("select_empty_fatal", Exact),
+                ("select_empty_wait", Exact),
+                ("waitgroup_exit", Exact),
+                ("waitgroup_fatal", Exact),
+                ("waitgroup_wait", Report),
+            ],
+            model: chan::blocking_forever,
+            recorded: recorded!("blocking_forever"),
+        },
+        Program {
+            name: "sleep_order",
+            gomaxprocs: 2,
+            checks: &[("order", Exact)],
+            model: timers::sleep_order,
+            recorded: recorded!("sleep_order"),
+        },
+        Program {
+            name: "goroutine_panic",
+            gomaxprocs: 1,
+            checks: &[
+                ("exit", Exact),
+                ("panic", Exact),
+                ("running_goroutine", Exact),
+            ],
+            model: chan::goroutine_panic,
+            recorded: recorded!("goroutine_panic"),
+        },
+        Program {
+            name: "runtime_api",
+            gomaxprocs: 2,
+            checks: &[
+                ("gomaxprocs_prev", Exact),
+                ("gomaxprocs_read", Exact),
+                ("numgoroutine_start", Exact),
+                ("numgoroutine_blocked", Exact),
+                ("numgoroutine_after", Exact),
+                ("waitgroup_negative", Exact),
+            ],
+            model: sched::runtime_api,
+            recorded: recorded!("runtime_api"),
         },
         Program {
             name: "ticker_drops",

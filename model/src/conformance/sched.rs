@@ -209,3 +209,95 @@ pub(super) fn runq_overflow() -> Output {
     out.put("last", order.last().map_or(-1, |&v| v as i64));
     out
 }
+
+/// `conformance/go/global_batches`.
+pub(super) fn global_batches() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+    let o = order.clone();
+    main(1, move |go: Go| async move {
+        let wg = WaitGroup::new();
+        for i in 0..8 {
+            wg.add(&go, 1);
+            let (o, wg) = (o.clone(), wg.clone());
+            go.go("main.main.func1", move |go| async move {
+                for _ in 0..4 {
+                    o.borrow_mut().push(i.to_string());
+                    go.gosched().await;
+                }
+                wg.done(&go);
+            });
+        }
+        wg.wait(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", order.borrow().join(" "));
+    out
+}
+
+/// `conformance/go/runtime_api`. The model has no `recover`: the WaitGroup panic is its own run.
+pub(super) fn runtime_api() -> Output {
+    let out = Rc::new(RefCell::new(Output::default()));
+    let o = out.clone();
+    main(2, move |go: Go| async move {
+        let prev = go.set_gomaxprocs(4);
+        let read = go.set_gomaxprocs(0);
+        let start = go.num_goroutine();
+        let c = go.make_chan::<u32>(0);
+        for _ in 0..3 {
+            let c = c.clone();
+            go.go("main.main.func1", move |go| async move {
+                c.recv(&go).await;
+            });
+        }
+        go.sleep(ms(1)).await;
+        let blocked = go.num_goroutine();
+        c.close(&go);
+        go.sleep(ms(1)).await;
+        let after = go.num_goroutine();
+        let mut o = o.borrow_mut();
+        o.put("gomaxprocs_prev", prev);
+        o.put("gomaxprocs_read", read);
+        o.put("numgoroutine_start", start);
+        o.put("numgoroutine_blocked", blocked);
+        o.put("numgoroutine_after", after);
+    });
+    let end = main(2, |go: Go| async move {
+        WaitGroup::new().done(&go);
+    });
+    let mut p = Output::default();
+    p.crash(2, end.fatal_message().unwrap_or(""));
+    let mut out = out.take();
+    out.put("waitgroup_negative", p.get("panic").unwrap_or("no panic"));
+    out
+}
+
+/// `conformance/go/parallel_speedup`: the same eight 20 ms computations at GOMAXPROCS 1 and 2
+/// (one run, `runtime.GOMAXPROCS` between them, as in the Go program).
+pub(super) fn parallel_speedup() -> Output {
+    let spans = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let s = spans.clone();
+    main(2, move |go: Go| async move {
+        for p in [1, 2] {
+            go.set_gomaxprocs(p);
+            let wg = WaitGroup::new();
+            let start = go.now();
+            for _ in 0..8 {
+                wg.add(&go, 1);
+                let wg = wg.clone();
+                go.go("main.makespan.func1", move |go| async move {
+                    go.compute(ms(20)).await;
+                    wg.done(&go);
+                });
+            }
+            wg.wait(&go).await;
+            s.borrow_mut()
+                .push(go.now().saturating_since(start).as_nanos() as f64 / 1e6);
+        }
+    });
+    let v = spans.borrow();
+    let mut out = Output::default();
+    out.put("makespan_ms_p1", format!("{:.0}", v[0]));
+    out.put("makespan_ms_p2", format!("{:.0}", v[1]));
+    out.put("speedup", format!("{:.2}", v[0] / v[1]));
+    out
+}

@@ -81,3 +81,26 @@ pub(super) fn timer_stop_reset() -> Output {
     });
     out.take()
 }
+
+/// `conformance/go/sleep_order`.
+pub(super) fn sleep_order() -> Output {
+    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+    let o = order.clone();
+    main(2, move |go: Go| async move {
+        let wg = crate::goruntime::WaitGroup::new();
+        for (i, d) in [30u64, 10, 20, 10, 5].into_iter().enumerate() {
+            wg.add(&go, 1);
+            let (o, wg) = (o.clone(), wg.clone());
+            go.go("main.main.func1", move |go| async move {
+                go.sleep(ms(d)).await;
+                o.borrow_mut().push(i.to_string());
+                wg.done(&go);
+            });
+            go.sleep(ms(1)).await;
+        }
+        wg.wait(&go).await;
+    });
+    let mut out = Output::default();
+    out.put("order", order.borrow().join(" "));
+    out
+}
