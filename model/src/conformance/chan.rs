@@ -1,6 +1,6 @@
 //! Model arms of the channel programs: FIFO service, close, select fairness, deadlock.
 
-use super::{main, ms, Output};
+use super::{crash_of, main, ms, Output};
 use crate::goruntime::{Chan, RecvCase, WaitGroup};
 use crate::Go;
 use std::cell::RefCell;
@@ -49,10 +49,10 @@ pub(super) fn fifo() -> Output {
 fn panic_of(
     body: impl FnOnce(Go) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + 'static,
 ) -> String {
-    let end = main(2, body);
-    let mut o = Output::default();
-    o.crash(2, end.fatal_message().unwrap_or(""));
-    o.get("panic").unwrap_or("no panic").to_string()
+    crash_of(2, body)
+        .get("panic")
+        .unwrap_or("no panic")
+        .to_string()
 }
 
 /// `conformance/go/close`. The model has no `recover`, so each panic is its own run.
@@ -165,20 +165,15 @@ pub(super) fn select_fairness() -> Output {
     out
 }
 
-/// `conformance/go/deadlock`: Go exits with status 2 on a fatal error.
+/// `conformance/go/deadlock`.
 pub(super) fn deadlock() -> Output {
-    let end = main(2, |go: Go| async move {
+    crash_of(2, |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         go.go("main.main.func1", |go| async move {
             go.sleep(ms(30)).await;
         });
         c.recv(&go).await;
-    });
-    let mut o = Output::default();
-    if let Some(m) = end.fatal_message() {
-        o.crash(2, m);
-    }
-    o
+    })
 }
 
 /// `conformance/go/buffered_rotation`.
@@ -238,9 +233,7 @@ pub(super) fn blocking_forever() -> Output {
     ];
     let mut out = Output::default();
     for (name, body) in cases {
-        let end = main(2, body);
-        let mut o = Output::default();
-        o.crash(2, end.fatal_message().unwrap_or(""));
+        let o = crash_of(2, body);
         for key in ["exit", "fatal", "main_wait"] {
             let short = if key == "main_wait" { "wait" } else { key };
             out.put(&format!("{name}_{short}"), o.get(key).unwrap_or(""));
@@ -251,17 +244,12 @@ pub(super) fn blocking_forever() -> Output {
 
 /// `conformance/go/goroutine_panic`.
 pub(super) fn goroutine_panic() -> Output {
-    let end = main(1, |go: Go| async move {
+    crash_of(1, |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         c.close(&go);
         go.go("main.main.func1", move |go| async move {
             c.close(&go);
         });
         go.sleep(ms(10)).await;
-    });
-    let mut o = Output::default();
-    if let Some(m) = end.fatal_message() {
-        o.crash(2, m);
-    }
-    o
+    })
 }

@@ -21,6 +21,21 @@ fn ms(n: u64) -> SimDuration {
     SimDuration::from_millis(n)
 }
 
+/// The crash keys of a program that dies (Go exits with status 2 on a fatal error or an
+/// unrecovered panic).
+pub(super) fn crash_of<F, Fut>(procs: u32, body: F) -> Output
+where
+    F: FnOnce(Go) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
+    let end = main(procs, body);
+    let mut o = Output::default();
+    if let Some(m) = end.fatal_message() {
+        o.crash(2, m);
+    }
+    o
+}
+
 /// Runs `body` as `main.main` on a runtime with `procs` Ps and Go's default costs, seed 1,
 /// for at most ten simulated minutes.
 fn main<F, Fut>(procs: u32, body: F) -> RunOutcome

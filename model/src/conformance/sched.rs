@@ -1,6 +1,6 @@
 //! Model arms of the scheduler programs: start order, Gosched order, preemption, saturation.
 
-use super::{main, ms, Output};
+use super::{crash_of, main, ms, Output};
 use crate::goruntime::WaitGroup;
 use crate::Go;
 use costream_sim::SimDuration;
@@ -28,17 +28,18 @@ pub(super) fn start_order() -> Output {
     out
 }
 
-/// `conformance/go/gosched_order`.
-pub(super) fn gosched_order() -> Output {
+/// `n` goroutines on one P, each recording its id and calling Gosched `rounds` times: the
+/// order they ran in.
+fn gosched_rounds(n: u32, rounds: u32) -> String {
     let order = Rc::new(RefCell::new(Vec::<String>::new()));
     let o = order.clone();
     main(1, move |go: Go| async move {
         let wg = WaitGroup::new();
-        for i in 0..3 {
+        for i in 0..n {
             wg.add(&go, 1);
             let (o, wg) = (o.clone(), wg.clone());
             go.go("main.main.func1", move |go| async move {
-                for _ in 0..3 {
+                for _ in 0..rounds {
                     o.borrow_mut().push(i.to_string());
                     go.gosched().await;
                 }
@@ -47,8 +48,14 @@ pub(super) fn gosched_order() -> Output {
         }
         wg.wait(&go).await;
     });
+    let order = order.borrow().join(" ");
+    order
+}
+
+/// `conformance/go/gosched_order`.
+pub(super) fn gosched_order() -> Output {
     let mut out = Output::default();
-    out.put("order", order.borrow().join(" "));
+    out.put("order", gosched_rounds(3, 3));
     out
 }
 
@@ -212,25 +219,8 @@ pub(super) fn runq_overflow() -> Output {
 
 /// `conformance/go/global_batches`.
 pub(super) fn global_batches() -> Output {
-    let order = Rc::new(RefCell::new(Vec::<String>::new()));
-    let o = order.clone();
-    main(1, move |go: Go| async move {
-        let wg = WaitGroup::new();
-        for i in 0..8 {
-            wg.add(&go, 1);
-            let (o, wg) = (o.clone(), wg.clone());
-            go.go("main.main.func1", move |go| async move {
-                for _ in 0..4 {
-                    o.borrow_mut().push(i.to_string());
-                    go.gosched().await;
-                }
-                wg.done(&go);
-            });
-        }
-        wg.wait(&go).await;
-    });
     let mut out = Output::default();
-    out.put("order", order.borrow().join(" "));
+    out.put("order", gosched_rounds(8, 4));
     out
 }
 
@@ -261,11 +251,9 @@ pub(super) fn runtime_api() -> Output {
         o.put("numgoroutine_blocked", blocked);
         o.put("numgoroutine_after", after);
     });
-    let end = main(2, |go: Go| async move {
+    let p = crash_of(2, |go: Go| async move {
         WaitGroup::new().done(&go);
     });
-    let mut p = Output::default();
-    p.crash(2, end.fatal_message().unwrap_or(""));
     let mut out = out.take();
     out.put("waitgroup_negative", p.get("panic").unwrap_or("no panic"));
     out
