@@ -25,23 +25,20 @@ pub struct Bridge {
     epoch: Instant,
     seed: u64,
     net: NodeHandle,
+    mailboxes: std::sync::Arc<link::Mailboxes>,
 }
 
 impl Bridge {
     /// Creates the node that carries datagrams in flight (so pausing a sender does not hold
-    /// packets already on the wire) and turns off madsim's own latency and loss: every
-    /// impairment comes from costream's link model.
+    /// packets already on the wire) and the impaired endpoints' mailboxes.
     pub fn new() -> Bridge {
         let h = Handle::current();
-        madsim::net::NetSim::current().update_config(|c| {
-            c.packet_loss_rate = 0.0;
-            c.send_latency = Duration::ZERO..Duration::from_nanos(1);
-        });
         let net = h.create_node().name("costream-net").build();
         Bridge {
             epoch: Instant::now(),
             seed: h.seed(),
             net,
+            mailboxes: Default::default(),
         }
     }
 
@@ -67,6 +64,10 @@ impl Bridge {
 
     pub(crate) fn net_node(&self) -> &NodeHandle {
         &self.net
+    }
+
+    pub(crate) fn mailboxes(&self) -> &std::sync::Arc<link::Mailboxes> {
+        &self.mailboxes
     }
 }
 

@@ -46,7 +46,7 @@ pub async fn publish(
 ) -> io::Result<u64> {
     let mut rng = bridge
         .streams()
-        .stream(&format!("madsim.media.publisher {}", ep.local_addr()?));
+        .stream(&format!("madsim.media.publisher {}", ep.local_addr()));
     let mut audio = AudioSource::new(AUDIO_SSRC, &cfg.audio);
     let mut video = cfg
         .video

@@ -112,14 +112,24 @@ impl StallPlan {
             } else {
                 None
             };
-            let bytes = p.alloc_bytes_per_s / TICKS_PER_S;
-            let cpu = SimDuration::from_nanos(p.cpu_per_s.as_nanos() / TICKS_PER_S);
             let tick = SimDuration::from_nanos(1_000_000_000 / TICKS_PER_S);
+            // The CPU is spread over as many goroutines as it needs CPUs.
+            let workers = p.cpu_per_s.as_nanos().div_ceil(1_000_000_000);
+            let cpu =
+                SimDuration::from_nanos(p.cpu_per_s.as_nanos() / TICKS_PER_S / workers.max(1));
+            for _ in 0..workers {
+                go.go("main.worker", move |go| async move {
+                    let mut next = go.now();
+                    loop {
+                        go.compute(cpu).await;
+                        next += tick;
+                        go.sleep_until(next).await;
+                    }
+                });
+            }
+            let bytes = p.alloc_bytes_per_s / TICKS_PER_S;
             let mut next = go.now();
             loop {
-                if !cpu.is_zero() {
-                    go.compute(cpu).await;
-                }
                 if bytes > 0 {
                     go.alloc(bytes).await;
                 }
@@ -200,6 +210,29 @@ pub fn inject(bridge: &Bridge, node: NodeId, plan: StallPlan) -> StallLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Two CPUs of work under a one-CPU cgroup quota per 100 ms period: the quota runs out
+    /// half way through every period and the process waits for the next one.
+    #[test]
+    fn a_cpu_quota_throttles_every_period() {
+        let ms = SimDuration::from_millis;
+        let p = Profile {
+            cpu_per_s: SimDuration::from_secs(2),
+            stalls: StallConfig {
+                cpu_quota: 1.0,
+                cpu_period: ms(100),
+                ..StallConfig::default()
+            },
+            ..Profile::only(StallConfig::default())
+        };
+        let plan = StallPlan::from_model(3, ms(1_000), &p);
+        let n = plan.stalls.len();
+        assert!((8..=11).contains(&n), "{n} throttles: {:?}", plan.stalls);
+        for s in &plan.stalls {
+            assert_eq!(s.cause, Cause::Stall);
+            assert!(s.len >= ms(40) && s.len <= ms(60), "{s:?}");
+        }
+    }
 
     #[test]
     fn merge_joins_overlaps() {

@@ -109,7 +109,7 @@ async fn run(setup: Setup) -> (Vec<Qoe>, Vec<Stall>) {
             .build();
         let (b, up, media) = (bridge.clone(), setup.uplink.clone(), setup.media.clone());
         subs.push(node.spawn(async move {
-            let ep = ImpairedEndpoint::bind(&b, "0.0.0.0:6000", up)
+            let ep = ImpairedEndpoint::bind(&b, &format!("10.0.1.{}:6000", i + 1), up)
                 .await
                 .expect("subscriber binds");
             let server: SocketAddr = SERVER.parse().unwrap();
@@ -130,7 +130,7 @@ async fn run(setup: Setup) -> (Vec<Qoe>, Vec<Stall>) {
         .build();
     let (b, up, media) = (bridge.clone(), setup.uplink.clone(), setup.media.clone());
     publisher.spawn(async move {
-        let ep = ImpairedEndpoint::bind(&b, "0.0.0.0:7000", up)
+        let ep = ImpairedEndpoint::bind(&b, "10.0.0.2:7000", up)
             .await
             .expect("publisher binds");
         // Subscribers join first (one uplink delay).
