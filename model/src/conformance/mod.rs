@@ -186,6 +186,13 @@ pub fn programs() -> Vec<Program> {
             recorded: recorded!("global_batches"),
         },
         Program {
+            name: "pingpong_starvation",
+            gomaxprocs: 1,
+            checks: &[("wait_ms", Report), ("resumed", Exact)],
+            model: sched::pingpong_starvation,
+            recorded: recorded!("pingpong_starvation"),
+        },
+        Program {
             name: "preemption",
             gomaxprocs: 1,
             checks: &[("late_ms", Report), ("late_in_range", Exact)],

@@ -289,3 +289,44 @@ pub(super) fn parallel_speedup() -> Output {
     out.put("speedup", format!("{:.2}", v[0] / v[1]));
     out
 }
+
+/// `conformance/go/pingpong_starvation`.
+pub(super) fn pingpong_starvation() -> Output {
+    let waits = Rc::new(RefCell::new(Vec::<f64>::new()));
+    let w = waits.clone();
+    main(1, move |go: Go| async move {
+        let (c1, c2) = (go.make_chan::<u32>(0), go.make_chan::<u32>(0));
+        let stop = Rc::new(Cell::new(false));
+        let (a1, a2, s) = (c1.clone(), c2.clone(), stop.clone());
+        go.go("main.main.func1", move |go| async move {
+            while !s.get() {
+                a1.send(&go, 1).await;
+                a2.recv(&go).await;
+            }
+            a1.close(&go);
+        });
+        let (b1, b2) = (c1.clone(), c2.clone());
+        go.go("main.main.func2", move |go| async move {
+            while b1.recv(&go).await.is_some() {
+                b2.send(&go, 1).await;
+            }
+        });
+        go.sleep(ms(5)).await;
+        for _ in 0..7 {
+            let t0 = go.now();
+            go.gosched().await;
+            w.borrow_mut()
+                .push(go.now().saturating_since(t0).as_nanos() as f64 / 1e6);
+        }
+        stop.set(true);
+    });
+    let mut v = waits.borrow().clone();
+    v.sort_by(f64::total_cmp);
+    let mut out = Output::default();
+    out.put(
+        "wait_ms",
+        v.get(3).map_or("never".into(), |w| format!("{w:.1}")),
+    );
+    out.put("resumed", v.len() == 7);
+    out
+}

@@ -101,6 +101,12 @@ pub(crate) struct P {
     pub spinning: bool,
     /// The current G is inside `compute` (preemptible).
     pub computing: bool,
+    /// `pp.preempt`: sysmon asked for this time slice to end. Go's signal stops whichever
+    /// goroutine is in user code when it lands; the model runs a goroutine's segment between
+    /// two blocking operations at once, so a request that lands between segments stays here
+    /// until the slice's next goroutine resumes (at an async safe point, returning from the
+    /// operation that readied it), or until a new slice starts.
+    pub preempt: bool,
     pub timers: TimerHeap,
     goidcache: u64,
     goidcacheend: u64,
@@ -135,6 +141,7 @@ impl P {
             sysmontick: SysmonTick::default(),
             spinning: false,
             computing: false,
+            preempt: false,
             timers: TimerHeap::default(),
             goidcache: 0,
             goidcacheend: 0,
@@ -1006,7 +1013,20 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         if !inherit {
             pp.schedtick = pp.schedtick.wrapping_add(1);
+            pp.preempt = false;
+        } else if pp.preempt {
+            // The slice's time is up (see `P::preempt`): this goroutine is preempted as it
+            // resumes, to the global queue (`gopreempt_m`), and a new slice starts.
+            pp.preempt = false;
+            self.stats.preemptions += 1;
+            let goid = self.allgs[g as usize].goid;
+            self.trace(k, at, TraceEv::GoPreempt, goid, p as u64);
+            self.globrunqput(g);
+            self.kick_idle_worker(k, at);
+            self.post_step(k, p, PAction::Schedule, at);
+            return None;
         }
+        let pp = &mut self.allp[p as usize];
         pp.curg = Some(g);
         self.allgs[g as usize].preempt = false;
         if self.allgs[g as usize].is_main {
@@ -1486,7 +1506,11 @@ impl Runtime {
 
     /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.
     fn preemptone(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) {
-        let pp = &self.allp[p as usize];
+        let pp = &mut self.allp[p as usize];
+        // pp.preempt = true even between two goroutines of the slice: the model hands the P
+        // from one to the next through a scheduling step in which it has no curg, where Go's
+        // M would already be running the next one.
+        pp.preempt = true;
         let Some(g) = pp.curg else { return };
         // gp.preempt = true; the signal follows.
         self.allgs[g as usize].preempt = true;
@@ -1519,6 +1543,7 @@ impl Runtime {
     fn preempt_now(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, now: SimTime) {
         let pp = &mut self.allp[p as usize];
         pp.computing = false;
+        pp.preempt = false;
         pp.curg = None;
         pp.gen = pp.gen.wrapping_add(1);
         self.allgs[g as usize].preempt = false;

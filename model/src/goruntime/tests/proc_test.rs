@@ -487,6 +487,45 @@ fn ping_pong_pair_shares_one_time_slice() {
     );
 }
 
+/// The same without any compute: each hand-off is one scheduling step in which the P has no
+/// curg, and sysmon's request (`pp.preempt`) must still end the slice. The goroutine that yields
+/// to the global queue gets the P back (it starved forever before; found by the
+/// pingpong_starvation conformance program).
+#[test]
+fn a_pure_ping_pong_slice_is_still_preempted() {
+    let back = log::<u64>();
+    let b = back.clone();
+    let (_, out) = run_main(1, Costs::default(), 1, ms(200), move |go| async move {
+        let ping = go.make_chan::<()>(0);
+        let pong = go.make_chan::<()>(0);
+        let (p1, p2) = (ping.clone(), pong.clone());
+        go.go("main.pinger", move |go| async move {
+            loop {
+                p1.send(&go, ()).await;
+                p2.recv(&go).await;
+            }
+        });
+        go.go("main.ponger", move |go| async move {
+            while ping.recv(&go).await.is_some() {
+                pong.send(&go, ()).await;
+            }
+        });
+        go.sleep(ms(5)).await;
+        for _ in 0..3 {
+            let t0 = go.now();
+            go.gosched().await;
+            b.borrow_mut()
+                .push(go.now().saturating_since(t0).as_nanos());
+        }
+    });
+    assert_eq!(out.end, EndReason::MainReturned);
+    let waits = back.borrow();
+    assert_eq!(waits.len(), 3);
+    for &w in waits.iter() {
+        assert!((10_000_000..=30_000_000).contains(&w), "waited {w} ns");
+    }
+}
+
 /// `globrunqget` takes `min(size, size/GOMAXPROCS + 1, 128)`: one to run, the rest local.
 #[test]
 fn global_grab_takes_a_bounded_batch() {
