@@ -305,6 +305,13 @@ pub fn programs() -> Vec<Program> {
             recorded: recorded!("runtime_api"),
         },
         Program {
+            name: "select_timeout",
+            gomaxprocs: 2,
+            checks: &[("received", Abs(2.0)), ("timeouts", Abs(2.0))],
+            model: timers::select_timeout,
+            recorded: recorded!("select_timeout"),
+        },
+        Program {
             name: "ticker_drops",
             gomaxprocs: 2,
             checks: &[("received", Abs(2.0)), ("stale_median_ms", Report)],

@@ -104,3 +104,35 @@ pub(super) fn sleep_order() -> Output {
     out.put("order", order.borrow().join(" "));
     out
 }
+
+/// `conformance/go/select_timeout`.
+pub(super) fn select_timeout() -> Output {
+    let counts = Rc::new(Cell::new((0u32, 0u32)));
+    let n = counts.clone();
+    main(2, move |go: Go| async move {
+        let c = go.make_chan::<u32>(0);
+        let tx = c.clone();
+        go.go("main.main.func1", move |go| async move {
+            for i in 0.. {
+                go.sleep(ms(15)).await;
+                tx.send(&go, i).await;
+            }
+        });
+        let start = go.now();
+        while go.now().saturating_since(start) < ms(300) {
+            let after = go.after(ms(10));
+            let mut rc = crate::goruntime::RecvCase::new(&c);
+            let mut rt = crate::goruntime::RecvCase::new(&after);
+            let (r, t) = n.get();
+            match go.select(&mut [&mut rc, &mut rt]).await {
+                0 => n.set((r + 1, t)),
+                _ => n.set((r, t + 1)),
+            }
+        }
+    });
+    let (r, t) = counts.get();
+    let mut out = Output::default();
+    out.put("received", r);
+    out.put("timeouts", t);
+    out
+}
