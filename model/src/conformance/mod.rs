@@ -455,11 +455,13 @@ pub struct SuiteRun {
 
 impl SuiteRun {
     pub fn disagreements(&self) -> usize {
-        self.rows
-            .iter()
-            .filter(|r| r.verdict == Verdict::Disagree)
-            .count()
+        count(&self.rows, Verdict::Disagree)
     }
+}
+
+/// Rows with `verdict`.
+fn count(rows: &[Row], verdict: Verdict) -> usize {
+    rows.iter().filter(|r| r.verdict == verdict).count()
 }
 
 /// Runs the suite (or the program `only`): every model arm (in parallel: they are
@@ -499,6 +501,10 @@ pub fn run_suite(
         |_| {},
     );
     let work = std::env::temp_dir().join(format!("costream-conformance-{}", std::process::id()));
+    if toolchain.is_some() {
+        std::fs::create_dir_all(&work)
+            .map_err(|e| format!("{}: cannot create: {e}", work.display()))?;
+    }
     let mut run = SuiteRun {
         rows: Vec::new(),
         go_label: String::new(),
@@ -508,8 +514,6 @@ pub fn run_suite(
         let go = match &toolchain {
             Some((go, version)) => {
                 progress(&format!("real arm: {} ({version})", p.name));
-                std::fs::create_dir_all(&work)
-                    .map_err(|e| format!("{}: cannot create: {e}", work.display()))?;
                 run.go_label = version.clone();
                 match real::run(go, &dir, &work, p) {
                     Ok(o) => {
@@ -555,14 +559,8 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
         ]);
     }
     let mut s = t.render("");
-    let bad = rows
-        .iter()
-        .filter(|r| r.verdict == Verdict::Disagree)
-        .count();
-    let compared = rows
-        .iter()
-        .filter(|r| r.verdict != Verdict::Reported)
-        .count();
+    let bad = count(rows, Verdict::Disagree);
+    let compared = rows.len() - count(rows, Verdict::Reported);
     let _ = writeln!(
         s,
         "{} of {compared} compared keys agree{}",

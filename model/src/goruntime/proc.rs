@@ -632,27 +632,46 @@ impl Runtime {
     /// parked for the whole run, so only their ids are modelled: runfinq is goroutine 5 and
     /// the program's first goroutine is 6, as in Go (1.19, checked by conformance/go).
     fn createfing(&mut self, p: Pi, at: SimTime) {
-        let Some(sh) = self.shared.as_ref().and_then(|w| w.upgrade()) else {
+        if self.shared.is_none() {
             return;
-        };
+        }
         for _ in 0..3 {
             self.new_goid(p);
         }
+        let body = |go| -> costream_sim::task::BoxTask {
+            Box::pin(ParkForever {
+                go,
+                reason: WaitReason::FinalizerWait,
+                parked: false,
+            })
+        };
+        self.fing_pending = self.runtime_g(p, at, "runtime.runfinq", None, true, body);
+    }
+
+    /// A runnable goroutine the runtime starts for itself on P `p` (`newproc1` with no calling
+    /// goroutine): its task, goid and G. `None` once the simulation is gone.
+    fn runtime_g(
+        &mut self,
+        p: Pi,
+        at: SimTime,
+        name: &'static str,
+        parent: Option<(&'static str, u64)>,
+        system: bool,
+        body: impl FnOnce(crate::world::Go) -> costream_sim::task::BoxTask,
+    ) -> Option<Gi> {
+        let sh = self.shared.as_ref().and_then(|w| w.upgrade())?;
         let go = crate::world::Go {
             sh: sh.clone(),
             host: self.host,
         };
-        let task = sh.tasks.insert(Box::pin(ParkForever {
-            go,
-            reason: WaitReason::FinalizerWait,
-            parked: false,
-        }));
+        let task = sh.tasks.insert(body(go));
         let goid = self.new_goid(p);
-        let mut g = G::new(goid, task, "runtime.runfinq", None, false, at);
-        g.system = true;
+        let mut g = G::new(goid, task, name, parent, false, at);
+        g.system = system;
         let g = self.alloc_g(g);
+        self.gc_stacks_changed();
         self.set_status(g, GStatus::Runnable, at);
-        self.fing_pending = Some(g);
+        Some(g)
     }
 
     /// A goroutine started by the runtime on P `p` (`goFunc` for `time.AfterFunc`): like
@@ -665,25 +684,10 @@ impl Runtime {
         p: Pi,
         at: SimTime,
     ) {
-        let Some(sh) = self.shared.as_ref().and_then(|w| w.upgrade()) else {
+        let Some(g) = self.runtime_g(p, at, name, Some(("time.goFunc", 0)), false, f) else {
             return;
         };
-        let go = crate::world::Go {
-            sh: sh.clone(),
-            host: self.host,
-        };
-        let task = sh.tasks.insert(f(go));
-        let goid = self.new_goid(p);
-        let g = self.alloc_g(G::new(
-            goid,
-            task,
-            name,
-            Some(("time.goFunc", 0)),
-            false,
-            at,
-        ));
-        self.gc_stacks_changed();
-        self.set_status(g, GStatus::Runnable, at);
+        let goid = self.allgs[g as usize].goid;
         self.trace(k, at, TraceEv::GoCreate, goid, 0);
         let mut t = at;
         self.runqput(p, g, true, &mut t);
@@ -1018,11 +1022,7 @@ impl Runtime {
             // The slice's time is up (see `P::preempt`): this goroutine is preempted as it
             // resumes, to the global queue (`gopreempt_m`), and a new slice starts.
             pp.preempt = false;
-            self.stats.preemptions += 1;
-            let goid = self.allgs[g as usize].goid;
-            self.trace(k, at, TraceEv::GoPreempt, goid, p as u64);
-            self.globrunqput(g);
-            self.kick_idle_worker(k, at);
+            self.gopreempt_to_global(k, p, g, at);
             self.post_step(k, p, PAction::Schedule, at);
             return None;
         }
@@ -1549,15 +1549,20 @@ impl Runtime {
         self.allgs[g as usize].preempt = false;
         let left = self.allgs[g as usize].compute_end.saturating_since(now);
         self.allgs[g as usize].compute_left = left;
-        self.stats.preemptions += 1;
-        let goid = self.allgs[g as usize].goid;
-        self.trace(k, now, TraceEv::GoPreempt, goid, p as u64);
         self.set_status(g, GStatus::Runnable, now);
-        self.globrunqput(g);
-        self.kick_idle_worker(k, now);
+        self.gopreempt_to_global(k, p, g, now);
         self.p_mode(p, PMode::Sched, now);
         self.wakep(k, now);
         self.g_stopped(k, p, g, false, now);
+    }
+
+    /// `gopreempt_m` → `goschedImpl`: the preempted (runnable) G goes to the global queue.
+    fn gopreempt_to_global(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, at: SimTime) {
+        self.stats.preemptions += 1;
+        let goid = self.allgs[g as usize].goid;
+        self.trace(k, at, TraceEv::GoPreempt, goid, p as u64);
+        self.globrunqput(g);
+        self.kick_idle_worker(k, at);
     }
 
     // ---- checkdead ----

@@ -108,7 +108,6 @@ pub struct StateTimes {
     pub waiting: SimDuration,
 }
 
-/// A goroutine (`runtime2.go: type g`), reduced to what the model needs.
 /// The channels a waiting goroutine is blocked on, for the leak detector. A plain send or
 /// receive blocks on one, kept inline so parking allocates nothing; a select keeps its list.
 #[derive(Default)]
@@ -145,6 +144,7 @@ impl WaitChans {
     }
 }
 
+/// A goroutine (`runtime2.go: type g`), reduced to what the model needs.
 pub(crate) struct G {
     pub goid: u64,
     pub status: GStatus,

@@ -63,6 +63,21 @@ struct TimerWhen {
     version: u32,
 }
 
+impl Timers {
+    /// The heap entry for timer `id` as armed now: its `when` and version, and the next
+    /// arming sequence number.
+    fn heap_entry(&mut self, id: u32) -> TimerWhen {
+        self.seq += 1;
+        let s = &self.slots[id as usize];
+        TimerWhen {
+            when: s.when,
+            seq: self.seq,
+            id,
+            version: s.version,
+        }
+    }
+}
+
 /// A P's timer heap (`pp.timers`, `timers.heap`).
 #[derive(Default)]
 pub(crate) struct TimerHeap {
@@ -198,17 +213,10 @@ impl Runtime {
         s.when = when;
         s.period = period;
         s.active = true;
-        let ver = s.version;
-        self.timers.seq += 1;
-        let seq = self.timers.seq;
+        let tw = self.timers.heap_entry(id);
         let heap = &mut self.allp[p as usize].timers;
         let wake = heap.next_when().is_none_or(|w| when < w);
-        heap.push(TimerWhen {
-            when,
-            seq,
-            id,
-            version: ver,
-        });
+        heap.push(tw);
         if wake {
             self.wake_net_poller(k, when, at);
         }
@@ -280,16 +288,9 @@ impl Runtime {
                     // t.when += t.period * (1 + -delay/t.period): skip missed ticks.
                     let late = now.saturating_since(when).as_nanos() / period.as_nanos();
                     let next = when + period * (1 + late);
-                    let s = &mut self.timers.slots[id as usize];
-                    s.when = next;
-                    self.timers.seq += 1;
-                    let (ver, seq) = (s.version, self.timers.seq);
-                    self.allp[owner as usize].timers.push(TimerWhen {
-                        when: next,
-                        seq,
-                        id,
-                        version: ver,
-                    });
+                    self.timers.slots[id as usize].when = next;
+                    let tw = self.timers.heap_entry(id);
+                    self.allp[owner as usize].timers.push(tw);
                 }
                 // sendTime: a non-blocking send of the time the timer was due; dropped if full.
                 let saved = self.local_now;

@@ -107,14 +107,15 @@ impl LatencyHistogram {
         if o.counts.is_empty() {
             return;
         }
-        // Touch both ends first so the window grows at most twice.
+        // Widen the window to cover `o`'s once, then add counts slot by slot.
         let last = o.base + o.counts.len() as u32 - 1;
-        for (k, &c) in o.counts.iter().enumerate() {
-            let i = o.base + k as u32;
-            if c > 0 || i == o.base || i == last {
-                self.record_index(i, c);
-            }
+        self.record_index(o.base, 0);
+        self.record_index(last, 0);
+        let off = (o.base - self.base) as usize;
+        for (mine, &c) in self.counts[off..].iter_mut().zip(&o.counts) {
+            *mine = mine.saturating_add(c);
         }
+        self.len += o.len;
     }
 
     /// The same values as an HdrHistogram, for percentiles, CDFs and counts below a limit.
