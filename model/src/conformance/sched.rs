@@ -7,24 +7,31 @@ use costream_sim::SimDuration;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-/// `conformance/go/start_order`.
-pub(super) fn start_order() -> Output {
-    let order = Rc::new(RefCell::new(Vec::<String>::new()));
+/// `n` goroutines started one after another on one P by main, which then waits for them:
+/// the order they ran in.
+fn run_order(n: usize) -> Vec<usize> {
+    let order = Rc::new(RefCell::new(Vec::new()));
     let o = order.clone();
     main(1, move |go: Go| async move {
         let wg = WaitGroup::new();
-        for i in 0..5 {
+        for i in 0..n {
             wg.add(&go, 1);
             let (o, wg) = (o.clone(), wg.clone());
             go.go("main.main.func1", move |go| async move {
-                o.borrow_mut().push(i.to_string());
+                o.borrow_mut().push(i);
                 wg.done(&go);
             });
         }
         wg.wait(&go).await;
     });
+    order.take()
+}
+
+/// `conformance/go/start_order`.
+pub(super) fn start_order() -> Output {
+    let order: Vec<String> = run_order(5).iter().map(|i| i.to_string()).collect();
     let mut out = Output::default();
-    out.put("order", order.borrow().join(" "));
+    out.put("order", order.join(" "));
     out
 }
 
@@ -191,21 +198,7 @@ pub(super) fn waitgroup_wake() -> Output {
 
 /// `conformance/go/runq_overflow`.
 pub(super) fn runq_overflow() -> Output {
-    let order = Rc::new(RefCell::new(Vec::<usize>::new()));
-    let o = order.clone();
-    main(1, move |go: Go| async move {
-        let wg = WaitGroup::new();
-        for i in 0..300 {
-            wg.add(&go, 1);
-            let (wg, o) = (wg.clone(), o.clone());
-            go.go("main.main.func1", move |go| async move {
-                o.borrow_mut().push(i);
-                wg.done(&go);
-            });
-        }
-        wg.wait(&go).await;
-    });
-    let order = order.borrow();
+    let order = run_order(300);
     let pos = |id: usize| order.iter().position(|&v| v == id).map_or(-1, |p| p as i64);
     let first: Vec<String> = order.iter().take(20).map(|v| v.to_string()).collect();
     let mut out = Output::default();
