@@ -1029,12 +1029,11 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.curg = Some(g);
         self.allgs[g as usize].preempt = false;
-        if self.allgs[g as usize].is_main {
-            if let Some(f) = self.fing_pending.take() {
-                // main.main starts with the finalizer goroutine in runnext (see createfing).
-                let mut t = at;
-                self.runqput(p, f, true, &mut t);
-            }
+        if self.fing_pending.is_some() && self.allgs[g as usize].is_main {
+            // main.main starts with the finalizer goroutine in runnext (see createfing).
+            let f = self.fing_pending.take().expect("checked above");
+            let mut t = at;
+            self.runqput(p, f, true, &mut t);
         }
         let start = at + self.cfg.costs.context_switch;
         self.stats.context_switches += 1;
