@@ -89,8 +89,8 @@ enum Cmd {
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
-    /// Run the conformance suite: each program on the model and, when a `go` toolchain is
-    /// present, on the real Go runtime, and compare what they print (docs/conformance.md).
+    /// Run the conformance suite: each program on the model, compared with what real Go
+    /// printed: its recorded output, or with --real a fresh run (docs/conformance.md).
     Conformance {
         /// Only this program (for example start_order).
         #[arg(long)]
@@ -98,11 +98,15 @@ enum Cmd {
         /// The folder of Go programs (default: the repository's conformance/go).
         #[arg(long)]
         dir: Option<String>,
-        /// Compare with the recorded Go outputs even if a toolchain is present.
+        /// Run the real arm on the `go` toolchain ($GO or go on the PATH) instead of reading
+        /// the recorded outputs. Some programs time what they do: use a quiet machine.
         #[arg(long)]
-        recorded: bool,
-        /// Write each real arm's output to its program's go.out.
-        #[arg(long)]
+        real: bool,
+        /// Runs of each real-arm program; numbers are read as their median.
+        #[arg(long, default_value_t = 5, requires = "real")]
+        repeat: usize,
+        /// Write each real arm's (median) output to its program's go.out.
+        #[arg(long, requires = "real")]
         record: bool,
     },
     /// Join sweep results (for example the shards of one sweep) into one file in point order.
@@ -279,17 +283,17 @@ fn sweep_cmd(
 fn conformance_cmd(
     only: Option<&str>,
     dir: Option<&str>,
-    recorded: bool,
+    real: Option<usize>,
     record: bool,
 ) -> Result<usize, String> {
-    use costream_model::conformance::{render, run_suite};
-    let run = run_suite(
-        only,
-        dir.map(std::path::Path::new),
-        !recorded,
-        record,
-        |m| eprintln!("· {m}"),
-    )?;
+    use costream_model::conformance::{render, run_suite, Arm};
+    let arm = match real {
+        Some(repeat) => Arm::Real { repeat },
+        None => Arm::Recorded,
+    };
+    let run = run_suite(only, dir.map(std::path::Path::new), arm, record, |m| {
+        eprintln!("· {m}")
+    })?;
     print!("{}", render(&run.rows, &run.go_label));
     for e in &run.errors {
         eprintln!("error: {e}");
@@ -663,9 +667,15 @@ fn main() -> ExitCode {
         Some(Cmd::Conformance {
             only,
             dir,
-            recorded,
+            real,
+            repeat,
             record,
-        }) => match conformance_cmd(only.as_deref(), dir.as_deref(), recorded, record) {
+        }) => match conformance_cmd(
+            only.as_deref(),
+            dir.as_deref(),
+            real.then_some(repeat),
+            record,
+        ) {
             Ok(0) => Ok(()),
             Ok(_) => return ExitCode::from(1),
             Err(e) => Err(e),

@@ -3,8 +3,11 @@
 //! Both print `key=value` lines; each key has a check chosen before the model's figures were
 //! seen and written next to the Go program (docs/conformance.md has the table).
 //!
-//! Without a `go` toolchain the model arm is compared with the real arm's output recorded in
-//! `conformance/go/NAME/go.out`; with one, with a fresh run.
+//! By default the model arm is compared with the real arm's output recorded in
+//! `conformance/go/NAME/go.out`, so the verdict never depends on the machine's load. The real
+//! arm runs only when asked ([`Arm::Real`]), each program several times in a row, and is read
+//! as the median of its numbers and the most common of its other values: several programs
+//! time what they do, and one run on a busy machine says little.
 
 mod chan;
 mod gc;
@@ -395,6 +398,9 @@ pub struct Row {
     pub model: String,
     pub check: Check,
     pub verdict: Verdict,
+    /// How the real arm's repetitions spread ("3–5 over 5 runs", "5/5 runs"); empty when
+    /// compared with a recording.
+    pub spread: String,
 }
 
 fn num(s: &str) -> Option<f64> {
@@ -428,9 +434,65 @@ pub fn compare(p: &Program, go: &Output, model: &Output) -> Vec<Row> {
                 model: m.unwrap_or("(missing)").to_string(),
                 check,
                 verdict,
+                spread: String::new(),
             }
         })
         .collect()
+}
+
+/// What the real arm's repetitions of one program printed, read as one output: for each key
+/// (in the first run's order), the median of its values when all are numbers (the lower one
+/// of the two middle values, so that it is a value Go printed), else the most common value
+/// (the earliest on a tie). Also returns, per key, how the runs spread.
+pub fn aggregate(runs: &[Output]) -> (Output, Vec<(String, String)>) {
+    let mut out = Output::default();
+    let mut spread = Vec::new();
+    let Some(first) = runs.first() else {
+        return (out, spread);
+    };
+    let n = runs.len();
+    for (key, _) in &first.0 {
+        if out.get(key).is_some() {
+            continue;
+        }
+        let vals: Vec<&str> = runs.iter().filter_map(|o| o.get(key)).collect();
+        let nums: Option<Vec<f64>> = vals.iter().map(|v| num(v)).collect();
+        let missing = n - vals.len();
+        let (value, how) = match nums {
+            Some(mut xs) if !xs.is_empty() => {
+                let mut order: Vec<usize> = (0..xs.len()).collect();
+                order.sort_by(|&a, &b| xs[a].total_cmp(&xs[b]));
+                let mid = vals[order[(xs.len() - 1) / 2]];
+                xs.sort_by(f64::total_cmp);
+                let (lo, hi) = (xs[0], xs[xs.len() - 1]);
+                let how = if lo == hi {
+                    format!("all {} runs", vals.len())
+                } else {
+                    format!("{lo}–{hi} over {} runs", vals.len())
+                };
+                (mid.to_string(), how)
+            }
+            _ => {
+                let mut best: Option<(&str, usize)> = None;
+                for v in &vals {
+                    let c = vals.iter().filter(|x| *x == v).count();
+                    if best.is_none_or(|(_, bc)| c > bc) {
+                        best = Some((v, c));
+                    }
+                }
+                let (v, c) = best.unwrap_or(("", 0));
+                (v.to_string(), format!("{c}/{n} runs"))
+            }
+        };
+        let how = if missing > 0 {
+            format!("{how}; missing in {missing}")
+        } else {
+            how
+        };
+        out.put(key, value);
+        spread.push((key.clone(), how));
+    }
+    (out, spread)
 }
 
 impl std::fmt::Display for Check {
@@ -464,14 +526,24 @@ fn count(rows: &[Row], verdict: Verdict) -> usize {
     rows.iter().filter(|r| r.verdict == verdict).count()
 }
 
+/// Which real-arm output the model arms are compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arm {
+    /// `conformance/go/NAME/go.out`: what the default test run uses.
+    Recorded,
+    /// A fresh run of each program on the `go` toolchain, `repeat` times in a row, read with
+    /// [`aggregate`]. Meant for a quiet machine: some programs time what they do.
+    Real { repeat: usize },
+}
+
 /// Runs the suite (or the program `only`): every model arm (in parallel: they are
-/// deterministic), then, one at a time so they do not disturb each other's timing, the real
-/// arms if `use_go` and a toolchain is present, else the recorded outputs. `record` writes
-/// each real arm's output to its `go.out`.
+/// deterministic), then the real arm's outputs as `arm` says; fresh real arms run one program
+/// at a time, never beside a model arm, so that they do not disturb each other's timing.
+/// `record` writes each aggregated real arm's output to its `go.out`.
 pub fn run_suite(
     only: Option<&str>,
     dir: Option<&std::path::Path>,
-    use_go: bool,
+    arm: Arm,
     record: bool,
     mut progress: impl FnMut(&str),
 ) -> Result<SuiteRun, String> {
@@ -488,10 +560,21 @@ pub fn run_suite(
             names.join(", ")
         ));
     }
-    let toolchain = if use_go { real::toolchain() } else { None };
-    if record && toolchain.is_none() {
-        return Err("--record needs a go toolchain (set GO= or put go on the PATH)".into());
-    }
+    let (toolchain, repeat) = match arm {
+        Arm::Recorded if record => {
+            return Err("recording needs the real arm: use --real with --record".into())
+        }
+        Arm::Recorded => (None, 0),
+        Arm::Real { repeat: 0 } => {
+            return Err("--repeat 0: the real arm needs at least one run; use 5 on a quiet machine".into())
+        }
+        Arm::Real { repeat } => match real::toolchain() {
+            Some(t) => (Some(t), repeat),
+            None => {
+                return Err("--real needs a go toolchain, and none answers `go version`\n  hint: install one (Debian: apt-get install golang-go) or set GO=/path/to/go".into())
+            }
+        },
+    };
     let dir = real::programs_dir(dir);
     progress(&format!("model arms of {} programs", chosen.len()));
     let models = crate::parallel::map(
@@ -511,23 +594,38 @@ pub fn run_suite(
         errors: Vec::new(),
     };
     for (p, model) in chosen.iter().zip(&models) {
+        let mut spreads: Vec<(String, String)> = Vec::new();
         let go = match &toolchain {
             Some((go, version)) => {
-                progress(&format!("real arm: {} ({version})", p.name));
-                run.go_label = version.clone();
-                match real::run(go, &dir, &work, p) {
-                    Ok(o) => {
-                        if record {
-                            let f = dir.join(p.name).join("go.out");
-                            std::fs::write(&f, real::record_text(version, &o))
-                                .map_err(|e| format!("{}: cannot write: {e}", f.display()))?;
+                run.go_label = format!("{version} (median of {repeat})");
+                let mut outs = Vec::with_capacity(repeat);
+                let mut failed = None;
+                for i in 0..repeat {
+                    progress(&format!(
+                        "real arm: {} ({version}), run {} of {repeat}",
+                        p.name,
+                        i + 1
+                    ));
+                    match real::run(go, &dir, &work, p) {
+                        Ok(o) => outs.push(o),
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
                         }
-                        o
                     }
-                    Err(e) => {
-                        run.errors.push(e);
-                        Output::default()
+                }
+                if let Some(e) = failed {
+                    run.errors.push(e);
+                    Output::default()
+                } else {
+                    let (o, how) = aggregate(&outs);
+                    if record {
+                        let f = dir.join(p.name).join("go.out");
+                        std::fs::write(&f, real::record_text(version, &o))
+                            .map_err(|e| format!("{}: cannot write: {e}", f.display()))?;
                     }
+                    spreads = how;
+                    o
                 }
             }
             None => {
@@ -535,7 +633,13 @@ pub fn run_suite(
                 Output::parse(p.recorded)
             }
         };
-        run.rows.extend(compare(p, &go, model));
+        let mut rows = compare(p, &go, model);
+        for r in &mut rows {
+            if let Some((_, how)) = spreads.iter().find(|(k, _)| *k == r.key) {
+                r.spread = how.clone();
+            }
+        }
+        run.rows.extend(rows);
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(run)
@@ -543,9 +647,14 @@ pub fn run_suite(
 
 /// The comparison as a text table.
 pub fn render(rows: &[Row], go_label: &str) -> String {
-    let mut t = crate::report::Table::new(&["program", "key", go_label, "model", "check", ""]);
+    let repeated = rows.iter().any(|r| !r.spread.is_empty());
+    let mut head = vec!["program", "key", go_label, "model", "check", ""];
+    if repeated {
+        head.push("real arm's runs");
+    }
+    let mut t = crate::report::Table::new(&head);
     for r in rows {
-        t.row(vec![
+        let mut row = vec![
             r.program.to_string(),
             r.key.clone(),
             r.go.clone(),
@@ -556,7 +665,11 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
                 Verdict::Disagree => "DISAGREE".into(),
                 Verdict::Reported => "-".into(),
             },
-        ]);
+        ];
+        if repeated {
+            row.push(r.spread.clone());
+        }
+        t.row(row);
     }
     let mut s = t.render("");
     let bad = count(rows, Verdict::Disagree);
@@ -590,6 +703,31 @@ mod tests {
             Some("all goroutines are asleep - deadlock!")
         );
         assert_eq!(o.get("main_wait"), Some("chan receive"));
+    }
+
+    #[test]
+    fn repetitions_read_as_median_and_most_common_value() {
+        let runs: Vec<Output> = [
+            "speedup=1.9\norder=1 2\nknee=50",
+            "speedup=1.1\norder=2 1\nknee=50",
+            "speedup=1.8\norder=1 2\nknee=60",
+            "speedup=1.95\norder=1 2",
+        ]
+        .iter()
+        .map(|t| Output::parse(t))
+        .collect();
+        let (o, how) = aggregate(&runs);
+        // Lower median of 1.1, 1.8, 1.9, 1.95 is 1.8: one slow run does not decide.
+        assert_eq!(o.get("speedup"), Some("1.8"));
+        assert_eq!(o.get("order"), Some("1 2"));
+        assert_eq!(o.get("knee"), Some("50"));
+        assert_eq!(how[0], ("speedup".into(), "1.1–1.95 over 4 runs".into()));
+        assert_eq!(how[1], ("order".into(), "3/4 runs".into()));
+        assert_eq!(
+            how[2],
+            ("knee".into(), "50–60 over 3 runs; missing in 1".into())
+        );
+        assert_eq!(aggregate(&[]).0, Output::default());
     }
 
     #[test]
