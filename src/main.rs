@@ -39,6 +39,10 @@ enum Cmd {
         /// Also write an HTML report with plots.
         #[arg(long, value_name = "FILE.html")]
         html: Option<String>,
+        /// Refuse a run estimated to need more memory than this (default: what the machine
+        /// has available), e.g. --max-memory 64GiB to run a large scenario anyway.
+        #[arg(long, value_name = "SIZE")]
+        max_memory: Option<String>,
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
@@ -442,14 +446,67 @@ fn read_replay(file: &str) -> Result<costream_model::explore::Replay, String> {
     costream_model::explore::Replay::parse(file, &text)
 }
 
-/// Writes the Perfetto trace of a run that kept its events.
+/// Writes the Perfetto trace of a run that kept its events, as it is made.
 fn write_trace(path: &str, ran: &workload::Ran) -> Result<(), String> {
-    let json = costream_model::trace_export::chrome_trace(&ran.sim)
-        .unwrap_or_else(|| "{\"traceEvents\":[]}".into());
-    std::fs::write(path, json).map_err(|e| format!("{path}: cannot write the trace: {e}"))?;
+    use std::io::Write as _;
+    let err = |e: std::io::Error| format!("{path}: cannot write the trace: {e}");
+    let file = std::fs::File::create(path).map_err(err)?;
+    let mut w = std::io::BufWriter::new(file);
+    if !costream_model::trace_export::write_chrome_trace(&ran.sim, &mut w).map_err(err)? {
+        w.write_all(b"{\"traceEvents\":[]}\n").map_err(err)?;
+    }
+    w.flush().map_err(err)?;
     eprintln!("trace written to {path} (open it in https://ui.perfetto.dev)");
     Ok(())
 }
+
+/// Fails at once, before any work, when `path` cannot be written: its folder is missing, it
+/// is a folder, or it cannot be created. `what` names the flag ("--trace").
+fn check_output(what: &str, path: &str) -> Result<(), String> {
+    let p = std::path::Path::new(path);
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    if !dir.is_dir() {
+        return Err(format!(
+            "{what} {path}: the folder {} does not exist\n  hint: create it first, or write the file elsewhere",
+            dir.display()
+        ));
+    }
+    if p.is_dir() {
+        return Err(format!(
+            "{what} {path}: is a folder\n  hint: give a file name, e.g. {}",
+            p.join("out").display()
+        ));
+    }
+    let existed = p.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(p)
+        .map_err(|e| {
+            format!("{what} {path}: cannot be written: {e}\n  hint: write the file elsewhere")
+        })?;
+    if !existed {
+        let _ = std::fs::remove_file(p);
+    }
+    Ok(())
+}
+
+/// `--max-memory`, or the memory this machine has available.
+fn memory_limit(max_memory: Option<&str>) -> Result<costream_model::budget::Limit, String> {
+    let flag = match max_memory {
+        Some(s) => Some(scenario::parse_bytes(s).map_err(|e| {
+            format!("--max-memory {s}: {e}\n  hint: write a size such as 64GiB or 512MiB")
+        })?),
+        None => None,
+    };
+    Ok(costream_model::budget::Limit::new(flag))
+}
+
+/// A trace larger than this is announced before the run starts.
+const LARGE_TRACE: u64 = 1 << 30;
 
 fn write_html(
     path: &str,
@@ -476,13 +533,40 @@ fn run(
     trace: Option<&str>,
     json: bool,
     html: Option<&str>,
+    max_memory: Option<&str>,
 ) -> Result<(), String> {
     let text = read(file)?;
     let variants =
         scenario::load_variants(file, &text, sets).map_err(|e: ScenarioError| e.to_string())?;
+    let n = variants.len();
+    for (flag, path) in [("--trace", trace), ("--html", html)] {
+        if let Some(p) = path {
+            for i in 0..n {
+                check_output(flag, &variant_path(p, i, n))?;
+            }
+        }
+    }
+    let limit = memory_limit(max_memory)?;
+    for v in &variants {
+        let with = if sets.is_empty() { "" } else { " (with --set)" };
+        let origin = if v.label.is_empty() {
+            format!("{file}{with}")
+        } else {
+            format!("{file}{with} [{}]", v.label)
+        };
+        costream_model::budget::admit(&origin, &v.scenario, trace.is_some(), 1, limit)?;
+        let est = costream_model::budget::estimate(&v.scenario, trace.is_some());
+        if trace.is_some() && est.trace_file_bytes() > LARGE_TRACE {
+            eprintln!(
+                "warning: --trace: {origin} will make about {} events, a trace of about {} (and {} of event log in memory); it is written as it is made\n  hint: shorten run.duration for a trace you can open",
+                est.events,
+                costream_model::budget::human(est.trace_file_bytes()),
+                costream_model::budget::human(est.events * 32)
+            );
+        }
+    }
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let mut done = Vec::new();
-    let n = variants.len();
     for (i, v) in variants.iter().enumerate() {
         let sc = &v.scenario;
         let seed = seed.unwrap_or(sc.run.seed);
@@ -621,7 +705,7 @@ fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
     let result = match cli.cmd {
-        None => run("quickstart", None, &[], None, false, None),
+        None => run("quickstart", None, &[], None, false, None, None),
         Some(Cmd::Run {
             file,
             seed,
@@ -629,7 +713,16 @@ fn main() -> ExitCode {
             trace,
             json,
             html,
-        }) => run(&file, seed, &sets, trace.as_deref(), json, html.as_deref()),
+            max_memory,
+        }) => run(
+            &file,
+            seed,
+            &sets,
+            trace.as_deref(),
+            json,
+            html.as_deref(),
+            max_memory.as_deref(),
+        ),
         Some(Cmd::Example) => {
             print!("{}", scenario::QUICKSTART);
             Ok(())

@@ -29,6 +29,7 @@
 //! assert_eq!(*printed.borrow(), [9, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // runnext, as on Go
 //! ```
 
+pub mod budget;
 pub mod conformance;
 pub mod explore;
 pub mod goruntime;

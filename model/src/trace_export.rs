@@ -9,7 +9,6 @@
 use crate::goruntime::proc::TraceEv;
 use crate::world::Sim;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// The GC track's thread id (Ps use their index).
 pub const GC_TID: u64 = 10_000;
@@ -26,19 +25,40 @@ fn esc(s: &str) -> String {
 
 /// The trace as JSON text. `None` if the run kept no event log.
 pub fn chrome_trace(sim: &Sim) -> Option<String> {
-    sim.with_events(|log| (!log.is_empty()).then(|| trace_of(sim, log)))
+    let mut out = Vec::new();
+    match write_chrome_trace(sim, &mut out) {
+        Ok(true) => Some(String::from_utf8(out).expect("the trace is UTF-8")),
+        _ => None,
+    }
 }
 
-fn trace_of(sim: &Sim, log: &[[u64; 4]]) -> String {
-    let names = sim.goroutine_names();
-    let mut out = String::from("{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
-    let mut first = true;
-    let mut push = |s: String| {
-        if !first {
-            out.push_str(",\n");
+/// Writes the trace to `w` as it is made, so that a large trace is never held as text in
+/// memory beside the event log. `Ok(false)` if the run kept no event log.
+pub fn write_chrome_trace(sim: &Sim, w: &mut dyn std::io::Write) -> std::io::Result<bool> {
+    sim.with_events(|log| {
+        if log.is_empty() {
+            return Ok(false);
         }
+        trace_of(sim, log, w)?;
+        Ok(true)
+    })
+}
+
+fn trace_of(sim: &Sim, log: &[[u64; 4]], w: &mut dyn std::io::Write) -> std::io::Result<()> {
+    let names = sim.goroutine_names();
+    w.write_all(b"{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n")?;
+    let mut first = true;
+    // The first write error; later writes are skipped and it is returned at the end.
+    let mut failed: Option<std::io::Error> = None;
+    let mut push = |s: String| {
+        if failed.is_some() {
+            return;
+        }
+        let sep: &[u8] = if first { b"" } else { b",\n" };
         first = false;
-        out.push_str(&s);
+        if let Err(e) = w.write_all(sep).and_then(|()| w.write_all(s.as_bytes())) {
+            failed = Some(e);
+        }
     };
     // Open runs: (host, goid) → (P, start ns); the goroutine running on each (host, P).
     let mut running: BTreeMap<(u64, u64), (u64, u64)> = BTreeMap::new();
@@ -179,6 +199,8 @@ fn trace_of(sim: &Sim, log: &[[u64; 4]]) -> String {
             ));
         }
     }
-    let _ = write!(out, "\n]}}\n");
-    out
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    w.write_all(b"\n]}\n")
 }
