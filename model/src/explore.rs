@@ -1,7 +1,9 @@
 //! Seed search and replay files: `costream explore SCENARIO --seeds N --until EXPR` runs seeds
 //! in parallel, reports those whose run violates a condition (`audio.p99_ms > 150`), and saves
 //! the worst as a replay file; `costream replay FILE` re-runs it and checks every digest
-//! checkpoint.
+//! checkpoint. A replay file is sealed (a hash of each field) and names the model build that
+//! recorded it, so a replay tells an edited file, a build that is not deterministic and a
+//! different build of the model apart instead of reporting each as "diverged".
 
 use crate::media::rtp::MediaKind;
 use crate::scenario::{self, Scenario};

@@ -1,5 +1,5 @@
 //! `costream shrink FILE`: makes a replay's scenario as small as it can be while its run still
-//! violates the replay's condition. Greedy, like a delta-debugging pass: it tries one edit at a
+//! violates the replay's condition (checked first on the original, replayed exactly). Greedy, like a delta-debugging pass: it tries one edit at a
 //! time (drop a stall, a network fault, a frame-rate change, or a topology change; halve the
 //! rooms, the listeners or the duration; fewer hosts; turn off video, degradation, allocation
 //! or loss), keeps an edit when the same seed still violates the condition, and repeats until
