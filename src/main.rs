@@ -62,7 +62,8 @@ enum Cmd {
         /// Threads (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
-        /// Where to save the worst case (default: costream-replay-seed<N>.toml).
+        /// Where to save the worst case (default: costream-replay-seed<N>.toml); checked to be
+        /// writable before any seed runs.
         #[arg(long)]
         out: Option<String>,
         /// Exit with status 1 when any seed violates the condition (a CI gate).
@@ -122,10 +123,10 @@ enum Cmd {
     /// Make a replay's scenario as small as possible while it still violates its condition.
     Shrink {
         file: String,
-        /// Where to save the shrunk replay (default: FILE with `.shrunk.toml`).
+        /// Where to save the shrunk replay (default: costream-shrunk-seed<N>.toml beside FILE).
         #[arg(long)]
         out: Option<String>,
-        /// Most candidate runs to try.
+        /// Most candidate runs to try (at least 1).
         #[arg(long, default_value_t = 200)]
         max_runs: usize,
     },
@@ -141,6 +142,10 @@ enum Cmd {
         /// Also write a Perfetto trace (keeps every event in memory).
         #[arg(long, value_name = "FILE.json")]
         trace: Option<String>,
+        /// Do not check: record the file's scenario and seed again with this build into a new
+        /// replay file (after a deliberate model change, or an edit to the file).
+        #[arg(long, value_name = "NEW.toml", conflicts_with_all = ["html", "trace"])]
+        record: Option<String>,
     },
 }
 
@@ -153,13 +158,26 @@ fn explore_cmd(
     out: Option<String>,
     sets: &[String],
 ) -> Result<bool, String> {
-    use costream_model::explore::{explore, load_one, Condition, Replay};
+    use costream_model::explore::{check_writable, explore, load_one, Condition, Replay};
     let cond: Condition = until.parse()?;
+    if seeds == 0 {
+        return Err("explore --seeds 0: no seeds to try; use at least 1".into());
+    }
+    let end = first.checked_add(seeds).ok_or_else(|| {
+        format!("explore --first {first} --seeds {seeds}: the seeds would run past {}\n  hint: use a smaller --first or fewer --seeds", u64::MAX)
+    })?;
     let text = read(file)?;
     let sc = load_one(file, &text, sets)?;
+    cond.check_measured(&sc)?;
+    // The default name depends on the worst seed; any one shows whether the folder is writable.
+    let default_path = |seed: u64| format!("costream-replay-seed{seed}.toml");
+    check_writable(
+        out.as_deref().unwrap_or(&default_path(first)),
+        "replay file",
+    )?;
     let jobs = jobs_or_cores(jobs);
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let found = explore(&sc, first..first + seeds, &cond, jobs, |done, total| {
+    let found = explore(&sc, first..end, &cond, jobs, |done, total| {
         if bar {
             eprint!("\rexplored {done}/{total} seeds");
         }
@@ -197,7 +215,7 @@ fn explore_cmd(
         worst.seed,
         Some((cond.clone(), worst.value)),
     )?;
-    let path = out.unwrap_or_else(|| format!("costream-replay-seed{}.toml", worst.seed));
+    let path = out.unwrap_or_else(|| default_path(worst.seed));
     std::fs::write(&path, r.to_toml())
         .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
     println!(
@@ -333,8 +351,10 @@ fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
 
 fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), String> {
     let r = read_replay(file)?;
+    let path = out.unwrap_or_else(|| shrunk_path(file, r.seed));
+    costream_model::explore::check_writable(&path, "shrunk replay file")?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (small, steps) = costream_model::shrink::shrink(&r, max_runs, |runs, kept| {
+    let (small, steps) = costream_model::shrink::shrink(file, &r, max_runs, |runs, kept| {
         if bar {
             eprint!("\rshrinking: {runs} runs, {kept} edits kept");
         }
@@ -359,11 +379,22 @@ fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), St
     for s in &steps {
         println!("  {}  ({} = {:.3})", s.edit, c.metric, s.value);
     }
-    let path = out.unwrap_or_else(|| format!("{}.shrunk.toml", file.trim_end_matches(".toml")));
     std::fs::write(&path, small.to_toml())
         .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
     println!("saved {path}\n  replay: costream replay {path}");
     Ok(())
+}
+
+/// `costream-shrunk-seed<N>.toml` beside `file`: a name the documented
+/// `costream replay costream-replay-seed*.toml` does not also match.
+fn shrunk_path(file: &str, seed: u64) -> String {
+    let p = std::path::Path::new(file);
+    let mut out = p.with_file_name(format!("costream-shrunk-seed{seed}.toml"));
+    if out == p {
+        // Shrinking a shrunk file again keeps the first.
+        out = p.with_file_name(format!("costream-shrunk-seed{seed}-2.toml"));
+    }
+    out.to_string_lossy().into_owned()
 }
 
 fn replay_cmd(
@@ -371,13 +402,18 @@ fn replay_cmd(
     events: usize,
     html: Option<&str>,
     trace: Option<&str>,
+    record: Option<&str>,
 ) -> Result<(), String> {
     use costream_model::explore::{load_one, measure};
+    if let Some(out) = record {
+        return record_cmd(file, out);
+    }
     let r = read_replay(file)?;
+    let replay = || r.replay(file, events);
     let ran = if trace.is_some() {
-        costream_model::testing::with_event_log(|| r.replay(events))?
+        costream_model::testing::with_event_log(replay)?
     } else {
-        r.replay(events)?
+        replay()?
     };
     if let Some(path) = trace {
         write_trace(path, &ran)?;
@@ -409,10 +445,41 @@ fn replay_cmd(
             }
         );
     }
-    println!("  last {events} events:");
-    for e in ran.sim.last_events(events) {
+    let last = ran.sim.last_events(events);
+    println!("  last {} events:", last.len());
+    for e in last {
         println!("    {e}");
     }
+    Ok(())
+}
+
+/// `costream replay FILE --record OUT`: the file's scenario and seed recorded again with this
+/// build (the file may have been edited; its version must still be this one).
+fn record_cmd(file: &str, out: &str) -> Result<(), String> {
+    use costream_model::explore::{check_writable, Replay};
+    let text = read_replay_text(file)?;
+    let old = Replay::parse_edited(file, &text)?;
+    check_writable(out, "replay file")?;
+    let (new, value) = old.record_again()?;
+    std::fs::write(out, new.to_toml())
+        .map_err(|e| format!("{out}: cannot write the replay file: {e}"))?;
+    println!(
+        "recorded seed {} of {} again with this build into {out}: {} events, digest {} (the file had {} events, digest {})",
+        new.seed, new.source, new.events, new.digest, old.events, old.digest
+    );
+    if let Some(c) = &new.condition {
+        println!(
+            "  {} = {} (condition `{c}` {})",
+            c.metric,
+            value.map_or("-".into(), |v| format!("{v:.3}")),
+            if value.is_some_and(|v| c.holds(v)) {
+                "holds"
+            } else {
+                "does not hold"
+            }
+        );
+    }
+    println!("  replay: costream replay {out}");
     Ok(())
 }
 
@@ -441,9 +508,13 @@ fn jobs_or_cores(jobs: Option<usize>) -> usize {
 }
 
 fn read_replay(file: &str) -> Result<costream_model::explore::Replay, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{file}: cannot read the replay file: {e}"))?;
-    costream_model::explore::Replay::parse(file, &text)
+    costream_model::explore::Replay::parse(file, &read_replay_text(file)?)
+}
+
+fn read_replay_text(file: &str) -> Result<String, String> {
+    std::fs::read_to_string(file).map_err(|e| {
+        format!("{file}: cannot read the replay file: {e}\n  hint: replay files are written by `costream explore` (costream-replay-seed<N>.toml) and `costream shrink` (costream-shrunk-seed<N>.toml)")
+    })
 }
 
 /// Writes the Perfetto trace of a run that kept its events, as it is made.
@@ -746,7 +817,14 @@ fn main() -> ExitCode {
             events,
             html,
             trace,
-        }) => replay_cmd(&file, events, html.as_deref(), trace.as_deref()),
+            record,
+        }) => replay_cmd(
+            &file,
+            events,
+            html.as_deref(),
+            trace.as_deref(),
+            record.as_deref(),
+        ),
         Some(Cmd::Sweep {
             file,
             grid,

@@ -1,5 +1,5 @@
 //! `costream shrink FILE`: makes a replay's scenario as small as it can be while its run still
-//! violates the replay's condition. Greedy, like a delta-debugging pass: it tries one edit at a
+//! violates the replay's condition (checked first on the original, replayed exactly). Greedy, like a delta-debugging pass: it tries one edit at a
 //! time (drop a stall, a network fault, a frame-rate change, or a topology change; halve the
 //! rooms, the listeners or the duration; fewer hosts; turn off video, degradation, allocation
 //! or loss), keeps an edit when the same seed still violates the condition, and repeats until
@@ -132,24 +132,50 @@ fn candidates(tree: &Value) -> Vec<(String, Value)> {
     out
 }
 
-/// Shrinks `r`, running at most `max_runs` candidate runs. Returns the shrunk replay and the
-/// edits kept, in order. `progress(runs, kept)` is called after each run.
+/// Shrinks `r` (read from `file`), running at most `max_runs` candidate runs. Returns the
+/// shrunk replay and the edits kept, in order. `progress(runs, kept)` is called after each run.
+///
+/// The original is replayed first: a shrink of a run that does not reproduce, or whose condition
+/// does not hold, would keep edits against a violation that is not there.
 pub fn shrink(
+    file: &str,
     r: &Replay,
     max_runs: usize,
     mut progress: impl FnMut(usize, usize),
 ) -> Result<(Replay, Vec<Step>), String> {
+    if max_runs == 0 {
+        return Err(
+            "shrink --max-runs 0: no candidate runs allowed, so nothing can be shrunk; use at least 1"
+                .into(),
+        );
+    }
     let Some(cond) = r.condition.clone() else {
         return Err(format!(
-            "{}: this replay has no condition to keep violating, so there is nothing to shrink against\n  hint: shrink files written by `costream explore --until ...`",
-            r.source
+            "{file}: this replay has no condition to keep violating, so there is nothing to shrink against\n  hint: shrink files written by `costream explore --until ...`"
         ));
+    };
+    let original = r.replay(file, 0).map_err(|e| {
+        format!("{e}\n  (shrink replays the original first: a run that does not reproduce cannot be shrunk soundly)")
+    })?;
+    let mut value = match measure(&original).get(cond.metric.as_str()).copied() {
+        Some(v) if cond.holds(v) => v,
+        Some(v) => {
+            return Err(format!(
+                "{file}: the condition `{cond}` does not hold on the original run: {} = {v:.3}, threshold {} {}; there is no violation to keep while shrinking\n  hint: replay it with `costream replay {file}`; explore again for a seed that violates it",
+                cond.metric, cond.op, cond.value
+            ))
+        }
+        None => {
+            return Err(format!(
+                "{file}: field `condition`: metric `{}` is not measured by this scenario's run, so the condition cannot hold",
+                cond.metric
+            ))
+        }
     };
     let mut tree =
         crate::scenario::tree(&r.source, &r.scenario, &r.sets).map_err(|e| e.to_string())?;
     let mut steps: Vec<Step> = Vec::new();
     let mut runs = 0usize;
-    let mut value = r.value.unwrap_or(f64::NAN);
     'outer: loop {
         for (desc, t) in candidates(&tree) {
             if runs >= max_runs {

@@ -15,7 +15,7 @@
 //! seeds are independent, so which thread runs which seed cannot change any result.
 
 use crate::world::Sim;
-use costream_sim::SimDuration;
+use costream_sim::{SimDuration, SimTime};
 use std::cell::Cell;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -26,6 +26,8 @@ pub(crate) enum Keep {
     All,
     /// About the latest `n`.
     Last(usize),
+    /// Those made at virtual times in `[from, until)`.
+    Window(SimTime, SimTime),
 }
 
 thread_local! {
@@ -71,11 +73,15 @@ fn scoped<T: Copy + 'static, R>(
 }
 
 /// Runs `f` keeping about the last `n` events of each simulation it creates on this thread
-/// (or all of them, if an enclosing [`with_event_log`] asked for all).
+/// (or all of them, or a window, if an enclosing [`with_event_log`] or [`with_event_window`]
+/// asked for that).
 pub fn with_last_events<R>(n: usize, f: impl FnOnce() -> R) -> R {
     scoped(
         &RECORD,
-        |k| if k == Keep::All { k } else { Keep::Last(n) },
+        |k| match k {
+            Keep::All | Keep::Window(..) => k,
+            _ => Keep::Last(n),
+        },
         f,
     )
 }
@@ -185,9 +191,27 @@ pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
     scoped(&RECORD, |_| Keep::All, f)
 }
 
+/// Runs `f` with every simulation it creates on this thread keeping the events it records at
+/// virtual times in `[from, until)`: a window of a run too long to keep whole.
+pub fn with_event_window<R>(from: SimTime, until: SimTime, f: impl FnOnce() -> R) -> R {
+    scoped(&RECORD, |_| Keep::Window(from, until), f)
+}
+
 /// Runs `test(seed)` twice with every event kept, and compares them record by record.
 pub fn first_divergence<F: Fn(u64) -> Sim>(test: &F, seed: u64) -> Option<Divergence> {
-    let run = || with_event_log(|| test(seed));
+    first_divergence_in(test, seed, SimTime::ZERO, SimTime::MAX)
+}
+
+/// [`first_divergence`] over the events of `[from, until)` only, for runs too long to keep
+/// whole; the runs must agree before `from` (their digests there are equal) for the index to
+/// mean the same event in both.
+pub fn first_divergence_in<F: Fn(u64) -> Sim>(
+    test: &F,
+    seed: u64,
+    from: SimTime,
+    until: SimTime,
+) -> Option<Divergence> {
+    let run = || with_event_window(from, until, || test(seed));
     let (a, b) = (run(), run());
     let index = a.with_events(|la| {
         b.with_events(|lb| {
@@ -200,7 +224,7 @@ pub fn first_divergence<F: Fn(u64) -> Sim>(test: &F, seed: u64) -> Option<Diverg
     })?;
     Some(Divergence {
         seed,
-        index,
+        index: a.first_kept_index() as usize + index,
         first: a.describe_event(index),
         second: b.describe_event(index),
     })

@@ -160,6 +160,7 @@ impl Sim {
             crate::testing::Keep::Nothing => {}
             crate::testing::Keep::All => kernel.keep_log(None),
             crate::testing::Keep::Last(n) => kernel.keep_log(Some(n)),
+            crate::testing::Keep::Window(from, until) => kernel.keep_log_window(from, until),
         }
         let world = World {
             kernel,
@@ -208,6 +209,12 @@ impl Sim {
         self.with_events(|l| l.to_vec())
     }
 
+    /// The index in the whole run of the first kept event: events before it were dropped from
+    /// a capped log or came before the log's window (see `testing::with_event_window`).
+    pub fn first_kept_index(&self) -> u64 {
+        self.sh.world.borrow().kernel.log_dropped()
+    }
+
     /// Runs `f` on the kept events without copying them (empty when the run kept none).
     pub fn with_events<R>(&self, f: impl FnOnce(&[[u64; 4]]) -> R) -> R {
         f(self.sh.world.borrow().kernel.log().unwrap_or(&[]))
@@ -235,6 +242,16 @@ impl Sim {
             }
         };
         format!("at {at} on host {host}: {name} {what} b={b}")
+    }
+
+    /// The index in the kept log of the first event about a goroutine (created, started,
+    /// blocked, ...), if any.
+    pub fn first_goroutine_event(&self) -> Option<usize> {
+        let w = self.sh.world.borrow();
+        w.kernel
+            .log()?
+            .iter()
+            .position(|rec| crate::goruntime::proc::TraceEv::describe((rec[1] & 0xff) as u8).1)
     }
 
     /// Each goroutine's function by (host, goid), when the run keeps its events.
@@ -349,29 +366,21 @@ impl Sim {
     pub fn run_with_progress(&self, mut progress: impl FnMut(SimTime, u64)) -> RunOutcome {
         let end = loop {
             let next = self.sh.world.borrow_mut().kernel.next_event();
-            let (_, ev) = match next {
+            let (t, ev) = match next {
                 Next::Event(t, e) => (t, e),
                 Next::TimeLimit => break EndReason::TimeLimit,
                 Next::Budget => break EndReason::BudgetSpent,
                 Next::Empty => break EndReason::AllFinished,
             };
+            if let Some((every, next)) = self.sh.checkpoint.get() {
+                if t >= next {
+                    self.checkpoint(every, next, t);
+                }
+            }
             if let Some(end) = self.dispatch(ev) {
                 break end;
             }
             let w = self.sh.world.borrow();
-            if let Some((every, next)) = self.sh.checkpoint.get() {
-                if w.kernel.now() >= next {
-                    self.sh
-                        .checkpoints
-                        .borrow_mut()
-                        .push(crate::testing::Checkpoint {
-                            at_ns: next.as_nanos(),
-                            events: w.kernel.handled(),
-                            digest: w.kernel.digest.value(),
-                        });
-                    self.sh.checkpoint.set(Some((every, next + every)));
-                }
-            }
             if w.kernel.handled() & ((1 << 20) - 1) == 0 {
                 let (now, n) = (w.kernel.now(), w.kernel.handled());
                 drop(w);
@@ -390,6 +399,30 @@ impl Sim {
             events: w.kernel.handled(),
             digest: w.kernel.digest.value(),
         }
+    }
+
+    /// Records the checkpoint due at `next`, before the event at `t` (the first at or after
+    /// it) is handled: the checkpoint is then exactly the run before `next`, so a replay that
+    /// differs from it differs in an event of `[previous checkpoint, next)`. Boundaries that
+    /// no event falls between share it: one checkpoint, not one per empty interval.
+    fn checkpoint(&self, every: SimDuration, next: SimTime, t: SimTime) {
+        let w = self.sh.world.borrow();
+        self.sh
+            .checkpoints
+            .borrow_mut()
+            .push(crate::testing::Checkpoint {
+                at_ns: next.as_nanos(),
+                // The event at `t` is counted already; it is not handled yet.
+                events: w.kernel.handled() - 1,
+                digest: w.kernel.digest.value(),
+            });
+        let skip = (t.as_nanos() - next.as_nanos()) / every.as_nanos().max(1);
+        let after = next
+            .as_nanos()
+            .saturating_add((skip + 1).saturating_mul(every.as_nanos()));
+        self.sh
+            .checkpoint
+            .set(Some((every, SimTime::from_nanos(after))));
     }
 
     fn dispatch(&self, ev: Ev) -> Option<EndReason> {

@@ -46,8 +46,10 @@ pub struct Kernel<E> {
     log: Option<Vec<[u64; 4]>>,
     /// Keep only about this many of the latest records (`None`: all).
     log_cap: Option<usize>,
-    /// Records dropped from the front of a capped log.
+    /// Records dropped from the front of a capped log, or recorded before its window opened.
     log_dropped: u64,
+    /// Keep only records made at virtual times in `[from, until)`.
+    log_window: (SimTime, SimTime),
 }
 
 impl<E> Kernel<E> {
@@ -61,6 +63,7 @@ impl<E> Kernel<E> {
             log: None,
             log_cap: None,
             log_dropped: 0,
+            log_window: (SimTime::ZERO, SimTime::MAX),
         }
     }
     /// Folds a four-word record into the digest (and the log, if on).
@@ -68,8 +71,15 @@ impl<E> Kernel<E> {
     pub fn record(&mut self, words: [u64; 4]) {
         self.digest.record(&words);
         if let Some(l) = &mut self.log {
+            if self.now < self.log_window.0 {
+                self.log_dropped += 1;
+                return;
+            }
+            if self.now >= self.log_window.1 {
+                return;
+            }
             if let Some(cap) = self.log_cap {
-                if l.len() >= 2 * cap {
+                if l.len() >= cap.saturating_mul(2) {
                     l.drain(..cap);
                     self.log_dropped += cap as u64;
                 }
@@ -82,6 +92,12 @@ impl<E> Kernel<E> {
     pub fn keep_log(&mut self, cap: Option<usize>) {
         self.log.get_or_insert_with(Vec::new);
         self.log_cap = cap.map(|c| c.max(1));
+    }
+    /// Keeps every record made at a virtual time in `[from, until)`: a window of a run too long
+    /// to log whole (a replay naming the first event of the window where it diverged).
+    pub fn keep_log_window(&mut self, from: SimTime, until: SimTime) {
+        self.keep_log(None);
+        self.log_window = (from, until);
     }
     /// How many records a capped log has dropped from its front: the index of its first.
     pub fn log_dropped(&self) -> u64 {
@@ -175,5 +191,21 @@ mod tests {
             max_events: 10,
         });
         assert_eq!(k.next_event(), Next::Empty);
+    }
+
+    #[test]
+    fn a_log_window_keeps_only_its_records_and_counts_those_before() {
+        let mut k: Kernel<u8> = Kernel::new(RunLimits::for_duration(SimDuration::from_nanos(100)));
+        k.keep_log_window(SimTime::from_nanos(20), SimTime::from_nanos(40));
+        for t in [10, 20, 30, 40, 50] {
+            k.schedule(SimTime::from_nanos(t), 0);
+        }
+        while let Next::Event(t, _) = k.next_event() {
+            k.record([t.as_nanos(), 0, 0, 0]);
+        }
+        let kept: Vec<u64> = k.log().unwrap().iter().map(|r| r[0]).collect();
+        assert_eq!(kept, [20, 30]);
+        assert_eq!(k.log_dropped(), 1);
+        assert_eq!(k.digest.records(), 5, "the digest still sees every record");
     }
 }
