@@ -15,6 +15,11 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     cmd: Option<Cmd>,
+    /// Refuse a run estimated to need more memory than this (default: what the machine has
+    /// available), e.g. --max-memory 64GiB to run a large scenario anyway. Parallel runs
+    /// (explore, sweep) are limited to as many as fit.
+    #[arg(long, global = true, value_name = "SIZE")]
+    max_memory: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -39,10 +44,6 @@ enum Cmd {
         /// Also write an HTML report with plots.
         #[arg(long, value_name = "FILE.html")]
         html: Option<String>,
-        /// Refuse a run estimated to need more memory than this (default: what the machine
-        /// has available), e.g. --max-memory 64GiB to run a large scenario anyway.
-        #[arg(long, value_name = "SIZE")]
-        max_memory: Option<String>,
     },
     /// Print the embedded quickstart scenario (a starting point for your own).
     Example,
@@ -149,6 +150,7 @@ enum Cmd {
     },
 }
 
+#[allow(clippy::too_many_arguments)]
 fn explore_cmd(
     file: &str,
     seeds: u64,
@@ -157,6 +159,7 @@ fn explore_cmd(
     jobs: Option<usize>,
     out: Option<String>,
     sets: &[String],
+    max_memory: Option<&str>,
 ) -> Result<bool, String> {
     use costream_model::explore::{check_writable, explore, load_one, Condition, Replay};
     let cond: Condition = until.parse()?;
@@ -175,7 +178,7 @@ fn explore_cmd(
         out.as_deref().unwrap_or(&default_path(first)),
         "replay file",
     )?;
-    let jobs = jobs_or_cores(jobs);
+    let jobs = admit_jobs(file, sets, &sc, false, jobs_or_cores(jobs), max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let found = explore(&sc, first..end, &cond, jobs, |done, total| {
         if bar {
@@ -349,10 +352,17 @@ fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn shrink_cmd(file: &str, out: Option<String>, max_runs: usize) -> Result<(), String> {
+fn shrink_cmd(
+    file: &str,
+    out: Option<String>,
+    max_runs: usize,
+    max_memory: Option<&str>,
+) -> Result<(), String> {
     let r = read_replay(file)?;
     let path = out.unwrap_or_else(|| shrunk_path(file, r.seed));
     costream_model::explore::check_writable(&path, "shrunk replay file")?;
+    let sc = costream_model::explore::load_one(&r.source, &r.scenario, &r.sets)?;
+    admit_jobs(file, &[], &sc, false, 1, max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let (small, steps) = costream_model::shrink::shrink(file, &r, max_runs, |runs, kept| {
         if bar {
@@ -403,12 +413,20 @@ fn replay_cmd(
     html: Option<&str>,
     trace: Option<&str>,
     record: Option<&str>,
+    max_memory: Option<&str>,
 ) -> Result<(), String> {
     use costream_model::explore::{load_one, measure};
     if let Some(out) = record {
         return record_cmd(file, out);
     }
     let r = read_replay(file)?;
+    for (flag, path) in [("--trace", trace), ("--html", html)] {
+        if let Some(p) = path {
+            check_output(flag, p)?;
+        }
+    }
+    let sc = load_one(&r.source, &r.scenario, &r.sets)?;
+    admit_jobs(file, &[], &sc, trace.is_some(), 1, max_memory)?;
     let replay = || r.replay(file, events);
     let ran = if trace.is_some() {
         costream_model::testing::with_event_log(replay)?
@@ -574,6 +592,32 @@ fn memory_limit(max_memory: Option<&str>) -> Result<costream_model::budget::Limi
         None => None,
     };
     Ok(costream_model::budget::Limit::new(flag))
+}
+
+/// Refuses runs of `sc` that cannot fit in memory; returns how many of `jobs` may run at once,
+/// saying so when that is fewer.
+fn admit_jobs(
+    file: &str,
+    sets: &[String],
+    sc: &scenario::Scenario,
+    traced: bool,
+    jobs: usize,
+    max_memory: Option<&str>,
+) -> Result<usize, String> {
+    let origin = if sets.is_empty() {
+        file.to_string()
+    } else {
+        format!("{file} (with --set)")
+    };
+    let limit = memory_limit(max_memory)?;
+    let fit = costream_model::budget::admit(&origin, sc, traced, jobs, limit)?;
+    if fit < jobs {
+        eprintln!(
+            "note: {origin}: each run needs about {}, so {fit} of {jobs} threads run at once",
+            costream_model::budget::human(costream_model::budget::estimate(sc, traced).total())
+        );
+    }
+    Ok(fit)
 }
 
 /// A trace larger than this is announced before the run starts.
@@ -775,8 +819,9 @@ fn main() -> ExitCode {
     quiet_on_closed_stdout();
     init_tracing();
     let cli = Cli::parse();
+    let max_memory = cli.max_memory.as_deref();
     let result = match cli.cmd {
-        None => run("quickstart", None, &[], None, false, None, None),
+        None => run("quickstart", None, &[], None, false, None, max_memory),
         Some(Cmd::Run {
             file,
             seed,
@@ -784,7 +829,6 @@ fn main() -> ExitCode {
             trace,
             json,
             html,
-            max_memory,
         }) => run(
             &file,
             seed,
@@ -792,7 +836,7 @@ fn main() -> ExitCode {
             trace.as_deref(),
             json,
             html.as_deref(),
-            max_memory.as_deref(),
+            max_memory,
         ),
         Some(Cmd::Example) => {
             print!("{}", scenario::QUICKSTART);
@@ -807,7 +851,7 @@ fn main() -> ExitCode {
             out,
             check,
             sets,
-        }) => match explore_cmd(&file, seeds, first, &until, jobs, out, &sets) {
+        }) => match explore_cmd(&file, seeds, first, &until, jobs, out, &sets, max_memory) {
             Ok(true) if check => return ExitCode::from(1),
             Ok(_) => Ok(()),
             Err(e) => Err(e),
@@ -824,6 +868,7 @@ fn main() -> ExitCode {
             html.as_deref(),
             trace.as_deref(),
             record.as_deref(),
+            max_memory,
         ),
         Some(Cmd::Sweep {
             file,
@@ -855,7 +900,7 @@ fn main() -> ExitCode {
             file,
             out,
             max_runs,
-        }) => shrink_cmd(&file, out, max_runs),
+        }) => shrink_cmd(&file, out, max_runs, max_memory),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -116,3 +116,48 @@ fn a_small_trace_is_written_and_parses() {
     let v: serde_json::Value = serde_json::from_str(&text).expect("valid JSON");
     assert!(v["traceEvents"].as_array().unwrap().len() > 10);
 }
+
+/// Explore runs seeds in parallel: a run that cannot fit is refused before any seed, and
+/// parallel seeds are limited to as many as fit.
+#[test]
+fn explore_is_refused_or_narrowed_to_what_fits() {
+    let (code, out, err) = costream(&[
+        "explore",
+        "quickstart",
+        "--set",
+        "rooms.count=1000000",
+        "--until",
+        "audio.p99_ms > 1",
+        "--seeds",
+        "2",
+        "--max-memory",
+        "4GiB",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains("this run needs about") && err.contains("--max-memory"),
+        "{err}"
+    );
+    let (code, out, err) = costream(&[
+        "explore",
+        "quickstart",
+        "--set",
+        "rooms.count=100",
+        "--set",
+        "run.duration=\"200ms\"",
+        "--until",
+        "audio.p99_ms > 1000",
+        "--seeds",
+        "4",
+        "--jobs",
+        "4",
+        "--max-memory",
+        "30MiB",
+        "--out",
+        tmp("never.toml").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("so 2 of 4 threads run at once"), "{err}");
+    assert!(out.contains("0 of 4 seeds"), "{out}");
+}
