@@ -161,3 +161,21 @@ fn explore_is_refused_or_narrowed_to_what_fits() {
     assert!(err.contains("so 2 of 4 threads run at once"), "{err}");
     assert!(out.contains("0 of 4 seeds"), "{out}");
 }
+
+/// Before: `receiver.max_delay` below `min_delay` panicked in the jitter buffer's clamp, and
+/// a huge `receiver.window` aborted on a multi-exabyte allocation.
+#[test]
+fn receiver_settings_that_would_panic_or_abort_are_refused() {
+    for (set, field) in [
+        ("receiver.max_delay=\"10ms\"", "receiver.min_delay"),
+        ("receiver.min_delay=\"2s\"", "receiver.min_delay"),
+        ("receiver.window=4294967296", "receiver.window"),
+        ("receiver.window=0", "receiver.window"),
+    ] {
+        let (code, out, err) = costream(&["run", "quickstart", "--set", set]);
+        assert_eq!(code, 2, "{set}: {err}");
+        assert!(out.is_empty(), "{set}: {out}");
+        assert!(err.contains(&format!("field `{field}`")), "{set}: {err}");
+        assert!(err.contains("hint:"), "{set}: {err}");
+    }
+}

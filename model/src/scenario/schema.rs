@@ -556,6 +556,30 @@ impl Scenario {
                 "use 1 to 1000 (Opus 20 ms frames: 50)".into(),
             ));
         }
+        let rc = &self.receiver;
+        dur_in(
+            "receiver.max_delay",
+            rc.max_delay,
+            SimDuration::ZERO,
+            SimDuration::from_secs(60),
+        )?;
+        if rc.min_delay > rc.max_delay {
+            return Err((
+                "receiver.min_delay".to_string(),
+                format!(
+                    "{} is above receiver.max_delay ({})",
+                    rc.min_delay, rc.max_delay
+                ),
+                "the jitter buffer's target lies between min_delay and max_delay: give min_delay <= max_delay".into(),
+            ));
+        }
+        if rc.window == 0 || rc.window > 100_000 {
+            return Err((
+                "receiver.window".to_string(),
+                format!("{} packets is out of range", rc.window),
+                "use 1 to 100000 packets (default 200: 4 s of 50 fps audio)".into(),
+            ));
+        }
         let sec = SimDuration::from_secs(1);
         for (name, l) in [
             ("network.uplink", &self.network.uplink),
