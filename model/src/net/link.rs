@@ -123,6 +123,12 @@ impl LinkConfig {
                 avg_burst_loss_length,
             } => {
                 pct("loss.percent", percent)?;
+                if !avg_burst_loss_length.is_finite() {
+                    return Err((
+                        "loss.avg_burst_loss_length",
+                        format!("{avg_burst_loss_length} is not a length"),
+                    ));
+                }
                 let p = percent / 100.0;
                 if p > 0.0 && (p >= 1.0 || avg_burst_loss_length <= (p / (1.0 - p)).ceil()) {
                     return Err((

@@ -3,6 +3,7 @@
 //! Every error names the file, the field and the problem, and says how to fix it. Nothing here
 //! panics on bad input.
 
+mod diag;
 mod schema;
 
 pub use schema::*;
@@ -18,11 +19,17 @@ pub struct ScenarioError {
     pub field: String,
     pub problem: String,
     pub hint: Option<String>,
+    /// The offending line of the file (or of the `--set` argument) with a caret under the
+    /// value, rustc-style; `None` when the field is not written anywhere.
+    pub snippet: Option<String>,
 }
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: field `{}`: {}", self.file, self.field, self.problem)?;
+        if let Some(sn) = &self.snippet {
+            write!(f, "\n{}", sn.trim_end())?;
+        }
         if let Some(h) = &self.hint {
             write!(f, "\n  hint: {h}")?;
         }
@@ -40,21 +47,21 @@ pub mod dur {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
+        enum DurationInput {
             S(String),
             I(i64),
             F(f64),
         }
-        match Raw::deserialize(d)? {
-            Raw::S(s) => SimDuration::parse(&s).map_err(serde::de::Error::custom),
-            Raw::I(0) => Ok(SimDuration::ZERO),
-            Raw::I(n) if n < 0 => Err(serde::de::Error::custom(format!(
+        match DurationInput::deserialize(d)? {
+            DurationInput::S(s) => SimDuration::parse(&s).map_err(serde::de::Error::custom),
+            DurationInput::I(0) => Ok(SimDuration::ZERO),
+            DurationInput::I(n) if n < 0 => Err(serde::de::Error::custom(format!(
                 "duration {n} is negative; durations must be >= 0 and carry a unit, e.g. \"20ms\""
             ))),
-            Raw::I(n) => Err(serde::de::Error::custom(format!(
+            DurationInput::I(n) => Err(serde::de::Error::custom(format!(
                 "duration {n} has no unit; write it as a string with a unit, e.g. \"{n}ms\""
             ))),
-            Raw::F(x) => Err(serde::de::Error::custom(format!(
+            DurationInput::F(x) => Err(serde::de::Error::custom(format!(
                 "duration {x} has no unit; write it as a string with a unit, e.g. \"{x}ms\""
             ))),
         }
@@ -100,14 +107,16 @@ pub mod bytes {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
-        enum Raw {
+        enum SizeInput {
             S(String),
             I(i64),
         }
-        match Raw::deserialize(d)? {
-            Raw::S(s) => super::parse_bytes(&s).map_err(serde::de::Error::custom),
-            Raw::I(n) if n < 0 => Err(serde::de::Error::custom(format!("size {n} is negative"))),
-            Raw::I(n) => Ok(n as u64),
+        match SizeInput::deserialize(d)? {
+            SizeInput::S(s) => super::parse_bytes(&s).map_err(serde::de::Error::custom),
+            SizeInput::I(n) if n < 0 => {
+                Err(serde::de::Error::custom(format!("size {n} is negative")))
+            }
+            SizeInput::I(n) => Ok(n as u64),
         }
     }
 }
@@ -119,26 +128,102 @@ pub struct Variant {
     pub scenario: Scenario,
 }
 
+/// Where a scenario's values were written, to point at them in errors.
+struct Source<'a> {
+    file: &'a str,
+    text: &'a str,
+    overrides: &'a [String],
+    /// The `[matrix]` keys this variant sets.
+    matrix: &'a [String],
+}
+
+impl Source<'_> {
+    /// The snippet for `field`: the `--set` that wrote it, its `[matrix]` entry, or its line
+    /// in the file; `want_key` marks the key rather than the value (an unknown field).
+    fn snippet(&self, field: &str, want_key: bool, label: &str) -> Option<String> {
+        let covers = |k: &str| {
+            field == k
+                || field
+                    .strip_prefix(k)
+                    .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
+        };
+        let set = self.overrides.iter().rev().find(|o| {
+            o.split_once('=')
+                .is_some_and(|(k, _)| !k.trim().is_empty() && covers(k.trim()))
+        });
+        if let Some(o) = set {
+            return Some(set_snippet(o, label));
+        }
+        if let Some(k) = self.matrix.iter().find(|k| covers(k)) {
+            let path = [diag::Seg::Key("matrix".into()), diag::Seg::Key(k.clone())];
+            if let Some((sp, _)) = diag::locate(self.text, &path, false) {
+                return Some(diag::render(self.file, self.text, sp, label));
+            }
+        }
+        let Some((sp, found)) = diag::locate(self.text, &diag::parse_path(field), want_key) else {
+            // A cross-field rule broken by a --set of a neighbour (`receiver.max_delay` for
+            // `receiver.min_delay`): show that --set.
+            let section = field.split(['.', '[']).next().unwrap_or(field);
+            let near = self.overrides.iter().rev().find(|o| {
+                o.split_once('=')
+                    .is_some_and(|(k, _)| k.trim().split('.').next() == Some(section))
+            })?;
+            return Some(set_snippet(near, "set here"));
+        };
+        let label = match found {
+            diag::Found::Section => {
+                format!("`{field}` is not written here, so its default applies")
+            }
+            _ => label.to_string(),
+        };
+        Some(diag::render(self.file, self.text, sp, &label))
+    }
+}
+
+/// `--set KEY=VALUE` drawn with a caret under the value.
+fn set_snippet(o: &str, label: &str) -> String {
+    let arg = format!("--set {o}");
+    let start = arg.find('=').map_or(6, |i| i + 1);
+    diag::render("command line", &arg, start..arg.len(), label)
+}
+
+/// A short caret label: the problem itself when it is short.
+fn label(problem: &str) -> &str {
+    if problem.len() <= 60 && !problem.contains('\n') {
+        problem
+    } else {
+        "here"
+    }
+}
+
 /// Loads a scenario and expands its `[matrix]` table: each key is a field path, each value a
 /// list; every combination (in key order) becomes one variant. Without a matrix, one variant.
+/// A `--set` on a key the matrix varies is refused: the matrix would overwrite it.
 pub fn load_variants(
     file: &str,
     text: &str,
     overrides: &[String],
 ) -> Result<Vec<Variant>, ScenarioError> {
     let (mut value, origin) = parse_with_overrides(file, text, overrides)?;
+    let src = Source {
+        file,
+        text,
+        overrides,
+        matrix: &[],
+    };
     let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
     let Some(matrix) = matrix else {
         return Ok(vec![Variant {
             label: String::new(),
-            scenario: finish(&origin, value)?,
+            scenario: finish(&origin, value, &src)?,
         }]);
     };
     let bad = |field: String, problem: &str| ScenarioError {
         file: origin.clone(),
-        field,
+        field: field.clone(),
         problem: problem.to_string(),
         hint: Some("write [matrix] entries as \"section.field\" = [value, value, ...]".to_string()),
+        snippet: src.snippet(&field, false, label(problem)),
     };
     let table = matrix
         .as_table()
@@ -153,10 +238,45 @@ pub fn load_variants(
         }
         axes.push((k.clone(), list.clone()));
     }
-    let total: usize = axes.iter().map(|a| a.1.len()).product();
+    for o in overrides {
+        let key = o.split_once('=').map_or(o.as_str(), |(k, _)| k).trim();
+        let hit = axes.iter().find(|(mk, _)| {
+            let under = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('.'));
+            mk == key || under(key, mk)
+        });
+        if let Some((mk, vals)) = hit {
+            let vals: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+            let at = diag::locate(
+                text,
+                &[diag::Seg::Key("matrix".into()), diag::Seg::Key(mk.clone())],
+                true,
+            );
+            return Err(ScenarioError {
+                file: format!("--set {o}"),
+                field: mk.clone(),
+                problem: format!(
+                    "the scenario's [matrix] varies `{mk}` over [{}], and would overwrite this --set in every variant",
+                    vals.join(", ")
+                ),
+                hint: Some(format!(
+                    "drop the --set to run every variant, or remove `{mk}` from [matrix] in {file} to fix its value"
+                )),
+                snippet: at.map(|(sp, _)| diag::render(file, text, sp, "varied here")),
+            });
+        }
+    }
+    let total = axes
+        .iter()
+        .try_fold(1usize, |n, a| n.checked_mul(a.1.len()))
+        .unwrap_or(usize::MAX);
     if total > 1000 {
         return Err(bad("matrix".into(), "has more than 1000 combinations"));
     }
+    let keys: Vec<String> = axes.iter().map(|a| a.0.clone()).collect();
+    let src = Source {
+        matrix: &keys,
+        ..src
+    };
     let mut out = Vec::with_capacity(total);
     for i in 0..total {
         let mut v = value.clone();
@@ -166,12 +286,15 @@ pub fn load_variants(
             let x = &vals[rest % vals.len()];
             rest /= vals.len();
             let text = x.to_string();
-            apply_override(&mut v, &format!("{k}={text}"))?;
+            apply_override(&mut v, &format!("{k}={text}")).map_err(|mut e| {
+                e.file = format!("{file} [matrix]");
+                e
+            })?;
             label.push(format!("{k}={}", text.trim_matches('"')));
         }
         label.reverse();
         let label = label.join(", ");
-        let sc = finish(&format!("{origin} [{label}]"), v)?;
+        let sc = finish(&format!("{origin} [{label}]"), v, &src)?;
         out.push(Variant {
             label,
             scenario: sc,
@@ -181,17 +304,25 @@ pub fn load_variants(
 }
 
 fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
-    toml::from_str(text).map_err(|e| ScenarioError {
-        file: file.to_string(),
-        field: "(syntax)".to_string(),
-        problem: e.message().to_string(),
-        hint: Some(match e.span() {
+    toml::from_str(text).map_err(|e| {
+        let problem = e.message().trim().to_string();
+        let (hint, snippet) = match e.span() {
             Some(sp) => {
                 let line = text[..sp.start.min(text.len())].matches('\n').count() + 1;
-                format!("the TOML syntax error is on line {line}")
+                (
+                    format!("the TOML syntax error is on line {line}"),
+                    Some(diag::render(file, text, sp, label(&problem))),
+                )
             }
-            None => "check the file's TOML syntax".to_string(),
-        }),
+            None => ("check the file's TOML syntax".to_string(), None),
+        };
+        ScenarioError {
+            file: file.to_string(),
+            field: "(syntax)".to_string(),
+            problem,
+            hint: Some(hint),
+            snippet,
+        }
     })
 }
 
@@ -199,7 +330,13 @@ fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
 /// table is refused here: use [`load_variants`].
 pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let (value, origin) = parse_with_overrides(file, text, overrides)?;
-    finish(&origin, value)
+    let src = Source {
+        file,
+        text,
+        overrides,
+        matrix: &[],
+    };
+    finish(&origin, value, &src)
 }
 
 /// The scenario's TOML tree with the `--set` overrides applied (not yet validated).
@@ -226,36 +363,56 @@ fn parse_with_overrides(
     Ok((value, origin))
 }
 
-fn finish(origin: &str, value: toml::Value) -> Result<Scenario, ScenarioError> {
+fn finish(origin: &str, value: toml::Value, src: &Source) -> Result<Scenario, ScenarioError> {
     let origin = origin.to_string();
     let sc: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
         let field = e.path().to_string();
+        let field = if field == "." {
+            "(top level)".to_string()
+        } else {
+            field
+        };
         let inner = e.into_inner().to_string();
-        let hint = if inner.contains("unknown field") {
-            Some(
-                "remove the field or fix its spelling; docs/scenarios.md lists every field"
-                    .to_string(),
+        // toml appends its own "in `field`" line: the field is named already.
+        let inner = inner
+            .split("\nin `")
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string();
+        let unknown = inner.contains("unknown field");
+        let (problem, hint) = if unknown {
+            (
+                inner,
+                Some(
+                    "remove the field or fix its spelling; docs/scenarios.md lists every field"
+                        .to_string(),
+                ),
             )
         } else if inner.contains("missing field") {
-            Some("add the field; docs/scenarios.md lists every field with its default".to_string())
+            (
+                inner,
+                Some(
+                    "add the field; docs/scenarios.md lists every field with its default"
+                        .to_string(),
+                ),
+            )
         } else {
-            None
+            diag::humanise(&field, &inner).unwrap_or((inner, None))
         };
         ScenarioError {
             file: origin.clone(),
-            field: if field == "." {
-                "(top level)".into()
-            } else {
-                field
-            },
-            problem: inner,
+            snippet: src.snippet(&field, unknown, label(&problem)),
+            field,
+            problem,
             hint,
         }
     })?;
     sc.validate()
         .map_err(|(field, problem, hint)| ScenarioError {
             file: origin,
-            field: field.to_string(),
+            snippet: src.snippet(&field, false, label(&problem)),
+            field,
             problem,
             hint: Some(hint),
         })?;
@@ -268,6 +425,7 @@ pub fn apply_override(root: &mut toml::Value, o: &str) -> Result<(), ScenarioErr
     let bad = |problem: String| ScenarioError {
         file: format!("--set {o}"),
         field: o.split('=').next().unwrap_or("").trim().to_string(),
+        snippet: Some(set_snippet(o, label(&problem))),
         problem,
         hint: Some("write --set section.field=value, e.g. --set server.gomaxprocs=4".to_string()),
     };

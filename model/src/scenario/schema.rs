@@ -815,7 +815,340 @@ impl Scenario {
                     ));
                 }
                 rate(format!("breaker.faults[{i}].error_rate"), f.error_rate)?;
+                dur_in(
+                    &format!("breaker.faults[{i}].extra_latency"),
+                    f.extra_latency,
+                    SimDuration::ZERO,
+                    minute,
+                )?;
             }
+        }
+        self.validate_values()?;
+        self.validate_min_duration()
+    }
+
+    /// Values outside their meaning that the checks above do not reach: NaN and infinite
+    /// numbers, fractions outside [0, 1], network faults that end before they start, sizes
+    /// and durations no run can use.
+    fn validate_values(&self) -> Result<(), Invalid> {
+        let (sec, minute, hour) = (
+            SimDuration::from_secs(1),
+            SimDuration::from_secs(60),
+            SimDuration::from_secs(3600),
+        );
+        let dur_le = |field: &str, d: SimDuration, max: SimDuration| -> Result<(), Invalid> {
+            if d > max {
+                Err((
+                    field.to_string(),
+                    format!("{d} is out of range"),
+                    format!("use at most {max}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let num_in = |field: &str, v: f64, min: f64, max: f64, fix: &str| -> Result<(), Invalid> {
+            if v.is_finite() && v >= min && v <= max {
+                Ok(())
+            } else {
+                Err((
+                    field.to_string(),
+                    format!("{v} is out of range"),
+                    format!("use a number from {min} to {max}{fix}"),
+                ))
+            }
+        };
+        let size_le = |field: &str, b: u64, max: u64| -> Result<(), Invalid> {
+            if b > max {
+                Err((
+                    field.to_string(),
+                    format!("{b} bytes is out of range"),
+                    format!("use at most {max} bytes"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        const GIB: u64 = 1 << 30;
+
+        let a = &self.audio;
+        num_in(
+            "audio.talk_share",
+            a.talk_share,
+            0.0,
+            1.0,
+            " (a fraction of the time)",
+        )?;
+        ints_in(
+            &[("audio.payload_bytes", a.payload_bytes, 1, 1500)],
+            " bytes",
+        )?;
+        let v = &self.video;
+        if v.enabled {
+            num_in("video.keyframe_factor", v.keyframe_factor, 1.0, 100.0, "")?;
+            ints_in(
+                &[
+                    ("video.bitrate_kbps", v.bitrate_kbps, 1, 100_000),
+                    ("video.mtu", v.mtu, 100, 9000),
+                ],
+                "",
+            )?;
+            if v.simulcast_kbps.len() > 8 {
+                return Err((
+                    "video.simulcast_kbps".into(),
+                    format!("{} layers is too many", v.simulcast_kbps.len()),
+                    "use at most 8 lower layers (LiveKit sends 2)".into(),
+                ));
+            }
+            for (i, &k) in v.simulcast_kbps.iter().enumerate() {
+                ints_in(
+                    &[(&format!("video.simulcast_kbps[{i}]"), k, 1, v.bitrate_kbps)],
+                    " kbit/s (at most the top layer's video.bitrate_kbps)",
+                )?;
+            }
+            if usize::from(self.forwarding.video_layer) > v.simulcast_kbps.len() {
+                return Err((
+                    "forwarding.video_layer".into(),
+                    format!("layer {} does not exist", self.forwarding.video_layer),
+                    format!(
+                        "use 0 (the top layer) to {} (video.simulcast_kbps adds the lower ones)",
+                        v.simulcast_kbps.len()
+                    ),
+                ));
+            }
+        }
+        dur_le("receiver.budget", self.receiver.budget, minute)?;
+
+        for (i, f) in self.network.faults.iter().enumerate() {
+            let field = format!("network.faults[{i}]");
+            if f.from >= f.until {
+                return Err((
+                    field,
+                    format!("the fault ends ({}) before it starts ({})", f.until, f.from),
+                    "give from < until, e.g. from = \"2s\", until = \"5s\"".into(),
+                ));
+            }
+            if f.from >= self.run.duration {
+                return Err((
+                    format!("{field}.from"),
+                    format!(
+                        "{} is not within the run (run.duration = {})",
+                        f.from, self.run.duration
+                    ),
+                    "start the fault before the run ends, or lengthen run.duration".into(),
+                ));
+            }
+            if let Some(r) = f.rooms.iter().find(|&&r| r >= self.rooms.count) {
+                return Err((
+                    format!("{field}.rooms"),
+                    format!("room {r} does not exist"),
+                    format!(
+                        "rooms are numbered 0 to {} (rooms.count = {})",
+                        self.rooms.count - 1,
+                        self.rooms.count
+                    ),
+                ));
+            }
+        }
+
+        let st = &self.server.stalls;
+        num_in(
+            "server.stalls.cpu_quota",
+            st.cpu_quota,
+            0.0,
+            4096.0,
+            " CPUs per period (0: no limit)",
+        )?;
+        if st.cpu_quota > 0.0 && st.cpu_quota < 0.01 {
+            return Err((
+                "server.stalls.cpu_quota".into(),
+                format!("{} CPUs per period leaves the server no time to run", st.cpu_quota),
+                "use at least 0.01 (the kernel's minimum cfs_quota_us is 1 ms per 100 ms), or 0 for no limit".into(),
+            ));
+        }
+        if st.cpu_quota > 0.0
+            && (st.cpu_period < SimDuration::from_millis(1) || st.cpu_period > sec)
+        {
+            return Err((
+                "server.stalls.cpu_period".into(),
+                format!("{} is out of range", st.cpu_period),
+                "use 1ms to 1s, as cgroup's cpu.cfs_period_us allows (default 100ms)".into(),
+            ));
+        }
+        num_in(
+            "server.stalls.random_per_s",
+            st.random_per_s,
+            0.0,
+            10_000.0,
+            " pauses per second",
+        )?;
+        dur_le("server.stalls.random_mean", st.random_mean, minute)?;
+        for (i, p) in st.pauses.iter().enumerate() {
+            dur_le(
+                &format!("server.stalls.pauses[{i}].at"),
+                p.at,
+                self.run.duration,
+            )?;
+            dur_le(
+                &format!("server.stalls.pauses[{i}].duration"),
+                p.duration,
+                hour,
+            )?;
+        }
+
+        let gc = &self.server.gc;
+        num_in(
+            "server.gc.mark_bytes_per_us",
+            gc.mark_bytes_per_us,
+            1.0,
+            1e9,
+            " bytes per microsecond per P",
+        )?;
+        size_le("server.gc.stack_bytes", gc.stack_bytes, GIB)?;
+        size_le("server.gc.globals_bytes", gc.globals_bytes, 64 * GIB)?;
+        size_le(
+            "server.gc.runtime_overhead_bytes",
+            gc.runtime_overhead_bytes,
+            64 * GIB,
+        )?;
+        for (name, d) in [
+            ("server.gc.stw_sweep_term_base", gc.stw_sweep_term_base),
+            ("server.gc.stw_mark_term_base", gc.stw_mark_term_base),
+            ("server.gc.stw_per_p", gc.stw_per_p),
+            ("server.gc.stw_per_1k_goroutines", gc.stw_per_1k_goroutines),
+            ("server.gc.malloc_base", gc.malloc_base),
+            ("server.gc.malloc_per_kib", gc.malloc_per_kib),
+            ("server.gc.sweep_per_page", gc.sweep_per_page),
+        ] {
+            dur_le(name, d, sec)?;
+        }
+        size_le(
+            "forwarding.alloc_bytes",
+            self.forwarding.alloc_bytes,
+            64 << 20,
+        )?;
+        dur_le("degrade.upgrade_after", self.degrade.upgrade_after, hour)?;
+
+        match self.workload {
+            Workload::Alloc => {
+                size_le("alloc.live", self.alloc.live, 64 * GIB)?;
+                size_le("alloc.total", self.alloc.total, 1 << 40)?;
+            }
+            Workload::Burst => {
+                let b = &self.burst;
+                size_le("burst.buffer", b.buffer, GIB)?;
+                size_le("burst.garbage", b.garbage, GIB)?;
+                size_le("burst.live", b.live, 64 * GIB)?;
+            }
+            Workload::Signalling => {
+                let g = &self.signalling;
+                ints_in(
+                    &[
+                        ("signalling.sessions", g.sessions, 1, 1_000_000),
+                        ("signalling.messages_max", g.messages_max, 1, 10_000),
+                        (
+                            "signalling.inbound_capacity",
+                            g.inbound_capacity,
+                            0,
+                            1 << 20,
+                        ),
+                    ],
+                    "",
+                )?;
+                dur_le("signalling.arrival_mean", g.arrival_mean, hour)?;
+                dur_le("signalling.message_interval", g.message_interval, hour)?;
+                dur_le("signalling.process_cpu", g.process_cpu, sec)?;
+            }
+            Workload::Gosched => {
+                let g = &self.gosched;
+                ints_in(
+                    &[
+                        ("gosched.loops", g.loops, 0, 4096),
+                        ("gosched.every", g.every, 0, 1_000_000),
+                    ],
+                    " (every: 0 means never)",
+                )?;
+                if g.loops > 0 && g.message_cpu.is_zero() {
+                    return Err((
+                        "gosched.message_cpu".into(),
+                        "a loop whose messages cost no CPU never lets virtual time pass".into(),
+                        "give each message some CPU, e.g. \"50us\"".into(),
+                    ));
+                }
+                dur_le("gosched.message_cpu", g.message_cpu, sec)?;
+                if g.request_interval < SimDuration::from_micros(1) || g.request_interval > hour {
+                    return Err((
+                        "gosched.request_interval".into(),
+                        format!("{} is out of range", g.request_interval),
+                        "use 1us to 1h".into(),
+                    ));
+                }
+                dur_le("gosched.request_cpu", g.request_cpu, sec)?;
+            }
+            Workload::Room | Workload::Breaker => {}
+        }
+        Ok(())
+    }
+
+    /// A run too short for its workload's first measurement reports nothing, or nonsense (a
+    /// P busy for 12,500 % of a 1 ns run): refuse it, saying what the first measurement needs.
+    fn validate_min_duration(&self) -> Result<(), Invalid> {
+        let floor = SimDuration::from_millis(1);
+        let (need, why) = match self.workload {
+            Workload::Room => {
+                let frame =
+                    SimDuration::from_nanos(1_000_000_000 / u64::from(self.audio.fps.max(1)));
+                let path = self.network.uplink.delay + self.network.downlink.delay;
+                (
+                    frame + path,
+                    format!(
+                        "the first audio frame ({frame} apart) needs {path} of network delay to reach a subscriber"
+                    ),
+                )
+            }
+            Workload::Burst => (
+                self.burst.interval,
+                format!(
+                    "bursts start every burst.interval ({})",
+                    self.burst.interval
+                ),
+            ),
+            Workload::Breaker => (
+                self.breaker.request_interval + self.breaker.latency,
+                format!(
+                    "the first call needs breaker.request_interval + breaker.latency ({})",
+                    self.breaker.request_interval + self.breaker.latency
+                ),
+            ),
+            Workload::Gosched => (
+                self.gosched.request_interval,
+                format!(
+                    "requests arrive every gosched.request_interval ({})",
+                    self.gosched.request_interval
+                ),
+            ),
+            Workload::Signalling => (
+                self.signalling.arrival_mean,
+                format!(
+                    "sessions arrive every signalling.arrival_mean ({}) on average",
+                    self.signalling.arrival_mean
+                ),
+            ),
+            Workload::Alloc => (
+                floor,
+                "shares of the run need at least 1 ms to mean anything".to_string(),
+            ),
+        };
+        let need = need.max(floor);
+        if self.run.duration < need {
+            return Err((
+                "run.duration".into(),
+                format!(
+                    "{} is too short to measure anything: {why}",
+                    self.run.duration
+                ),
+                format!("use at least {need}; a few seconds give stable percentiles"),
+            ));
         }
         Ok(())
     }

@@ -221,3 +221,146 @@ fn split_scenario_loads_and_bad_split_fields_are_located() {
     assert_eq!(e.field, "video.fps_schedule[0].fps");
     assert!(e.to_string().contains("1 to 240"), "{e}");
 }
+
+/// The field each bad `--set` on quickstart is refused at.
+fn refused_at(set: &str) -> ScenarioError {
+    err(QUICKSTART, &[set])
+}
+
+#[test]
+fn values_outside_their_meaning_are_refused() {
+    for (set, field) in [
+        (
+            "network.uplink.loss={model=\"gemodel\",p=150,r=10,one_minus_h=50,one_minus_k=0}",
+            "network.uplink.loss.p",
+        ),
+        (
+            "network.uplink.loss={model=\"burst\",percent=5,avg_burst_loss_length=nan}",
+            "network.uplink.loss.avg_burst_loss_length",
+        ),
+        (
+            "network.faults=[{kind=\"partition\",from=\"5s\",until=\"2s\"}]",
+            "network.faults[0]",
+        ),
+        (
+            "network.faults=[{kind=\"clog\",from=\"50s\",until=\"60s\"}]",
+            "network.faults[0].from",
+        ),
+        (
+            "network.faults=[{kind=\"clog\",from=\"1s\",until=\"2s\",rooms=[7]}]",
+            "network.faults[0].rooms",
+        ),
+        ("server.stalls.cpu_quota=-1", "server.stalls.cpu_quota"),
+        ("server.stalls.cpu_quota=nan", "server.stalls.cpu_quota"),
+        ("server.stalls.cpu_quota=0.001", "server.stalls.cpu_quota"),
+        (
+            "server.stalls.random_per_s=inf",
+            "server.stalls.random_per_s",
+        ),
+        ("audio.talk_share=inf", "audio.talk_share"),
+        (
+            "server.gc.mark_bytes_per_us=0",
+            "server.gc.mark_bytes_per_us",
+        ),
+        ("audio.payload_bytes=0", "audio.payload_bytes"),
+        ("receiver.budget=\"2h\"", "receiver.budget"),
+        ("run.duration=\"1ns\"", "run.duration"),
+        ("run.duration=\"30ms\"", "run.duration"),
+    ] {
+        let e = refused_at(set);
+        assert_eq!(e.field, field, "--set {set}: {e}");
+        assert!(e.hint.is_some(), "--set {set}: {e}");
+    }
+    // Video: a forwarded layer that does not exist.
+    let e = err(
+        QUICKSTART,
+        &["video.enabled=true", "forwarding.video_layer=2"],
+    );
+    assert_eq!(e.field, "forwarding.video_layer", "{e}");
+}
+
+#[test]
+fn too_short_a_run_says_what_it_needs() {
+    let e = refused_at("run.duration=\"1ns\"");
+    assert!(e.problem.contains("too short"), "{e}");
+    assert!(e.hint.as_deref().unwrap().contains("60.000ms"), "{e}");
+    // Just long enough is accepted.
+    load("q", QUICKSTART, &["run.duration=\"60ms\"".to_string()]).unwrap();
+}
+
+#[test]
+fn a_workload_that_cannot_advance_time_is_refused() {
+    let e = err(
+        QUICKSTART,
+        &["workload=\"gosched\"", "gosched.message_cpu=\"0s\""],
+    );
+    assert_eq!(e.field, "gosched.message_cpu", "{e}");
+}
+
+const GC_BURST: &str = include_str!("../../../scenarios/gc-burst.toml");
+
+#[test]
+fn set_on_a_matrix_key_is_refused() {
+    let sets = ["server.gogc=50".to_string()];
+    let e = load_variants("gc-burst.toml", GC_BURST, &sets)
+        .err()
+        .expect("a --set the matrix overwrites is refused");
+    assert_eq!(e.field, "server.gogc");
+    assert!(e.problem.contains("[matrix]"), "{e}");
+    let sn = e.snippet.expect("points at the matrix entry");
+    assert!(sn.contains("\"server.gogc\" = [100, 50]"), "{sn}");
+    // Emptying the matrix first makes the --set apply.
+    let sets = ["matrix={}".to_string(), "server.gogc=50".to_string()];
+    let v = load_variants("gc-burst.toml", GC_BURST, &sets).unwrap();
+    assert_eq!(v.len(), 1);
+    assert_eq!(
+        v[0].scenario.server.gogc,
+        crate::goruntime::GcPercent::Percent(50)
+    );
+    // Keys the matrix does not vary still apply to every variant.
+    let sets = ["server.gomaxprocs=3".to_string()];
+    let v = load_variants("gc-burst.toml", GC_BURST, &sets).unwrap();
+    assert!(v.iter().all(|x| x.scenario.server.gomaxprocs == 3));
+}
+
+#[test]
+fn errors_show_the_line_with_a_caret() {
+    let text = QUICKSTART.replace("gomaxprocs = ", "gomaxprocs = 9999 #");
+    let e = err(&text, &[]);
+    let sn = e.snippet.clone().expect("a snippet");
+    let line = 1 + text[..text.find("gomaxprocs = 9999").unwrap()]
+        .matches('\n')
+        .count();
+    assert!(sn.contains(&format!("--> bad.toml:{line}:14")), "{sn}");
+    assert!(sn.contains("gomaxprocs = 9999"), "{sn}");
+    assert!(sn.contains("^^^^"), "{sn}");
+    assert!(e.to_string().contains(&sn.trim_end().to_string()));
+    // A --set error points into the --set argument.
+    let e = refused_at("server.gomaxprocs=0");
+    let sn = e.snippet.expect("a snippet");
+    assert!(sn.contains("--set server.gomaxprocs=0"), "{sn}");
+    // A cross-field rule broken by a neighbour's --set shows that --set.
+    let e = refused_at("receiver.max_delay=\"10ms\"");
+    assert_eq!(e.field, "receiver.min_delay");
+    assert!(e.snippet.unwrap().contains("receiver.max_delay=\"10ms\""));
+    // Syntax errors too.
+    let e = err("name = \"x\"\n[run\nduration = \"1s\"", &[]);
+    assert!(e.snippet.unwrap().contains("2 | [run"));
+}
+
+#[test]
+fn type_errors_say_what_the_field_holds() {
+    let text = QUICKSTART.replace("gomaxprocs = ", "gomaxprocs = \"four\" #");
+    let e = err(&text, &[]);
+    assert_eq!(
+        e.problem,
+        "expected a whole number of Ps between 1 and 1024, found \"four\" (text)"
+    );
+    let e = refused_at("video.enabled=1");
+    assert_eq!(e.problem, "expected true or false, found 1");
+    let e = refused_at("run.duration=true");
+    assert!(e.problem.contains("a duration with a unit"), "{e}");
+    assert!(!e.problem.contains("untagged"), "{e}");
+    let e = refused_at("rooms.count=1.5");
+    assert!(e.problem.contains("whole number of rooms"), "{e}");
+}
