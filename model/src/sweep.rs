@@ -267,7 +267,8 @@ impl Header {
     fn check(&self, path: &str) -> Result<(), String> {
         let bad = |what: String| {
             Err(format!(
-                "{path}: line 1: the sweep header is damaged: {what}\n  hint: use another --out, or delete {path}"
+                "{path}: line 1: the sweep header is damaged: {what}\n  hint: {}",
+                rerun(path)
             ))
         };
         if self.shard != "none" && parse_shard(&self.shard).is_err() {
@@ -337,7 +338,10 @@ pub struct Results {
 pub fn read_results(path: &str) -> Result<Option<Results>, String> {
     let text = match std::fs::read(path) {
         Ok(b) => String::from_utf8(b).map_err(|_| {
-            format!("{path}: is not a sweep results file (it is not text)\n  hint: use another --out, or delete {path}")
+            format!(
+                "{path}: is not a sweep results file (it is not text)\n  hint: {}",
+                rerun(path)
+            )
         })?,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(format!("{path}: cannot read the results: {e}")),
@@ -361,19 +365,25 @@ pub fn read_results(path: &str) -> Result<Option<Results>, String> {
                 torn = true; // cut off by an interruption
                 continue;
             }
-            Err(e) => return Err(format!("{path}: line {n}: not a sweep result: {e}")),
+            Err(e) => {
+                return Err(format!(
+                    "{path}: line {n}: not a sweep result: {e}\n  hint: the file was changed after the sweep wrote it; {}",
+                    rerun(path)
+                ))
+            }
         };
         let fits = expect
             .get(line.point)
             .is_some_and(|p| p.sets == line.sets && p.seed == line.seed);
         if !fits || !in_shard(line.point, shard) {
             return Err(format!(
-                "{path}: line {n}: point {} ({} seed {}) is not a point of the sweep its header describes ({}, {})\n  hint: the file was edited by hand; use another --out, or delete {path}",
+                "{path}: line {n}: point {} ({} seed {}) is not a point of the sweep its header describes ({}, {})\n  hint: the file was changed after the sweep wrote it; {}",
                 line.point,
                 line.sets.join(" "),
                 line.seed,
                 header.describe("grid"),
-                header.describe("shard")
+                header.describe("shard"),
+                rerun(path)
             ));
         }
         if let Some(prev) = lines.get(&line.point) {
@@ -393,21 +403,29 @@ pub fn read_results(path: &str) -> Result<Option<Results>, String> {
     }))
 }
 
+/// The hint for a file that cannot be read as a sweep's results.
+fn rerun(path: &str) -> String {
+    format!("run the sweep again into a new file (another --out), or delete {path} first")
+}
+
 fn parse_header(path: &str, first: &str) -> Result<Header, String> {
     let value: Option<serde_json::Value> = serde_json::from_str(first).ok();
     let format = value.as_ref().and_then(|v| v.get("costream_sweep"));
     let Some(format) = format else {
         return Err(format!(
-            "{path}: has no sweep header: its first line does not name the sweep its results belong to (a file written before costream recorded sweep headers, or not a sweep results file)\n  hint: use another --out, or delete {path} and run the sweep again"
+            "{path}: has no sweep header: its first line does not name the sweep its results belong to (a file written before costream recorded sweep headers, or not a sweep results file)\n  hint: {}", rerun(path)
         ));
     };
     if format.as_u64() != Some(u64::from(FORMAT)) {
         return Err(format!(
-            "{path}: line 1: a sweep results file of format {format}; costream {VERSION} reads format {FORMAT}\n  hint: use another --out, or delete {path} and run the sweep again"
+            "{path}: line 1: a sweep results file of format {format}; costream {VERSION} reads format {FORMAT}\n  hint: {}", rerun(path)
         ));
     }
     serde_json::from_str(first).map_err(|e| {
-        format!("{path}: line 1: the sweep header is damaged: {e}\n  hint: use another --out, or delete {path}")
+        format!(
+            "{path}: line 1: the sweep header is damaged: {e}\n  hint: {}",
+            rerun(path)
+        )
     })
 }
 
@@ -514,7 +532,7 @@ pub fn plan(
     for (i, a) in axes.iter().enumerate() {
         if let Some(b) = axes[..i].iter().find(|b| overlap(&a.key, &b.key)) {
             return Err(format!(
-                "--grid {a} and --grid {b}: both set {}; a field can be one axis only\n  hint: give its values in one --grid",
+                "--grid {b} and --grid {a}: both set {}; a field can be one axis only\n  hint: give its values in one --grid",
                 if a.key.len() >= b.key.len() { &a.key } else { &b.key }
             ));
         }
@@ -542,10 +560,16 @@ pub fn plan(
         .try_fold(1usize, |n, a| n.checked_mul(a.values.len()));
     let total = combos.and_then(|c| c.checked_mul(usize::try_from(seeds).ok()?));
     if !matches!(total, Some(t) if t <= MAX_SWEEP_POINTS) {
-        let shown = total.map_or("too many".to_string(), |t| t.to_string());
+        let count = |n: Option<usize>, one: &str| match n {
+            Some(1) => format!("1 {one}"),
+            Some(n) => format!("{n} {one}s"),
+            None => format!("too many {one}s"),
+        };
         return Err(format!(
-            "sweep: {} grid combinations × {seeds} seeds make {shown} points, more than a sweep may have ({MAX_SWEEP_POINTS})\n  hint: fewer --grid values or --seeds; split a larger study into several sweeps (each with its own --out)",
-            combos.map_or("too many".to_string(), |c| c.to_string())
+            "sweep: {} × {} make {}, more than a sweep may have ({MAX_SWEEP_POINTS})\n  hint: fewer --grid values or --seeds; split a larger study into several sweeps (each with its own --out)",
+            count(combos, "grid combination"),
+            count(usize::try_from(seeds).ok(), "seed"),
+            count(total, "point"),
         ));
     }
     let base = load_one(file, text, sets)?;
@@ -554,23 +578,20 @@ pub fn plan(
         format!("sweep --seeds {seeds}: the seeds from run.seed {seed0} would run past {}\n  hint: fewer --seeds, or --set run.seed to start lower", u64::MAX)
     })?;
     let seed_list: Vec<u64> = (seed0..end).collect();
-    // Each value alone first (the other axes at their first value), so that a bad value is
-    // named by itself; then every combination, since values can clash with each other.
+    // Each value alone first, so that a bad key or value is named by itself; then every
+    // combination, since values can clash with each other.
     let load = |extra: &[String]| {
         let mut all = sets.to_vec();
         all.extend_from_slice(extra);
         load_one(file, text, &all)
     };
-    let firsts: Vec<String> = axes
-        .iter()
-        .map(|a| format!("{}={}", a.key, a.values[0]))
-        .collect();
-    for (k, a) in axes.iter().enumerate() {
+    for a in &axes {
         for v in &a.values {
-            let mut extra = firsts.clone();
-            extra[k] = format!("{}={v}", a.key);
-            load(&extra).map_err(|e| {
-                format!("--grid {a}: the value {v} is refused (no point has run): {e}")
+            load(&[format!("{}={v}", a.key)]).map_err(|e| {
+                format!(
+                    "--grid {a}: `{}={v}` does not load (no point has run): {e}",
+                    a.key
+                )
             })?;
         }
     }
@@ -733,9 +754,10 @@ pub fn merge(inputs: &[(String, Results)]) -> Result<(Header, Vec<Line>), String
 /// each other, at most [`MISSING_SHOWN`]), and which shards are short or absent.
 fn missing_error(inputs: &[(String, Results)], points: &[Point], missing: &[&Point]) -> String {
     let mut s = format!(
-        "merge: the files do not cover the sweep: {} of its {} points are missing",
+        "merge: the files do not cover the sweep: {} of its {} points {} missing",
         missing.len(),
-        points.len()
+        points.len(),
+        if missing.len() == 1 { "is" } else { "are" }
     );
     let mut ranges: Vec<(usize, usize)> = Vec::new();
     for p in missing {
@@ -934,7 +956,7 @@ mod tests {
         let err = |grid: &[&str], seeds: u64| quick_plan(grid, seeds, None).unwrap_err();
         assert!(err(&["server.gomaxprocz=1,2"], 1).contains("gomaxprocz"));
         let e = err(&["server.gomaxprocs=1,abc"], 1);
-        assert!(e.contains("the value abc is refused"), "{e}");
+        assert!(e.contains("`server.gomaxprocs=abc` does not load"), "{e}");
         let e = err(&["server.gogc=50", "server.gogc=100"], 1);
         assert!(e.contains("one axis only"), "{e}");
         let e = err(&["server=1", "server.gogc=100"], 1);
@@ -942,9 +964,26 @@ mod tests {
         let e = err(&["rooms.count=1,2"], 1);
         assert!(e.contains("--set rooms.count=2"), "{e}");
         assert!(err(&["run.seed=1,2"], 1).contains("--seeds"));
+        // Values that load alone but not together.
+        let e = err(
+            &[
+                "receiver.min_delay=\"20ms\",\"500ms\"",
+                "receiver.max_delay=\"100ms\",\"1s\"",
+            ],
+            1,
+        );
+        assert!(
+            e.contains(
+                "the grid point `receiver.min_delay=\"500ms\" receiver.max_delay=\"100ms\"`"
+            ) && e.contains("receiver.min_delay"),
+            "{e}"
+        );
         assert!(err(&[], 0).contains("--seeds 0"));
         let e = err(&["server.gogc=1,2,3,4,5,6,7,8,9,10"], 20_000);
-        assert!(e.contains("200000 points") && e.contains("100000"), "{e}");
+        assert!(
+            e.contains("make 200000 points") && e.contains("(100000)"),
+            "{e}"
+        );
         let e = quick_plan(&[], 1, Some("3/2")).unwrap_err();
         assert!(e.contains("--shard"), "{e}");
     }
