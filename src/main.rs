@@ -77,6 +77,8 @@ enum Cmd {
     /// a JSON-lines file as they finish, so an interrupted sweep resumes. The file's first line
     /// names the sweep; a sweep only resumes into a file of the same sweep.
     Sweep {
+        /// Scenario file (TOML); `quickstart` for the embedded one. Its name gives the default
+        /// --out.
         file: String,
         /// An axis: --grid 'server.gomaxprocs=4,16' (repeatable; the first varies slowest).
         /// Every value is checked to load before any point runs.
@@ -123,7 +125,10 @@ enum Cmd {
     /// Join the shards of one sweep into one file in point order. Refuses files of different
     /// sweeps, and exits with status 2, listing the missing points, unless every point is there.
     Merge {
+        /// Results files written by `costream sweep --shard` (a shard may be given twice).
         files: Vec<String>,
+        /// The merged file, header and every point in point order (written only when the files
+        /// cover the whole sweep).
         #[arg(long)]
         out: String,
     },
