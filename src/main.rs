@@ -74,10 +74,14 @@ enum Cmd {
         sets: Vec<String>,
     },
     /// Run a parameter grid (every combination × seeds) in parallel; results are appended to
-    /// a JSON-lines file as they finish, so an interrupted sweep resumes.
+    /// a JSON-lines file as they finish, so an interrupted sweep resumes. The file's first line
+    /// names the sweep; a sweep only resumes into a file of the same sweep.
     Sweep {
+        /// Scenario file (TOML); `quickstart` for the embedded one. Its name gives the default
+        /// --out.
         file: String,
         /// An axis: --grid 'server.gomaxprocs=4,16' (repeatable; the first varies slowest).
+        /// Every value is checked to load before any point runs.
         #[arg(long = "grid", value_name = "KEY=V1,V2")]
         grid: Vec<String>,
         /// Seeds per point, from the scenario's run.seed.
@@ -86,12 +90,15 @@ enum Cmd {
         /// Threads (default: all cores).
         #[arg(long)]
         jobs: Option<usize>,
-        /// Results file (JSON lines).
-        #[arg(long, default_value = "sweep.jsonl")]
-        out: String,
+        /// Results file (JSON lines; default: <stem>.sweep.jsonl, or <stem>.sweep-IofN.jsonl
+        /// for --shard I/N, in the current folder, from the scenario file's name). A file of a
+        /// different sweep is refused.
+        #[arg(long)]
+        out: Option<String>,
         /// Run only shard i of n (every n-th point): --shard 2/3.
         #[arg(long)]
         shard: Option<String>,
+        /// Override a field for every point: --set rooms.count=6 (repeatable; not a --grid key).
         #[arg(long = "set", value_name = "KEY=VALUE")]
         sets: Vec<String>,
     },
@@ -115,9 +122,13 @@ enum Cmd {
         #[arg(long, requires = "real")]
         record: bool,
     },
-    /// Join sweep results (for example the shards of one sweep) into one file in point order.
+    /// Join the shards of one sweep into one file in point order. Refuses files of different
+    /// sweeps, and exits with status 2, listing the missing points, unless every point is there.
     Merge {
+        /// Results files written by `costream sweep --shard` (a shard may be given twice).
         files: Vec<String>,
+        /// The merged file, header and every point in point order (written only when the files
+        /// cover the whole sweep).
         #[arg(long)]
         out: String,
     },
@@ -234,49 +245,56 @@ fn sweep_cmd(
     grid: &[String],
     seeds: u64,
     jobs: Option<usize>,
-    out: &str,
+    out: Option<&str>,
     shard: Option<&str>,
     sets: &[String],
+    max_memory: Option<&str>,
 ) -> Result<(), String> {
-    use costream_model::sweep::{parse_shard, points, sweep, Axis};
+    use costream_model::sweep::{default_out, plan, resume, sweep};
     let text = read(file)?;
-    let base = costream_model::explore::load_one(file, &text, sets)?;
-    let axes: Vec<Axis> = grid.iter().map(|g| g.parse()).collect::<Result<_, _>>()?;
-    let seed0 = base.run.seed;
-    let seeds: Vec<u64> = (seed0..seed0 + seeds.max(1)).collect();
-    let all = points(&axes, &seeds);
-    let todo: Vec<_> = match shard {
-        None => all.clone(),
-        Some(s) => {
-            let (i, n) = parse_shard(s)?;
-            all.iter()
-                .filter(|p| p.index % n == i - 1)
-                .cloned()
-                .collect()
-        }
-    };
     let jobs = jobs_or_cores(jobs);
+    // Everything is checked before any point runs: the grid, the results file, the memory.
+    let plan = plan(file, &text, sets, grid, seeds, shard, jobs)?;
+    let out = out.map_or_else(|| default_out(file, plan.header.shard()), str::to_string);
+    check_output("--out", &out)?;
+    let have = resume(&out, &plan.header)?;
+    let mut heavy_sets = sets.to_vec();
+    heavy_sets.extend(plan.heaviest.0.iter().cloned());
+    let jobs = admit_jobs(file, &heavy_sets, &plan.heaviest.1, false, jobs, max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let lines = sweep(file, &text, sets, &todo, out, jobs, |done, total| {
-        if bar {
-            let w = 30;
-            let k = done * w / total.max(1);
-            eprint!(
-                "\rsweep [{}{}] {done}/{total} points",
-                "=".repeat(k),
-                " ".repeat(w - k)
-            );
-        }
-    })?;
+    let lines = sweep(
+        file,
+        &text,
+        sets,
+        &plan.header,
+        have,
+        &plan.todo,
+        &out,
+        jobs,
+        |done, total| {
+            if bar {
+                let w = 30;
+                let k = done * w / total.max(1);
+                eprint!(
+                    "\rsweep [{}{}] {done}/{total} points",
+                    "=".repeat(k),
+                    " ".repeat(w - k)
+                );
+            }
+        },
+    )?;
     if bar {
         eprint!("\r{:60}\r", "");
     }
     println!(
         "{}: {} of {} points{} in {out}",
-        base.name,
+        plan.base.name,
         lines.len(),
-        all.len(),
-        shard.map_or(String::new(), |s| format!(" (shard {s})"))
+        plan.todo.len(),
+        shard.map_or(String::new(), |s| format!(
+            " of shard {s} (the sweep has {})",
+            plan.all.len()
+        ))
     );
     let cols = [
         "audio.p99_ms",
@@ -327,28 +345,27 @@ fn conformance_cmd(
 }
 
 fn merge_cmd(files: &[String], out: &str) -> Result<(), String> {
-    use costream_model::sweep::{canonical, read_lines};
-    let mut all: std::collections::BTreeMap<usize, costream_model::sweep::Line> =
-        Default::default();
+    use costream_model::sweep::{canonical, merge, read_results, write_atomic};
+    let mut inputs = Vec::new();
     for f in files {
-        if !std::path::Path::new(f).exists() {
-            return Err(format!("{f}: no such results file"));
-        }
-        for l in read_lines(f)? {
-            if let Some(prev) = all.get(&l.point) {
-                if prev != &l {
-                    return Err(format!(
-                        "{f}: point {} differs from another file's (digest {} vs {}); were these shards of one sweep?",
-                        l.point, l.digest, prev.digest
-                    ));
-                }
+        match read_results(f)? {
+            Some(r) => inputs.push((f.clone(), r)),
+            None if std::path::Path::new(f).exists() => {
+                return Err(format!(
+                    "{f}: is empty: it has no sweep header, so it is no sweep's results\n  hint: merge the files `costream sweep` wrote"
+                ))
             }
-            all.insert(l.point, l);
+            None => return Err(format!("{f}: no such results file")),
         }
     }
-    std::fs::write(out, canonical(all.into_values().collect()))
-        .map_err(|e| format!("{out}: cannot write: {e}"))?;
-    println!("merged {} files into {out}", files.len());
+    check_output("--out", out)?;
+    let (header, lines) = merge(&inputs)?;
+    let n = lines.len();
+    write_atomic(out, &canonical(&header, lines))?;
+    println!(
+        "merged {} files into {out}: all {n} points of the sweep",
+        files.len()
+    );
     Ok(())
 }
 
@@ -878,7 +895,16 @@ fn main() -> ExitCode {
             out,
             shard,
             sets,
-        }) => sweep_cmd(&file, &grid, seeds, jobs, &out, shard.as_deref(), &sets),
+        }) => sweep_cmd(
+            &file,
+            &grid,
+            seeds,
+            jobs,
+            out.as_deref(),
+            shard.as_deref(),
+            &sets,
+            max_memory,
+        ),
         Some(Cmd::Merge { files, out }) => merge_cmd(&files, &out),
         Some(Cmd::Conformance {
             only,

@@ -279,12 +279,13 @@ fn sweep_results_do_not_depend_on_threads_or_shards() {
     ]);
     assert_eq!(code, 0, "{err}");
     let one = std::fs::read(path("one")).unwrap();
-    assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 8);
+    // The header, then the eight points.
+    assert_eq!(one.iter().filter(|&&b| b == b'\n').count(), 9);
     assert_eq!(one, std::fs::read(path("many")).unwrap());
     assert_eq!(one, std::fs::read(path("merged")).unwrap());
     // Interrupted after three points and a torn fourth line: the rerun finishes the rest.
     let text = String::from_utf8(one.clone()).unwrap();
-    let mut partial: String = text.lines().take(3).map(|l| format!("{l}\n")).collect();
+    let mut partial: String = text.lines().take(4).map(|l| format!("{l}\n")).collect();
     partial.push_str("{\"point\":3,\"se");
     std::fs::write(path("resumed"), partial).unwrap();
     let out = sweep(&path("resumed"), &[]);
