@@ -171,7 +171,7 @@ fn field_words(field: &str) -> Option<&'static str> {
         "rooms.listeners" => "a whole number of listeners per room between 0 and 100000",
         "audio.fps" => "a whole number of audio frames per second between 1 and 1000",
         "video.fps" => "a whole number of video frames per second between 1 and 240",
-        "run.seed" => "a whole number from 0 to 18446744073709551615",
+        "run.seed" => "a whole number from 0 to 9223372036854775807 (TOML's largest integer)",
         "run.max_events" => "a whole number of events, at least 1",
         "receiver.window" => "a whole number of packets between 1 and 100000",
         "forwarding.channel_capacity" => "a whole number of slots between 0 and 1048576",
@@ -190,7 +190,8 @@ fn type_words(expected: &str) -> String {
         "u8" => whole("255"),
         "u16" => whole("65535"),
         "u32" => whole("4294967295"),
-        "u64" | "usize" => whole("18446744073709551615"),
+        // TOML integers are signed 64-bit: larger ones arrive as text or not at all.
+        "u64" | "usize" => whole("9223372036854775807"),
         "i32" | "i64" => "a whole number".into(),
         "f32" | "f64" => "a number, such as 0.5".into(),
         "a boolean" => "true or false".into(),
@@ -248,7 +249,13 @@ pub(crate) fn humanise(field: &str, serde_msg: &str) -> Option<(String, Option<S
         .map(str::to_string)
         .unwrap_or_else(|| type_words(expected));
     let found = found_words(found);
-    let hint = if found.ends_with("(text)") && !what.contains("text") && !what.contains('"') {
+    let digits = found
+        .strip_suffix(" (text)")
+        .map(|t| t.trim_matches('"').trim_start_matches('-'))
+        .is_some_and(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()));
+    let hint = if digits {
+        Some("this whole number is too large for TOML's 64-bit integers".to_string())
+    } else if found.ends_with("(text)") && !what.contains("text") && !what.contains('"') {
         Some("write the value without quotes".to_string())
     } else if what.starts_with("a whole number") && found.contains('.') {
         Some("drop the fraction".to_string())
