@@ -140,7 +140,7 @@ fn scenario_for(p: &Plan) -> scenario::Scenario {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 12,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(12),
         ..ProptestConfig::default()
     })]
 
@@ -190,7 +190,7 @@ proptest! {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 12,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|s| s.parse().ok()).unwrap_or(12),
         ..ProptestConfig::default()
     })]
 
