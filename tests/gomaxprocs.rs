@@ -1,4 +1,4 @@
-//! Seed 4.1: GOMAXPROCS at run time, the CPU topology and the tuner.
+//! §4.1: GOMAXPROCS at run time, the CPU topology and the tuner.
 
 use costream_model::scenario::{self, QUICKSTART};
 use costream_model::workload::{self, Ran};

@@ -697,7 +697,7 @@ fn strip(values: &[f64], width: usize, ramp: &[char]) -> String {
         .collect()
 }
 
-/// Seed 3.1's lifecycle view: the goroutine count over time, and per class the share of time in
+/// §3.1's lifecycle view: the goroutine count over time, and per class the share of time in
 /// each state with a heat strip of the running share over time.
 fn census_section(s: &mut String, sim: &Sim) {
     sim.runtime(0, |rt| {
@@ -744,10 +744,10 @@ fn census_section(s: &mut String, sim: &Sim) {
             ]);
         }
         s.push_str(&t.render("  "));
-        // Seed 3.1's table: mean residence per lifecycle phase, and its share of transitions.
+        // §3.1's table: mean residence per lifecycle phase, and its share of transitions.
         let _ = writeln!(
             s,
-            "\nlifecycle phases (seed 3.1): mean time per phase, share of all phase transitions"
+            "\nlifecycle phases (§3.1): mean time per phase, share of all phase transitions"
         );
         let mut head = vec!["class"];
         head.extend(crate::goruntime::census::PHASES);

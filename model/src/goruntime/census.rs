@@ -1,5 +1,5 @@
 //! Goroutine census: the goroutine count over time and, per goroutine class (the function it
-//! runs), the time spent runnable, running and waiting in each time bucket (seed chapter 3.1's
+//! runs), the time spent runnable, running and waiting in each time bucket (§3.1's
 //! lifecycle heat map). Updated on every status change at O(1) cost (one bucket, usually).
 
 use super::proc::Runtime;
@@ -18,11 +18,11 @@ pub struct ClassCensus {
     pub buckets: Vec<[u64; 3]>,
     pub max_live: u64,
     pub live: u64,
-    /// Seed 3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
+    /// §3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
     pub phases: [(u64, u64); 4],
 }
 
-/// The lifecycle phases of seed 3.1's table: created → first run (time runnable), running →
+/// The lifecycle phases of §3.1's table: created → first run (time runnable), running →
 /// blocked (one run segment that ends in a block), blocked → woken (time waiting), last
 /// woken → destroyed.
 pub const PHASES: [&str; 4] = ["create → run", "run → block", "block → wake", "wake → exit"];

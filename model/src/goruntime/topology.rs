@@ -1,4 +1,4 @@
-//! The host's CPU topology, as `/sys/devices/system/cpu/cpu*/topology` describes it (seed 4.1):
+//! The host's CPU topology, as `/sys/devices/system/cpu/cpu*/topology` describes it (§4.1):
 //! sockets, L3 domains per socket, cores per L3 domain, hardware threads per core, and CPUs
 //! taken offline at given times. Linux numbers the first hardware thread of every core first
 //! (cpu = thread × cores + core), so `cpu` and `cpu + cores` are SMT siblings.

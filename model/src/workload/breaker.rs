@@ -1,4 +1,4 @@
-//! Seed chapter 4.4: a circuit breaker around calls to a downstream service whose latency and
+//! §4.4: a circuit breaker around calls to a downstream service whose latency and
 //! error rate are faulted on a schedule, with a context timeout per call and a degraded path
 //! while the breaker refuses. The Go program:
 //!

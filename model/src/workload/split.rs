@@ -1,4 +1,4 @@
-//! Seed 3.3's split scheduling: audio forwarded by resident goroutines locked to their threads
+//! §3.3's split scheduling: audio forwarded by resident goroutines locked to their threads
 //! (`runtime.LockOSThread`), video by a per-stream pool of workers that a scaler sizes from the
 //! frame rate it measures. The seed's controller, as the model runs it:
 //!
