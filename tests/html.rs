@@ -75,3 +75,33 @@ fn html_report_is_well_formed_and_has_every_plot() {
     balanced(&html).unwrap();
     assert!(html.contains("Latency CDF"));
 }
+
+/// Headers are built from the effective scenario: after `--set rooms.count=1000` neither the
+/// text report nor the HTML page repeats the file's "one room".
+#[test]
+fn headers_follow_set_overrides() {
+    let sets = vec![
+        "rooms.count=1000".to_string(),
+        "run.duration=\"100ms\"".to_string(),
+    ];
+    let sc = scenario::load("quickstart", scenario::QUICKSTART, &sets).unwrap();
+    let ran = workload::run(&sc, 1, |_, _| {});
+    let text = costream_model::report::report(&sc, 1, "", &ran);
+    let head: String = text.lines().take(3).collect::<Vec<_>>().join("\n");
+    assert!(head.contains("1000 rooms × 2 hosts"), "{head}");
+    assert!(head.contains("--set rooms.count=1000"), "{head}");
+    assert!(!text.contains("one room"), "{head}");
+    let html = html_report(&sc, 1, "", &ran);
+    let header = &html[html.find("<header>").unwrap()..html.find("</header>").unwrap()];
+    assert!(header.contains("1000 rooms × 2 hosts"), "{header}");
+    assert!(!html.contains("one room"), "{header}");
+    // Without overrides the file's description is the header, and one room is one room.
+    let sc = scenario::load("quickstart", scenario::QUICKSTART, &[]).unwrap();
+    let ran = workload::run(&sc, 1, |_, _| {});
+    let text = costream_model::report::report(&sc, 1, "", &ran);
+    assert!(
+        text.starts_with("costream · quickstart — one room"),
+        "{text}"
+    );
+    assert!(text.contains("\n1 room × 2 hosts"), "{text}");
+}

@@ -231,13 +231,15 @@ pub fn html_report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         body += &heat_map("Goroutine lifecycle: share of each class's time running", &rows);
     });
     let text = crate::report::report(sc, seed, label, ran);
+    let mut head = crate::report::header(sc, seed, label, ran).into_iter();
+    let title = head.next().unwrap_or_default();
+    let lines: String = head.map(|l| format!("<p>{}</p>", esc(&l))).collect();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>costream · {name}</title>\
-<style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:24px auto;color:#222}}pre{{font-size:11px;overflow-x:auto;background:#f7f7f7;padding:8px}}h3{{margin:24px 0 4px}}</style></head>\
-<body><h1>costream · {name}</h1><p>{desc}</p><p>seed {seed} · {label} · digest <code>{digest:016x}</code> · {end}</p>{body}<h2>Report</h2><pre>{text}</pre></body></html>\n",
+<style>body{{font-family:system-ui,sans-serif;max-width:980px;margin:24px auto;color:#222}}pre{{font-size:11px;overflow-x:auto;background:#f7f7f7;padding:8px}}h3{{margin:24px 0 4px}}header p{{margin:2px 0}}</style></head>\
+<body><header><h1>{title}</h1>{lines}<p>digest <code>{digest:016x}</code> · {end}</p></header>{body}<h2>Report</h2><pre>{text}</pre></body></html>\n",
         name = esc(&sc.name),
-        desc = esc(&sc.description),
-        label = esc(label),
+        title = esc(&title),
         digest = ran.out.digest,
         end = esc(&ran.out.end.to_string()),
         text = esc(&text),

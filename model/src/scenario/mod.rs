@@ -129,9 +129,11 @@ pub fn load_variants(
     let (mut value, origin) = parse_with_overrides(file, text, overrides)?;
     let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
     let Some(matrix) = matrix else {
+        let mut scenario = finish(&origin, value)?;
+        scenario.overrides = overrides.to_vec();
         return Ok(vec![Variant {
             label: String::new(),
-            scenario: finish(&origin, value)?,
+            scenario,
         }]);
     };
     let bad = |field: String, problem: &str| ScenarioError {
@@ -171,7 +173,8 @@ pub fn load_variants(
         }
         label.reverse();
         let label = label.join(", ");
-        let sc = finish(&format!("{origin} [{label}]"), v)?;
+        let mut sc = finish(&format!("{origin} [{label}]"), v)?;
+        sc.overrides = overrides.to_vec();
         out.push(Variant {
             label,
             scenario: sc,
@@ -199,7 +202,9 @@ fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
 /// table is refused here: use [`load_variants`].
 pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
     let (value, origin) = parse_with_overrides(file, text, overrides)?;
-    finish(&origin, value)
+    let mut sc = finish(&origin, value)?;
+    sc.overrides = overrides.to_vec();
+    Ok(sc)
 }
 
 /// The scenario's TOML tree with the `--set` overrides applied (not yet validated).

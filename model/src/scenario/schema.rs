@@ -49,6 +49,10 @@ pub struct Scenario {
     pub forwarding: ForwardingSection,
     #[serde(default)]
     pub degrade: DegradeSection,
+    /// The `--set` overrides applied on top of the file (not a TOML key): reports name them,
+    /// and leave out the file's `description`, which was written for the file's own values.
+    #[serde(skip)]
+    pub overrides: Vec<String>,
 }
 
 /// Degradation on the media path when the server saturates (room workload): a gobreaker around
