@@ -236,7 +236,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         }
     }
     runtime_section(&mut s, &ran.sim, &ran.out);
-    census_section(&mut s, &ran.sim);
+    census_section(&mut s, &ran.sim, ran.out.now);
     gc_section(&mut s, &ran.sim, &ran.out);
     let out = &ran.out;
     let _ = writeln!(
@@ -728,13 +728,13 @@ fn strip(values: &[f64], width: usize, ramp: &[char]) -> String {
 
 /// §3.1's lifecycle view: the goroutine count over time, and per class the share of time in
 /// each state with a heat strip of the running share over time.
-fn census_section(s: &mut String, sim: &Sim) {
+fn census_section(s: &mut String, sim: &Sim, end: SimTime) {
     sim.runtime(0, |rt| {
         let classes = rt.census_classes();
         if classes.is_empty() {
             return;
         }
-        let live = rt.census_live_max();
+        let live = rt.census_live_series(end);
         let peak = live.iter().copied().max().unwrap_or(0).max(1);
         let spark: Vec<f64> = live.iter().map(|&n| n as f64 / peak as f64).collect();
         let ramp = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -760,7 +760,7 @@ fn census_section(s: &mut String, sim: &Sim) {
                 .iter()
                 .fold([0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
             let all = (tot[0] + tot[1] + tot[2]).max(1) as f64;
-            let heat = c.running_share();
+            let heat = c.running_share_to(end);
             t.row(vec![
                 c.name.to_string(),
                 c.created.to_string(),
