@@ -347,7 +347,13 @@ fn breaker_states_and_outcomes_are_plotted() {
 /// Each workload opens with its main result as a headline plot.
 #[test]
 fn every_workload_has_a_headline_plot() {
-    let cases: [(&str, &str, &[&str], &[&str]); 7] = [
+    let cases: [(&str, &str, &[&str], &[&str]); 8] = [
+        (
+            "quickstart.toml",
+            scenario::QUICKSTART,
+            &["forwarding.architecture=\"split\"", "video.enabled=true"],
+            &["latency-audio", "video-workers"],
+        ),
         (
             "quickstart.toml",
             scenario::QUICKSTART,

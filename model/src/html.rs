@@ -558,6 +558,26 @@ fn headline(sc: &Scenario, ran: &Ran) -> (String, String) {
                 "Server latency tail: arrival → forwarded",
                 &m.forward_latency,
             );
+            if sc.forwarding.architecture == crate::scenario::Architecture::Split {
+                let w = &m.video_workers;
+                let changes: Vec<(f64, f64)> = w
+                    .points
+                    .iter()
+                    .map(|&(t, n)| (t.since_start().as_secs_f64(), n as f64))
+                    .collect();
+                let mut p = time_plot(
+                    "video-workers",
+                    "Elastic video workers over time",
+                    "workers alive",
+                    end,
+                    vec![("video workers".into(), held_steps(0.0, &changes, end))],
+                );
+                p.note = format!(
+                    "{} started, {} stopped, peak {}",
+                    w.started, w.stopped, w.max
+                );
+                s += &p.render();
+            }
             if sc.degrade.enabled {
                 s += &lanes_plot(
                     "video-breaker",
