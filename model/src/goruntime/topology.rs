@@ -187,7 +187,7 @@ pub enum TunerPolicy {
     Online,
     /// Online CPUs capped by the cgroup quota, rounded up (Go 1.25's container-aware default).
     Quota,
-    /// The seed's `detectOptimalP`: min(online physical cores × 2, 128), capped by online CPUs
+    /// The article's `detectOptimalP`: min(online physical cores × 2, 128), capped by online CPUs
     /// and the quota, then cut to whole L3 domains so Ps share as few as possible.
     Topology,
 }
@@ -197,7 +197,7 @@ pub enum TunerPolicy {
 #[serde(deny_unknown_fields, default)]
 pub struct TunerConfig {
     pub policy: TunerPolicy,
-    /// How often it re-reads the topology (the seed: every 5 s).
+    /// How often it re-reads the topology (the article: every 5 s).
     #[serde(with = "crate::scenario::dur")]
     pub period: SimDuration,
 }
