@@ -1,4 +1,4 @@
-//! Seed 4.4: a circuit breaker around a faulted downstream, run through the whole runtime
+//! §4.4: a circuit breaker around a faulted downstream, run through the whole runtime
 //! (ticker, a goroutine per request, context.WithTimeout, select).
 
 use costream_model::scenario;

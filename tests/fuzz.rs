@@ -194,7 +194,7 @@ proptest! {
         ..ProptestConfig::default()
     })]
 
-    /// Leak injection: seed 4.3's signalling server, buggy or fixed, under random loads. The
+    /// Leak injection: §4.3's signalling server, buggy or fixed, under random loads. The
     /// buggy one leaks exactly one reader per session, found by both detectors; the fixed one
     /// leaks nothing.
     #[test]

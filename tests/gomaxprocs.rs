@@ -1,4 +1,4 @@
-//! Seed 4.1: GOMAXPROCS at run time, the CPU topology and the tuner.
+//! §4.1: GOMAXPROCS at run time, the CPU topology and the tuner.
 
 use costream_model::scenario::{self, QUICKSTART};
 use costream_model::workload::{self, Ran};
@@ -57,7 +57,7 @@ fn steals_cross_domains_only_when_ps_span_them() {
     assert_eq!((l3, socket), (0, 0));
 }
 
-/// The seed's policy keeps whole L3 domains under the cap: 16 (one domain) for a 20-CPU quota.
+/// The article's policy keeps whole L3 domains under the cap: 16 (one domain) for a 20-CPU quota.
 #[test]
 fn topology_tuner_rounds_to_whole_l3_domains() {
     let r = run(&[

@@ -1,4 +1,4 @@
-//! Seed 4.3: the buggy signalling session leaks on every one of 1,000 seeds, the fix on none.
+//! §4.3: the buggy signalling session leaks on every one of 1,000 seeds, the fix on none.
 
 use costream_model::leak::LeakKind;
 use costream_model::scenario;
@@ -41,7 +41,7 @@ fn buggy_leaks_on_every_seed_fixed_on_none() {
     }
 }
 
-/// Seed 3.1's lifecycle phases: every goroutine is counted once entering its first run and
+/// §3.1's lifecycle phases: every goroutine is counted once entering its first run and
 /// once leaving; a reader's run before it blocks is its message's processing CPU.
 #[test]
 fn lifecycle_phases_count_every_goroutine_and_time_its_runs() {

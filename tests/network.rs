@@ -1,4 +1,4 @@
-//! Rooms over the network: losses, partitions, batched reads and seed 2.3's hand-off.
+//! Rooms over the network: losses, partitions, batched reads and §2.3's hand-off.
 
 use costream_model::media::rtp::MediaKind;
 use costream_model::scenario::{self, QUICKSTART};
@@ -78,7 +78,7 @@ fn a_clog_delays_without_loss() {
     assert!(q.packets_late > 0, "{} late", q.packets_late);
 }
 
-/// Seed 2.3: a blocking hand-off never drops at the server but delivers later; a non-blocking
+/// §2.3: a blocking hand-off never drops at the server but delivers later; a non-blocking
 /// one drops what the channel cannot hold and keeps delay lower.
 #[test]
 fn blocking_vs_nonblocking_handoff() {
@@ -181,7 +181,7 @@ fn two_go_runtimes_exchange_datagrams() {
     }
 }
 
-/// Seed 2.4: Gosched in low-priority loops lets timer-driven high-priority work in; without it
+/// §2.4: Gosched in low-priority loops lets timer-driven high-priority work in; without it
 /// requests wait for sysmon's preemption (10-20 ms) and most ticks are dropped.
 #[test]
 fn gosched_in_low_priority_loops_cuts_request_latency() {
@@ -211,7 +211,7 @@ fn gosched_in_low_priority_loops_cuts_request_latency() {
     assert!(every10.2 < 2_000_000 && every10.1 > 950, "{every10:?}");
 }
 
-/// Seed 3.2: a worker pool fed through a ring buffer forwards the same packets as a goroutine
+/// §3.2: a worker pool fed through a ring buffer forwards the same packets as a goroutine
 /// per stream, with a recvLoop per stream plus the pool instead of two goroutines per stream,
 /// and drops at the ring when it is too small.
 #[test]
@@ -296,7 +296,7 @@ fn shedding_video_on_a_saturated_server_keeps_audio_on_time() {
     assert!(p99_on < p99_off, "forward P99 {p99_on} vs {p99_off}");
 }
 
-/// Seed 3.3's split architecture: audio forwarders locked to their threads, and per video
+/// §3.3's split architecture: audio forwarders locked to their threads, and per video
 /// stream a scaler that runs one worker per 15 fps: two at 30 fps, one after the publishers
 /// drop to 15 fps.
 #[test]

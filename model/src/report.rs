@@ -71,17 +71,25 @@ fn us(ns: u64) -> String {
     format!("{:.1}", ns as f64 / 1e3)
 }
 
-/// The full report of one run: what the workload measured, the runtime, the GC, the end.
-pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
-    let mut s = String::new();
-    let desc = if sc.description.is_empty() {
-        String::new()
+/// The report's header: the scenario's name, the variant, the `--set` overrides, the seed and
+/// the workload's parameters, all from the effective scenario (after overrides and the matrix).
+/// The file's `description` is shown only when no `--set` changed the file, as it was written
+/// for the file's own values ("one room" is wrong after `--set rooms.count=1000`).
+pub fn header(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !sc.overrides.is_empty() {
+        lines.push(format!(
+            "costream · {} — with --set {}",
+            sc.name,
+            sc.overrides.join(", ")
+        ));
+    } else if sc.description.is_empty() {
+        lines.push(format!("costream · {}", sc.name));
     } else {
-        format!(" — {}", sc.description)
-    };
-    let _ = writeln!(s, "costream · {}{desc}", sc.name);
+        lines.push(format!("costream · {} — {}", sc.name, sc.description));
+    }
     if !label.is_empty() {
-        let _ = writeln!(s, "variant: {label}");
+        lines.push(format!("variant: {label}"));
     }
     let gogc = match sc.server.gogc {
         GcPercent::Percent(p) => p.to_string(),
@@ -92,39 +100,105 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
     } else {
         format!("{} MiB", mib(sc.server.gomemlimit as u64))
     };
-    let _ = writeln!(
-        s,
+    lines.push(format!(
         "seed {seed} · {} simulated · GOMAXPROCS {} · GOGC {gogc} · GOMEMLIMIT {limit}",
         ran.out.now.since_start(),
         sc.server.gomaxprocs
-    );
+    ));
+    lines.extend(summary(sc, ran));
+    lines
+}
+
+/// What the workload ran, from the effective scenario: one line, and one per breaker fault.
+fn summary(sc: &Scenario, ran: &Ran) -> Vec<String> {
+    match &ran.measured {
+        Measured::Room(_) => vec![room_summary(sc)],
+        Measured::Alloc => {
+            let a = &sc.alloc;
+            let (cycles, total) = ran.sim.runtime(0, |rt| {
+                (rt.gc_stats().cycles.len(), rt.gc_stats().total_alloc)
+            });
+            vec![format!(
+                "allocation loop: {} MiB live ({}), {} MiB allocated in {} B objects → {cycles} GC cycles ({} MiB allocated per cycle)",
+                mib(a.live),
+                if a.live_scan { "scanned" } else { "noscan" },
+                mib(total),
+                a.object,
+                if cycles == 0 { "-".to_string() } else { mib(total / cycles as u64) }
+            )]
+        }
+        Measured::Burst(_) => {
+            let b = &sc.burst;
+            vec![format!(
+                "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
+                b.requests,
+                b.interval,
+                b.buffer >> 10,
+                if b.pool { "sync.Pool" } else { "fresh allocation" },
+                b.garbage >> 10,
+                b.cpu,
+                mib(b.live)
+            )]
+        }
+        Measured::Signalling(m) => vec![format!(
+            "signalling sessions ({}): {} sessions, {} messages",
+            if sc.signalling.fixed {
+                "fixed: ctx.Done, bounded inbound, close on exit"
+            } else {
+                "buggy: reader never sees its session end"
+            },
+            m.sessions,
+            m.messages
+        )],
+        Measured::Breaker(_) => {
+            let b = &sc.breaker;
+            let mut v = vec![format!(
+                "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
+                b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
+            )];
+            for f in &b.faults {
+                v.push(format!(
+                    "  fault {}–{}: +{} latency, {:.0}% errors",
+                    f.from,
+                    f.until,
+                    f.extra_latency,
+                    100.0 * f.error_rate
+                ));
+            }
+            v
+        }
+        Measured::Gosched(_) => {
+            let g = &sc.gosched;
+            let every = if g.every == 0 {
+                "never".to_string()
+            } else {
+                format!("every {} messages", g.every)
+            };
+            vec![format!(
+                "{} low-priority loops ({} per message, Gosched {every}) · a {} request every {}",
+                g.loops, g.message_cpu, g.request_cpu, g.request_interval
+            )]
+        }
+    }
+}
+
+/// The full report of one run: what the workload measured, the runtime, the GC, the end.
+pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
+    let mut s = String::new();
+    for line in header(sc, seed, label, ran) {
+        let _ = writeln!(s, "{line}");
+    }
     match &ran.measured {
         Measured::Room(m) => {
             let now = ran.out.now;
             let cpu = ran.sim.runtime(0, |rt| rt.cpu_used_ns(now));
             room_section(&mut s, sc, &m.borrow(), cpu, now)
         }
-        Measured::Alloc => alloc_section(&mut s, sc, &ran.sim),
-        Measured::Burst(m) => burst_section(&mut s, sc, &m.borrow()),
-        Measured::Signalling(m) => signalling_section(&mut s, sc, m),
+        Measured::Alloc => {}
+        Measured::Burst(m) => burst_section(&mut s, &m.borrow()),
+        Measured::Signalling(m) => signalling_section(&mut s, m),
         Measured::Breaker(m) => {
             let m = m.borrow();
-            let b = &sc.breaker;
-            let _ = writeln!(
-                s,
-                "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
-                b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
-            );
-            for f in &b.faults {
-                let _ = writeln!(
-                    s,
-                    "  fault {}–{}: +{} latency, {:.0}% errors",
-                    f.from,
-                    f.until,
-                    f.extra_latency,
-                    100.0 * f.error_rate
-                );
-            }
             let _ = writeln!(s, "\nrequests");
             let mut t = Table::new(&[
                 "requests",
@@ -151,17 +225,6 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         }
         Measured::Gosched(m) => {
             let m = m.borrow();
-            let g = &sc.gosched;
-            let every = if g.every == 0 {
-                "never".to_string()
-            } else {
-                format!("every {} messages", g.every)
-            };
-            let _ = writeln!(
-                s,
-                "{} low-priority loops ({} per message, Gosched {every}) · a {} request every {}",
-                g.loops, g.message_cpu, g.request_cpu, g.request_interval
-            );
             let _ = writeln!(
                 s,
                 "\nrequests: {} handled · low-priority messages: {}",
@@ -173,7 +236,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
         }
     }
     runtime_section(&mut s, &ran.sim, &ran.out);
-    census_section(&mut s, &ran.sim);
+    census_section(&mut s, &ran.sim, ran.out.now);
     gc_section(&mut s, &ran.sim, &ran.out);
     let out = &ran.out;
     let _ = writeln!(
@@ -188,13 +251,8 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
     s
 }
 
-fn room_section(
-    s: &mut String,
-    sc: &Scenario,
-    m: &crate::workload::room::RoomMetrics,
-    cpu_ns: u64,
-    end: SimTime,
-) {
+/// The room workload's parameters: rooms, hosts, listeners, media and the architecture.
+fn room_summary(sc: &Scenario) -> String {
     let handoff = match sc.forwarding.handoff {
         Handoff::Blocking => "blocking",
         Handoff::Nonblocking => "non-blocking (drop when full)",
@@ -231,18 +289,33 @@ fn room_section(
                 if f.nack { "on" } else { "off" }
             ),
         };
-    let _ = writeln!(
-        s,
-        "{} room(s) × {} hosts{} · audio {} fps · {arch}",
-        sc.rooms.count,
-        sc.rooms.hosts_per_room,
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let video = if sc.video.enabled {
+        format!(" · video {} fps", sc.video.fps)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} × {}{} · audio {} fps{video} · {arch}",
+        plural(sc.rooms.count, "room", "rooms"),
+        plural(sc.rooms.hosts_per_room, "host", "hosts"),
         if sc.rooms.listeners > 0 {
-            format!(" + {} listeners", sc.rooms.listeners)
+            format!(" + {}", plural(sc.rooms.listeners, "listener", "listeners"))
         } else {
             String::new()
         },
         sc.audio.fps
-    );
+    )
+}
+
+fn room_section(
+    s: &mut String,
+    sc: &Scenario,
+    m: &crate::workload::room::RoomMetrics,
+    cpu_ns: u64,
+    end: SimTime,
+) {
+    let f = &sc.forwarding;
     let _ = writeln!(s, "\nframes");
     let mut t = Table::new(&[
         "published",
@@ -498,35 +571,7 @@ fn latency_row(name: &str, h: &Histogram<u64>) -> Vec<String> {
     ]
 }
 
-fn alloc_section(s: &mut String, sc: &Scenario, sim: &Sim) {
-    let a = &sc.alloc;
-    let (cycles, total) = sim.runtime(0, |rt| {
-        (rt.gc_stats().cycles.len(), rt.gc_stats().total_alloc)
-    });
-    let _ = writeln!(
-        s,
-        "allocation loop: {} MiB live ({}), {} MiB allocated in {} B objects → {cycles} GC cycles ({} MiB allocated per cycle)",
-        mib(a.live),
-        if a.live_scan { "scanned" } else { "noscan" },
-        mib(total),
-        a.object,
-        if cycles == 0 { "-".to_string() } else { mib(total / cycles as u64) }
-    );
-}
-
-fn burst_section(s: &mut String, sc: &Scenario, m: &crate::workload::burst::BurstMetrics) {
-    let b = &sc.burst;
-    let _ = writeln!(
-        s,
-        "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
-        b.requests,
-        b.interval,
-        b.buffer >> 10,
-        if b.pool { "sync.Pool" } else { "fresh allocation" },
-        b.garbage >> 10,
-        b.cpu,
-        mib(b.live)
-    );
+fn burst_section(s: &mut String, m: &crate::workload::burst::BurstMetrics) {
     let _ = writeln!(s, "\nrequests: {} in {} bursts", m.requests, m.bursts);
     let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
     t.row(latency_row("burst start → done", &m.latency));
@@ -548,23 +593,7 @@ fn burst_section(s: &mut String, sc: &Scenario, m: &crate::workload::burst::Burs
     );
 }
 
-fn signalling_section(
-    s: &mut String,
-    sc: &Scenario,
-    m: &crate::workload::signalling::SignallingMetrics,
-) {
-    let g = &sc.signalling;
-    let _ = writeln!(
-        s,
-        "signalling sessions ({}): {} sessions, {} messages",
-        if g.fixed {
-            "fixed: ctx.Done, bounded inbound, close on exit"
-        } else {
-            "buggy: reader never sees its session end"
-        },
-        m.sessions,
-        m.messages
-    );
+fn signalling_section(s: &mut String, m: &crate::workload::signalling::SignallingMetrics) {
     for (title, leaks) in [
         (
             "goroutines still alive when main returned (goleak-style)",
@@ -697,15 +726,15 @@ fn strip(values: &[f64], width: usize, ramp: &[char]) -> String {
         .collect()
 }
 
-/// Seed 3.1's lifecycle view: the goroutine count over time, and per class the share of time in
+/// §3.1's lifecycle view: the goroutine count over time, and per class the share of time in
 /// each state with a heat strip of the running share over time.
-fn census_section(s: &mut String, sim: &Sim) {
+fn census_section(s: &mut String, sim: &Sim, end: SimTime) {
     sim.runtime(0, |rt| {
         let classes = rt.census_classes();
         if classes.is_empty() {
             return;
         }
-        let live = rt.census_live_max();
+        let live = rt.census_live_series(end);
         let peak = live.iter().copied().max().unwrap_or(0).max(1);
         let spark: Vec<f64> = live.iter().map(|&n| n as f64 / peak as f64).collect();
         let ramp = [' ', '▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
@@ -731,7 +760,7 @@ fn census_section(s: &mut String, sim: &Sim) {
                 .iter()
                 .fold([0; 3], |a, b| [a[0] + b[0], a[1] + b[1], a[2] + b[2]]);
             let all = (tot[0] + tot[1] + tot[2]).max(1) as f64;
-            let heat = c.running_share();
+            let heat = c.running_share_to(end);
             t.row(vec![
                 c.name.to_string(),
                 c.created.to_string(),
@@ -744,10 +773,10 @@ fn census_section(s: &mut String, sim: &Sim) {
             ]);
         }
         s.push_str(&t.render("  "));
-        // Seed 3.1's table: mean residence per lifecycle phase, and its share of transitions.
+        // §3.1's table: mean residence per lifecycle phase, and its share of transitions.
         let _ = writeln!(
             s,
-            "\nlifecycle phases (seed 3.1): mean time per phase, share of all phase transitions"
+            "\nlifecycle phases (§3.1): mean time per phase, share of all phase transitions"
         );
         let mut head = vec!["class"];
         head.extend(crate::goruntime::census::PHASES);

@@ -1,5 +1,5 @@
 //! Goroutine census: the goroutine count over time and, per goroutine class (the function it
-//! runs), the time spent runnable, running and waiting in each time bucket (seed chapter 3.1's
+//! runs), the time spent runnable, running and waiting in each time bucket (§3.1's
 //! lifecycle heat map). Updated on every status change at O(1) cost (one bucket, usually).
 
 use super::proc::Runtime;
@@ -18,11 +18,11 @@ pub struct ClassCensus {
     pub buckets: Vec<[u64; 3]>,
     pub max_live: u64,
     pub live: u64,
-    /// Seed 3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
+    /// §3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
     pub phases: [(u64, u64); 4],
 }
 
-/// The lifecycle phases of seed 3.1's table: created → first run (time runnable), running →
+/// The lifecycle phases of §3.1's table: created → first run (time runnable), running →
 /// blocked (one run segment that ends in a block), blocked → woken (time waiting), last
 /// woken → destroyed.
 pub const PHASES: [&str; 4] = ["create → run", "run → block", "block → wake", "wake → exit"];
@@ -41,6 +41,17 @@ impl ClassCensus {
                 }
             })
             .collect()
+    }
+
+    /// [`running_share`](Self::running_share) over every bucket from 0 to `end` (0 after the
+    /// last time charged to the class).
+    pub fn running_share_to(&self, end: SimTime) -> Vec<f64> {
+        let mut v = self.running_share();
+        let n = end.as_nanos().div_ceil(BUCKET.as_nanos()).max(1) as usize;
+        if v.len() < n {
+            v.resize(n, 0.0);
+        }
+        v
     }
 }
 
@@ -70,6 +81,8 @@ pub(crate) struct Census {
     pub classes: Vec<ClassCensus>,
     /// Most goroutines alive in each bucket.
     pub live_max: Vec<u64>,
+    /// Goroutines alive after the last change.
+    pub current: u64,
 }
 
 impl Census {
@@ -96,10 +109,12 @@ impl Census {
     fn note_live(&mut self, at: SimTime, live: u64) {
         let b = (at.as_nanos() / BUCKET.as_nanos()) as usize;
         if self.live_max.len() <= b {
-            let last = self.live_max.last().copied().unwrap_or(0);
-            self.live_max.resize(b + 1, last);
+            // Buckets with no change since the last one held the count that change left (not
+            // the last bucket's peak); so does the start of bucket `b`.
+            self.live_max.resize(b + 1, self.current);
         }
         self.live_max[b] = self.live_max[b].max(live);
+        self.current = live;
     }
 }
 
@@ -166,8 +181,35 @@ impl Runtime {
         &self.census.classes
     }
 
-    /// Most goroutines alive in each bucket of [`BUCKET`].
+    /// Most goroutines alive in each bucket of [`BUCKET`], up to the last change.
     pub fn census_live_max(&self) -> &[u64] {
         &self.census.live_max
+    }
+
+    /// Most goroutines alive in each bucket of [`BUCKET`] from 0 to `end`: the buckets after
+    /// the last change hold the count it left, so a constant count spans the whole run.
+    pub fn census_live_series(&self, end: SimTime) -> Vec<u64> {
+        let mut v = self.census.live_max.clone();
+        let n = end.as_nanos().div_ceil(BUCKET.as_nanos()).max(1) as usize;
+        if v.len() < n {
+            v.resize(n, self.census.current);
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_buckets_hold_the_count_the_last_change_left() {
+        let mut c = Census::default();
+        let ms = |n| SimTime::ZERO + SimDuration::from_millis(n);
+        c.note_live(ms(50), 10);
+        c.note_live(ms(60), 2);
+        c.note_live(ms(550), 3);
+        // Buckets 1-4 saw 2 goroutines throughout; bucket 5 started with 2, then had 3.
+        assert_eq!(c.live_max, [10, 2, 2, 2, 2, 3]);
     }
 }

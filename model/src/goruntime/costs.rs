@@ -2,7 +2,7 @@
 //!
 //! Defaults come from the figures in `shared/reference/go-runtime.md` §6 (go1.19.8, linux/amd64,
 //! 2 vCPUs) and from comments in the Go source; docs/model.md lists each one with its source.
-//! They are parameters so that scheduler overhead can be swept (seed chapter 2.2).
+//! They are parameters so that scheduler overhead can be swept (§2.2).
 
 use costream_sim::SimDuration;
 use serde::Deserialize;

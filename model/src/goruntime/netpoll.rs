@@ -86,7 +86,7 @@ impl<T: 'static> Fd<T> {
         })
     }
 
-    /// `recvmmsg`: one wake-up drains up to `max` datagrams (seed 4.2's batching), for one
+    /// `recvmmsg`: one wake-up drains up to `max` datagrams (§4.2's batching), for one
     /// system call plus a smaller cost per datagram.
     pub fn read_batch<'a>(&'a self, go: &'a Go, max: usize) -> ReadBatch<'a, T> {
         ReadBatch(ReadOp {

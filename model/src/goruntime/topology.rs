@@ -1,4 +1,4 @@
-//! The host's CPU topology, as `/sys/devices/system/cpu/cpu*/topology` describes it (seed 4.1):
+//! The host's CPU topology, as `/sys/devices/system/cpu/cpu*/topology` describes it (§4.1):
 //! sockets, L3 domains per socket, cores per L3 domain, hardware threads per core, and CPUs
 //! taken offline at given times. Linux numbers the first hardware thread of every core first
 //! (cpu = thread × cores + core), so `cpu` and `cpu + cores` are SMT siblings.
@@ -187,7 +187,7 @@ pub enum TunerPolicy {
     Online,
     /// Online CPUs capped by the cgroup quota, rounded up (Go 1.25's container-aware default).
     Quota,
-    /// The seed's `detectOptimalP`: min(online physical cores × 2, 128), capped by online CPUs
+    /// The article's `detectOptimalP`: min(online physical cores × 2, 128), capped by online CPUs
     /// and the quota, then cut to whole L3 domains so Ps share as few as possible.
     Topology,
 }
@@ -197,7 +197,7 @@ pub enum TunerPolicy {
 #[serde(deny_unknown_fields, default)]
 pub struct TunerConfig {
     pub policy: TunerPolicy,
-    /// How often it re-reads the topology (the seed: every 5 s).
+    /// How often it re-reads the topology (the article: every 5 s).
     #[serde(with = "crate::scenario::dur")]
     pub period: SimDuration,
 }

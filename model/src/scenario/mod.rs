@@ -213,9 +213,11 @@ pub fn load_variants(
     };
     let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
     let Some(matrix) = matrix else {
+        let mut scenario = finish(&origin, value, &src)?;
+        scenario.overrides = overrides.to_vec();
         return Ok(vec![Variant {
             label: String::new(),
-            scenario: finish(&origin, value, &src)?,
+            scenario,
         }]);
     };
     let bad = |field: String, problem: &str| ScenarioError {
@@ -294,7 +296,8 @@ pub fn load_variants(
         }
         label.reverse();
         let label = label.join(", ");
-        let sc = finish(&format!("{origin} [{label}]"), v, &src)?;
+        let mut sc = finish(&format!("{origin} [{label}]"), v, &src)?;
+        sc.overrides = overrides.to_vec();
         out.push(Variant {
             label,
             scenario: sc,
@@ -336,7 +339,9 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
         overrides,
         matrix: &[],
     };
-    finish(&origin, value, &src)
+    let mut sc = finish(&origin, value, &src)?;
+    sc.overrides = overrides.to_vec();
+    Ok(sc)
 }
 
 /// The scenario's TOML tree with the `--set` overrides applied (not yet validated).

@@ -49,6 +49,10 @@ pub struct Scenario {
     pub forwarding: ForwardingSection,
     #[serde(default)]
     pub degrade: DegradeSection,
+    /// The `--set` overrides applied on top of the file (not a TOML key): reports name them,
+    /// and leave out the file's `description`, which was written for the file's own values.
+    #[serde(skip)]
+    pub overrides: Vec<String>,
 }
 
 /// Degradation on the media path when the server saturates (room workload): a gobreaker around
@@ -140,10 +144,10 @@ pub struct ServerSection {
     /// Costs of runtime operations (docs/model.md lists the defaults and their sources).
     #[serde(default)]
     pub costs: Costs,
-    /// The host's CPU topology (seed 4.1); none: Ps are interchangeable.
+    /// The host's CPU topology (§4.1); none: Ps are interchangeable.
     #[serde(default)]
     pub topology: Option<crate::goruntime::topology::Topology>,
-    /// A goroutine that re-reads the topology and sets GOMAXPROCS (seed 4.1).
+    /// A goroutine that re-reads the topology and sets GOMAXPROCS (§4.1).
     #[serde(default)]
     pub tuner: crate::goruntime::topology::TunerConfig,
 }
@@ -216,7 +220,7 @@ impl Default for AllocSection {
     }
 }
 
-/// Bursts of short requests around GC cycles (seed chapter 2.5): every `interval`, `requests`
+/// Bursts of short requests around GC cycles (§2.5): every `interval`, `requests`
 /// goroutines start at once; each takes a `buffer` (from a sync.Pool or freshly allocated),
 /// computes `cpu`, returns the buffer and exits. The server keeps `live` bytes of session state.
 #[derive(Clone, Debug, Deserialize)]
@@ -336,7 +340,7 @@ pub enum Handoff {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardingSection {
-    /// Capacity of the channel between receive and forwarding goroutines (seed 2.1: 3).
+    /// Capacity of the channel between receive and forwarding goroutines (§2.1: 3).
     pub channel_capacity: u32,
     pub handoff: Handoff,
     /// CPU per received frame (parse, copy, bookkeeping).
@@ -350,7 +354,7 @@ pub struct ForwardingSection {
     /// Heap bytes allocated per received frame (a packet buffer; LiveKit's are 1460 B); 0: none.
     #[serde(with = "crate::scenario::bytes")]
     pub alloc_bytes: u64,
-    /// Datagrams per socket read: 1 is `recvmsg`, more is `recvmmsg` (seed 4.2).
+    /// Datagrams per socket read: 1 is `recvmsg`, more is `recvmmsg` (§4.2).
     pub batch: u32,
     /// The simulcast layer forwarded to subscribers (0 = highest).
     pub video_layer: u8,
@@ -385,7 +389,7 @@ pub struct ForwardingSection {
     pub nack: bool,
 }
 
-/// How the server forwards what its recvLoops read (seed chapter 3.2).
+/// How the server forwards what its recvLoops read (§3.2).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Architecture {
@@ -394,7 +398,7 @@ pub enum Architecture {
     PerStream,
     /// recvLoops push into one ring buffer; a fixed pool of workers takes batches from it.
     Pool,
-    /// Seed 3.3: audio forwarded by resident goroutines locked to their threads
+    /// §3.3: audio forwarded by resident goroutines locked to their threads
     /// (`LockOSThread`), video by a per-stream pool that a scaler grows and shrinks with the
     /// frame rate it measures.
     Split,

@@ -1,4 +1,4 @@
-//! Seed chapter 4.4: a circuit breaker around calls to a downstream service whose latency and
+//! §4.4: a circuit breaker around calls to a downstream service whose latency and
 //! error rate are faulted on a schedule, with a context timeout per call and a degraded path
 //! while the breaker refuses. The Go program:
 //!
@@ -15,6 +15,7 @@
 //! }
 //! ```
 
+use crate::goruntime::census::BUCKET;
 use crate::goruntime::RecvCase;
 use crate::scenario::Scenario;
 use crate::server::breaker::{
@@ -96,6 +97,21 @@ pub struct BreakerMetrics {
     pub latency: Histogram<u64>,
     pub transitions: Vec<Transition>,
     pub final_counts: Counts,
+    /// Per [`BUCKET`] of arrival time, requests by outcome, indexed like [`OUTCOMES`].
+    pub outcomes: Vec<[u64; 4]>,
+}
+
+/// The outcomes [`BreakerMetrics::outcomes`] counts.
+pub const OUTCOMES: [&str; 4] = ["ok", "error", "timeout", "refused (degraded)"];
+
+impl BreakerMetrics {
+    fn note(&mut self, arrived: SimTime, outcome: usize) {
+        let b = (arrived.as_nanos() / BUCKET.as_nanos()) as usize;
+        if self.outcomes.len() <= b {
+            self.outcomes.resize(b + 1, [0; 4]);
+        }
+        self.outcomes[b][outcome] += 1;
+    }
 }
 
 pub fn run(
@@ -115,6 +131,7 @@ pub fn run(
         latency: Histogram::new(3).expect("histogram"),
         transitions: Vec::new(),
         final_counts: Counts::default(),
+        outcomes: Vec::new(),
     }));
     let cb = Rc::new(RefCell::new(Breaker::new(
         Settings {
@@ -148,15 +165,20 @@ pub fn run(
             let call_timeout = cfg.call_timeout;
             go.go("main.handle", move |go| async move {
                 m.borrow_mut().requests += 1;
-                let admitted = cb.borrow_mut().before_request(go.now());
+                let arrived = go.now();
+                let admitted = cb.borrow_mut().before_request(arrived);
                 let generation = match admitted {
                     Ok(g) => g,
                     Err(Refused::Open) => {
-                        m.borrow_mut().refused_open += 1;
+                        let mut m = m.borrow_mut();
+                        m.refused_open += 1;
+                        m.note(arrived, 3);
                         return; // degrade: serve without the downstream
                     }
                     Err(Refused::TooManyRequests) => {
-                        m.borrow_mut().refused_half_open += 1;
+                        let mut m = m.borrow_mut();
+                        m.refused_half_open += 1;
+                        m.note(arrived, 3);
                         return;
                     }
                 };
@@ -175,10 +197,13 @@ pub fn run(
                     .record(go.now().saturating_since(t0).as_nanos().max(1));
                 if timed_out {
                     m.timeouts += 1;
+                    m.note(arrived, 2);
                 } else if fails {
                     m.errors += 1;
+                    m.note(arrived, 1);
                 } else {
                     m.ok += 1;
+                    m.note(arrived, 0);
                 }
             });
         }

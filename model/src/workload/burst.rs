@@ -1,4 +1,4 @@
-//! Bursts of short requests colliding with GC cycles (seed chapter 2.5). The Go program:
+//! Bursts of short requests colliding with GC cycles (§2.5). The Go program:
 //!
 //! ```go
 //! var pool = sync.Pool{New: func() any { return make([]byte, 64<<10) }}

@@ -1,4 +1,4 @@
-//! Seed chapter 2.4: `runtime.Gosched()` every N messages in low-priority loops, next to
+//! §2.4: `runtime.Gosched()` every N messages in low-priority loops, next to
 //! high-priority request handling. The Go program:
 //!
 //! ```go

@@ -1,4 +1,4 @@
-//! Co-streaming rooms on one media server (seed chapters 2.1 and 2.3).
+//! Co-streaming rooms on one media server (§2.1 and §2.3).
 //!
 //! Each room has `hosts_per_room` participants. A participant publishes an audio stream (and,
 //! if enabled, video, possibly simulcast) to the server over its uplink, and plays the other

@@ -1,4 +1,4 @@
-//! Seed chapter 4.3: a signalling session whose reader goroutine leaks.
+//! §4.3: a signalling session whose reader goroutine leaks.
 //!
 //! The buggy program (`fixed = false`):
 //!

@@ -1,6 +1,6 @@
-//! Seed 3.3's split scheduling: audio forwarded by resident goroutines locked to their threads
+//! §3.3's split scheduling: audio forwarded by resident goroutines locked to their threads
 //! (`runtime.LockOSThread`), video by a per-stream pool of workers that a scaler sizes from the
-//! frame rate it measures. The seed's controller, as the model runs it:
+//! frame rate it measures. The article's controller, as the model runs it:
 //!
 //! ```go
 //! func (c *VidScaler) Scale(targetFPS int) {
@@ -17,7 +17,7 @@
 //! Every `scale_interval` (a `time.Ticker`) the scaler takes `targetFPS` from the RTP
 //! timestamps of the frames its stream's recvLoop read since the last tick (frames × 90 kHz /
 //! timestamp span), as an SFU's frame-rate estimator does; counting arrivals per wall-clock
-//! window instead reads 29 or 31 at a steady 30 fps and makes the seed's `/15` flap.
+//! window instead reads 29 or 31 at a steady 30 fps and makes the article's `/15` flap.
 
 use super::room::{forward_one, Degrade, Forwarder, RoomMetrics, Route};
 use crate::goruntime::{Chan, RecvCase};
@@ -53,7 +53,7 @@ pub(super) async fn audio_loop(
     }
 }
 
-/// Workers the seed's `Scale` wants for `fps`: `max(1, min(max, fps / per_worker))`.
+/// Workers the article's `Scale` wants for `fps`: `max(1, min(max, fps / per_worker))`.
 pub fn desired_workers(fps: u32, per_worker: u32, max: u32) -> u32 {
     (fps / per_worker.max(1)).clamp(1, max.max(1))
 }
@@ -198,7 +198,7 @@ impl WorkerTimeline {
 mod tests {
     use super::*;
 
-    /// The seed's table: 15 fps → 1 worker, 24–29 fps → 1, 30 fps → 2, 120+ fps → 8; never 0.
+    /// The article's table: 15 fps → 1 worker, 24–29 fps → 1, 30 fps → 2, 120+ fps → 8; never 0.
     #[test]
     fn desired_workers_follows_the_seed_formula() {
         assert_eq!(desired_workers(0, 15, 8), 1);

@@ -1,4 +1,4 @@
-//! Seed 4.1's adaptive GOMAXPROCS: a goroutine that re-reads the CPU topology every `period`
+//! §4.1's adaptive GOMAXPROCS: a goroutine that re-reads the CPU topology every `period`
 //! and calls `runtime.GOMAXPROCS(detectOptimalP())`.
 //!
 //! ```go
