@@ -9,8 +9,9 @@
 //!   forwarded (counted), or is still inside the server (bounded by its queues);
 //! * audio is never shed; no architecture leaks a goroutine (reachability detector).
 //!
-//! proptest shrinks a failing plan to a smallest one and stores it under
-//! `tests/proptest-regressions/`, which is committed so that every case found is re-run forever.
+//! proptest shrinks a failing plan to a smallest one and stores it in
+//! `tests/fuzz.proptest-regressions`, which is committed so that every case found is re-run
+//! forever.
 //! `PROPTEST_CASES` sets the budget (CI: `.ci/run`).
 
 use costream_model::leak;

@@ -340,7 +340,6 @@ impl Sim {
         f(&self.sh.world.borrow().rts[host as usize])
     }
 
-    /// Runs until a limit, the end of the program, a deadlock or a panic.
     /// Runs on until `t` of virtual time (or the run's own limit, if sooner), then stops; a
     /// later call continues from there (for measurement phases).
     pub fn run_until(&self, t: SimTime) -> RunOutcome {
@@ -357,6 +356,7 @@ impl Sim {
         out
     }
 
+    /// Runs until a limit, the end of the program, a deadlock or a panic.
     pub fn run(&self) -> RunOutcome {
         self.run_with_progress(|_, _| {})
     }

@@ -185,7 +185,8 @@ impl<T> Chan<T> {
         })
     }
 
-    /// `chansend` on a non-nil channel, running on P `p`.
+    /// `chansend`, running on P `p`. A nil channel parks forever, or would block when `!block`
+    /// (`chansend`'s `c == nil` case).
     pub(crate) fn chansend(
         &self,
         rt: &mut Runtime,
@@ -232,7 +233,8 @@ impl<T> Chan<T> {
         SendOutcome::Parked(slot)
     }
 
-    /// `chanrecv` on a non-nil channel, running on P `p`.
+    /// `chanrecv`, running on P `p`. A nil channel parks forever, or would block when `!block`
+    /// (`chanrecv`'s `c == nil` case).
     pub(crate) fn chanrecv(
         &self,
         rt: &mut Runtime,

@@ -38,12 +38,6 @@ where
     Fut: Future<Output = ()> + 'static,
 {
     init_trace();
-    if false {
-        let _ = tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-            .with_test_writer()
-            .try_init();
-    }
     let sim = Sim::new(
         seed,
         RunLimits {

@@ -1,0 +1,120 @@
+//! Every repository file the README, docs/ and the code's comments name exists: a doc that
+//! cites `model/src/world.rs` or `tests/fuzz.rs` sends a reader to a real file.
+
+use std::path::Path;
+
+const ROOTS: [&str; 11] = [
+    "model/",
+    "sim/",
+    "src/",
+    "tests/",
+    "scenarios/",
+    "docs/",
+    "conformance/",
+    "benches/",
+    "madsim-bridge/",
+    "bench-madsim/",
+    ".ci/",
+];
+
+/// Repository paths in `text`: a known top folder, then path characters, ending in a file
+/// extension. Globs and placeholders (`*`, `<N>`) are not files and are skipped.
+fn cited(text: &str) -> Vec<String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "_./-".contains(c);
+    let mut out = Vec::new();
+    for root in ROOTS {
+        for (i, _) in text.match_indices(root) {
+            let before = text[..i].chars().next_back();
+            if before.is_some_and(|c| ok(c) || c == '<' || c == '*') {
+                continue; // inside a longer path or a placeholder
+            }
+            let rest = &text[i..];
+            let end = rest.find(|c: char| !ok(c)).unwrap_or(rest.len());
+            let after = rest[end..].chars().next();
+            if after.is_some_and(|c| c == '*' || c == '<' || c == '{') {
+                continue;
+            }
+            let p = rest[..end].trim_end_matches(['.', '-']);
+            let file = p.rsplit('/').next().unwrap_or("");
+            if file.contains('.') && !file.starts_with('.') {
+                out.push(p.to_string());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn the_docs_cite_only_files_that_exist() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut docs = vec![root.join("README.md")];
+    for e in std::fs::read_dir(root.join("docs")).expect("docs/") {
+        let p = e.expect("a docs entry").path();
+        if p.extension().is_some_and(|x| x == "md") {
+            docs.push(p);
+        }
+    }
+    // Comments in the code cite files too.
+    let mut stack = vec![
+        root.join("src"),
+        root.join("model/src"),
+        root.join("sim/src"),
+        root.join("tests"),
+        root.join("madsim-bridge/src"),
+        root.join("benches"),
+    ];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("a source folder") {
+            let p = e.expect("an entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                docs.push(p);
+            }
+        }
+    }
+    docs.sort();
+    let mut missing = Vec::new();
+    for d in &docs {
+        let text = std::fs::read_to_string(d).expect("readable doc");
+        let text = if d.extension().is_some_and(|x| x == "rs") {
+            // Only comments: string literals hold test inputs, not citations.
+            text.lines()
+                .filter_map(|l| l.trim_start().strip_prefix("//"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        } else {
+            text
+        };
+        for p in cited(&text) {
+            // Outputs the docs tell people to write are not in the repository; Go's own
+            // sources (`src/runtime/mgc.go`) are golang/go's; `NAME` is a placeholder.
+            let placeholder = p
+                .split('/')
+                .any(|seg| seg.len() > 1 && seg.bytes().all(|b| b.is_ascii_uppercase()));
+            if p.starts_with("target/")
+                || p.ends_with(".jsonl")
+                || p.ends_with(".html")
+                || (p.starts_with("src/") && p.ends_with(".go"))
+                || placeholder
+            {
+                continue;
+            }
+            if !root.join(&p).exists() {
+                missing.push(format!("{}: {p}", d.strip_prefix(root).unwrap().display()));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "the docs cite files the repository does not contain:\n  {}",
+        missing.join("\n  ")
+    );
+}
+
+#[test]
+fn paths_are_found_in_prose() {
+    let t = "see `model/src/world.rs`, tests/fuzz.rs. and costream-replay-seed*.toml, \
+             scenarios/*.toml, docs/<name>.md or xmodel/src/a.rs";
+    assert_eq!(cited(t), ["model/src/world.rs", "tests/fuzz.rs"]);
+}
