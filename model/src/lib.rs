@@ -46,6 +46,7 @@ pub mod swarm;
 pub mod sweep;
 pub mod testing;
 pub mod trace_export;
+pub mod units;
 pub mod workload;
 pub mod world;
 

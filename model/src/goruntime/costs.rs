@@ -12,73 +12,73 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields, default)]
 pub struct Costs {
     /// `newproc`: allocate and queue a G (`go` + exit ≈ 315 ns measured; 250 ns of it here).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub go_create: SimDuration,
     /// `goexit0`/`gdestroy`: the other 65 ns of the measured 315 ns.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub go_exit: SimDuration,
     /// `schedule` → `execute` → `gogo`: one context switch (Gosched round ≈ 110 ns measured).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub context_switch: SimDuration,
     /// A channel send or receive that does not block (buffered send+recv ≈ 29 ns measured).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub chan_op: SimDuration,
     /// `selectgo` fixed part (ready 2-case select ≈ 56 ns measured = 26 + 2·15).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub select_base: SimDuration,
     /// `selectgo` per case (shuffle, lock, poll).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub select_per_case: SimDuration,
     /// One victim probed by `stealWork` (load its queue head/tail; an atomic CAS on success).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub steal_probe: SimDuration,
     /// Moving one G between run queues (`runqputslow`, `globrunqget`, `runqgrab` batches).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub runq_move_per_g: SimDuration,
     /// Looking at one P's run queue and timers while giving up a P (`checkRunqsNoP`,
     /// `checkTimersNoP` walk every P).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub runq_scan_per_p: SimDuration,
     /// Taking `sched.lock` and looking at the global run queue.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub global_runq_check: SimDuration,
     /// Adding a timer to a P's heap (`maybeAdd`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub timer_add: SimDuration,
     /// Running one expired timer (`timers.run`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub timer_fire: SimDuration,
     /// Non-blocking `netpoll(0)`: one `epoll_wait` system call.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub netpoll_poll: SimDuration,
     /// Reading one datagram from a socket (`recvmsg`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub fd_read: SimDuration,
     /// Writing one datagram (`sendmsg`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub fd_write: SimDuration,
     /// `recvmmsg`: the system call, plus `fd_read_batched` per datagram it returns.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub fd_read_batch_base: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub fd_read_batched: SimDuration,
     /// From `notewakeup` (futex wake) to the woken M running `schedule` (`startm`, `wakep`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub m_wake: SimDuration,
     /// Extra cost per goroutine stolen from a P in another L3 domain of the same socket: its
     /// `g`, stack top and the victim's run-queue lines come from a remote L3 (estimate: ~15
     /// lines at ~70 ns). Applies only with `[server.topology]`.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub steal_cross_l3_per_g: SimDuration,
     /// The same from another socket (estimate: remote-NUMA lines at ~200 ns).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub steal_cross_socket_per_g: SimDuration,
     /// From an epoll event or timeout to the blocked M running again (timer slack + wake-up;
     /// measured Sleep(50us) p50 = 1.096 ms on an idle process, so ≈ 90 us past the 1 ms timeout).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub epoll_wake: SimDuration,
     /// From `preemptone` (SIGURG sent) to the target G stopping at an async safe point.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub preempt_signal: SimDuration,
 }
 

@@ -33,37 +33,37 @@ pub struct GcConfig {
     /// Model the collector; when false, allocation is counted but never collected.
     pub enabled: bool,
     /// Stack bytes per goroutine (`_StackMin` = 2 KiB; real servers' stacks grow to 8 KiB+).
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub stack_bytes: u64,
     /// Scannable globals (`globalsScan`).
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub globals_bytes: u64,
     /// Mapped memory that is neither heap objects nor stacks (runtime metadata, free spans):
     /// counts against GOMEMLIMIT.
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub runtime_overhead_bytes: u64,
     /// Bytes one P scans per microsecond while marking.
     pub mark_bytes_per_us: f64,
     /// Sweep-termination stop-the-world: fixed part.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub stw_sweep_term_base: SimDuration,
     /// Mark-termination stop-the-world: fixed part.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub stw_mark_term_base: SimDuration,
     /// Stop-the-world work per P (flushing mcaches, per-P state).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub stw_per_p: SimDuration,
     /// Stop-the-world work per 1,000 goroutines.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub stw_per_1k_goroutines: SimDuration,
     /// `mallocgc` fixed cost.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub malloc_base: SimDuration,
     /// `mallocgc` cost per KiB (zeroing).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub malloc_per_kib: SimDuration,
     /// Sweeping one 8 KiB page.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub sweep_per_page: SimDuration,
 }
 

@@ -13,9 +13,9 @@ use serde::Deserialize;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub at: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub duration: SimDuration,
 }
 
@@ -28,11 +28,11 @@ pub struct StallConfig {
     /// Random pauses per second (Poisson arrivals from the seed); 0 for none.
     pub random_per_s: f64,
     /// Mean duration of a random pause (exponentially distributed).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub random_mean: SimDuration,
     /// cgroup CPU quota in CPUs per period (1.5 = 150 ms per 100 ms); 0 for no limit.
     pub cpu_quota: f64,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub cpu_period: SimDuration,
 }
 

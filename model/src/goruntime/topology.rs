@@ -16,7 +16,7 @@ use serde::Deserialize;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineChange {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub at: SimDuration,
     pub offline: Vec<u32>,
 }
@@ -198,7 +198,7 @@ pub enum TunerPolicy {
 pub struct TunerConfig {
     pub policy: TunerPolicy,
     /// How often it re-reads the topology (the article: every 5 s).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub period: SimDuration,
 }
 

@@ -21,14 +21,14 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JitterBufferConfig {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub min_delay: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub max_delay: SimDuration,
     /// Packets in the delay window.
     pub window: usize,
     /// Latency budget for "frames within budget" (ITU-T G.114: 150 ms).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub budget: SimDuration,
 }
 

@@ -45,9 +45,9 @@ pub enum Endpoint {
 pub struct Fault {
     /// `partition` drops every packet; `clog` holds them until the fault ends.
     pub kind: FaultKind,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub from: costream_sim::SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub until: costream_sim::SimDuration,
     /// `up` (to the server), `down` (from it) or `both`.
     #[serde(default)]

@@ -62,19 +62,19 @@ pub struct Scenario {
 pub struct DegradeSection {
     pub enabled: bool,
     /// A video packet that waited longer than this before forwarding counts as a failure.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub max_queue_delay: SimDuration,
     /// Open after this many consecutive failures.
     pub trip_after: u32,
     /// How long video stays shed before probing (gobreaker `Timeout`).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub timeout: SimDuration,
     /// Video packets let through as probes while half-open (gobreaker `MaxRequests`).
     pub max_requests: u32,
     /// `pause` (shed video while open) or `layers` (drop a simulcast layer per trip).
     pub mode: DegradeMode,
     /// Layers mode: a layer comes back after the breaker stayed closed this long.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub upgrade_after: SimDuration,
 }
 
@@ -110,7 +110,7 @@ pub struct RunSection {
     #[serde(default = "default_seed")]
     pub seed: u64,
     /// Virtual time to simulate.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub duration: SimDuration,
     /// Event budget; the run stops when it is spent.
     #[serde(default = "default_max_events")]
@@ -199,13 +199,13 @@ fn default_rooms() -> u32 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllocSection {
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub live: u64,
     /// Whether the live heap holds pointers (scanned by every cycle) or not (`[]byte`).
     pub live_scan: bool,
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub total: u64,
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub object: u64,
 }
 
@@ -226,18 +226,18 @@ impl Default for AllocSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BurstSection {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub interval: SimDuration,
     pub requests: u32,
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub buffer: u64,
     /// Other garbage each request allocates.
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub garbage: u64,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub cpu: SimDuration,
     pub pool: bool,
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub live: u64,
 }
 
@@ -290,7 +290,7 @@ fn de_memlimit<'de, D: serde::Deserializer<'de>>(d: D) -> Result<i64, D::Error> 
         )),
         IntOrStr::I(n) => Ok(n),
         IntOrStr::S(s) if s == "off" => Ok(i64::MAX),
-        IntOrStr::S(s) => crate::scenario::parse_bytes(&s)
+        IntOrStr::S(s) => crate::units::parse_bytes(&s)
             .map(|b| b as i64)
             .map_err(serde::de::Error::custom),
     }
@@ -344,15 +344,15 @@ pub struct ForwardingSection {
     pub channel_capacity: u32,
     pub handoff: Handoff,
     /// CPU per received frame (parse, copy, bookkeeping).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub frame_cpu: SimDuration,
     /// CPU per forwarded copy: LiveKit's benchmark implies ≈ 13 us per audio packet out.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub per_destination_cpu: SimDuration,
     /// Relative spread of CPU costs: each frame's cost is scaled by U(1 - x, 1 + x).
     pub cpu_jitter: f64,
     /// Heap bytes allocated per received frame (a packet buffer; LiveKit's are 1460 B); 0: none.
-    #[serde(with = "crate::scenario::bytes")]
+    #[serde(with = "crate::units::bytes")]
     pub alloc_bytes: u64,
     /// Datagrams per socket read: 1 is `recvmsg`, more is `recvmmsg` (§4.2).
     pub batch: u32,
@@ -373,7 +373,7 @@ pub struct ForwardingSection {
     /// Split architecture: most video workers per stream (seed: 8).
     pub max_video_workers: u32,
     /// Split architecture: how often each stream's scaler measures its frame rate.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub scale_interval: SimDuration,
     /// LiveKit: fan out serially below this many downtracks, in parallel from it (media: 20).
     pub spreader_threshold: u32,
@@ -383,7 +383,7 @@ pub struct ForwardingSection {
     /// LiveKit: downtracks a fan-out goroutine takes at a time (`step`, 2).
     pub spreader_step: u32,
     /// CPU per byte of each forwarded copy (copy, SRTP), on top of `per_destination_cpu`.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub per_byte_cpu: SimDuration,
     /// LiveKit: subscribers NACK missing video packets and downtracks retransmit them.
     pub nack: bool,

@@ -32,12 +32,12 @@ use std::rc::Rc;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownstreamFault {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub from: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub until: SimDuration,
     /// Extra latency added to every call.
-    #[serde(with = "crate::scenario::dur", default)]
+    #[serde(with = "crate::units::dur", default)]
     pub extra_latency: SimDuration,
     /// Error rate during the fault (0..1).
     #[serde(default)]
@@ -48,21 +48,21 @@ pub struct DownstreamFault {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerSection {
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub request_interval: SimDuration,
     /// Downstream latency: base plus an exponential part with this mean.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub latency: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub latency_jitter: SimDuration,
     pub error_rate: f64,
     /// Per-call context timeout.
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub call_timeout: SimDuration,
     pub max_requests: u32,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub interval: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub timeout: SimDuration,
     /// Trip after this many consecutive failures.
     pub trip_after: u32,

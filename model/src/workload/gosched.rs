@@ -34,13 +34,13 @@ use std::rc::Rc;
 pub struct GoschedSection {
     /// Low-priority loops (one per P keeps every P busy).
     pub loops: u32,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub message_cpu: SimDuration,
     /// Gosched every this many messages; 0: never.
     pub every: u32,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub request_interval: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub request_cpu: SimDuration,
 }
 

@@ -50,13 +50,13 @@ pub struct SignallingSection {
     /// Sessions over the run.
     pub sessions: u32,
     /// Mean time between session arrivals (exponential).
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub arrival_mean: SimDuration,
     /// Each session exchanges 1 to this many messages.
     pub messages_max: u32,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub message_interval: SimDuration,
-    #[serde(with = "crate::scenario::dur")]
+    #[serde(with = "crate::units::dur")]
     pub process_cpu: SimDuration,
     /// The fix: context, bounded inbound channel, close on exit.
     pub fixed: bool,
