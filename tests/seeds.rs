@@ -3,17 +3,17 @@
 
 use costream_model::goruntime::RuntimeConfig;
 use costream_model::scenario::{self, QUICKSTART};
-use costream_model::testing::{
-    check_seeds, failure_report, first_divergence, run_seeds, with_event_log, SeedPlan,
-};
+use costream_model::testing::{check_seeds, failure_report, first_divergence, run_seeds, SeedPlan};
 use costream_model::workload;
-use costream_model::world::Sim;
+use costream_model::world::{EventLog, Sim, SimBuilder, SimOptions};
 use costream_sim::{RunLimits, SimDuration};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A small program: main starts workers that compute and report over a channel.
-fn workers(seed: u64, jitter: impl Fn(u64) -> u64 + 'static) -> Sim {
-    let sim = Sim::new(seed, RunLimits::for_duration(SimDuration::from_millis(50)));
+fn workers(seed: u64, opts: &SimOptions, jitter: impl Fn(u64) -> u64 + 'static) -> Sim {
+    let sim = SimBuilder::new(seed, RunLimits::for_duration(SimDuration::from_millis(50)))
+        .options(*opts)
+        .build();
     let h = sim.add_runtime(RuntimeConfig {
         gomaxprocs: 2,
         ..Default::default()
@@ -40,10 +40,10 @@ fn workers(seed: u64, jitter: impl Fn(u64) -> u64 + 'static) -> Sim {
 /// How a model test uses the harness: `COSTREAM_TEST_NUM=100 cargo test --test seeds`.
 #[test]
 fn quickstart_forwards_on_every_seed() {
-    check_seeds(8, |seed| {
+    check_seeds(8, |seed, opts| {
         let sets = vec!["run.duration=\"300ms\"".to_string()];
         let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
-        let ran = workload::run(&sc, seed, |_, _| {});
+        let ran = workload::run_with(&sc, seed, opts, |_, _| {});
         let m = ran.room();
         assert!(m.forwarded_frames > 0, "nothing forwarded");
         drop(m);
@@ -55,9 +55,9 @@ fn quickstart_forwards_on_every_seed() {
 /// report ends with the command that re-runs the first one alone.
 #[test]
 fn failures_are_reported_with_a_reproduction_command() {
-    let test = |seed: u64| {
+    let test = |seed: u64, opts: &SimOptions| {
         assert!(seed % 5 != 3, "seed {seed} is unlucky");
-        workers(seed, |_| 0)
+        workers(seed, opts, |_| 0)
     };
     let plan = |jobs| SeedPlan {
         first: 1,
@@ -83,11 +83,14 @@ fn failures_are_reported_with_a_reproduction_command() {
 /// is caught at its first differing event, named by goroutine, creator and virtual time.
 #[test]
 fn determinism_check_names_the_first_differing_event() {
-    assert_eq!(first_divergence(&|seed| workers(seed, |_| 0), 7), None);
+    assert_eq!(
+        first_divergence(&|seed, opts: &SimOptions| workers(seed, opts, |_| 0), 7),
+        None
+    );
     static RUNS: AtomicU64 = AtomicU64::new(0);
-    let leaky = |seed| {
+    let leaky = |seed, opts: &SimOptions| {
         let run = RUNS.fetch_add(1, Ordering::Relaxed);
-        workers(seed, move |i| if i == 4 { run * 7 } else { 0 })
+        workers(seed, opts, move |i| if i == 4 { run * 7 } else { 0 })
     };
     let d = first_divergence(&leaky, 7).expect("runs differ");
     assert_eq!(d.seed, 7);
@@ -101,7 +104,7 @@ fn determinism_check_names_the_first_differing_event() {
 /// Recorded events read as the tracer's events, with each goroutine's function and creator.
 #[test]
 fn recorded_events_name_goroutines_and_their_creators() {
-    let sim = with_event_log(|| workers(1, |_| 0));
+    let sim = workers(1, &SimOptions::default().event_log(EventLog::All), |_| 0);
     let log = sim.event_log();
     assert!(log.len() > 20);
     let starts: Vec<String> = (0..log.len())
@@ -115,5 +118,18 @@ fn recorded_events_name_goroutines_and_their_creators() {
         starts[0]
     );
     // Without the harness nothing is kept.
-    assert!(workers(1, |_| 0).event_log().is_empty());
+    assert!(workers(1, &SimOptions::default(), |_| 0)
+        .event_log()
+        .is_empty());
+}
+
+/// A test that drops the options it is given keeps no events: the determinism check says so
+/// instead of comparing two empty logs and calling the seed deterministic.
+#[test]
+#[should_panic(expected = "built its simulation without the SimOptions it was given")]
+fn a_test_that_ignores_its_options_is_refused_by_the_determinism_check() {
+    let _ = first_divergence(
+        &|seed, _opts: &SimOptions| workers(seed, &SimOptions::default(), |_| 0),
+        7,
+    );
 }

@@ -9,9 +9,9 @@ use costream_model::testing::check_seeds;
 
 #[test]
 fn every_derived_configuration_recovers_after_its_faults() {
-    check_seeds(8, |seed| {
+    check_seeds(8, |seed, opts| {
         let cfg = derive(seed);
-        let (sim, live) = run(&cfg);
+        let (sim, live) = run(&cfg, opts);
         let problems = live.problems(transient_goroutines(&cfg));
         assert!(
             problems.is_empty(),

@@ -4,16 +4,17 @@
 //! the same id; every track used is named by a metadata event (`M`).
 
 use costream_model::scenario::{self, QUICKSTART};
-use costream_model::testing::with_event_log;
 use costream_model::trace_export::chrome_trace;
 use costream_model::workload;
+use costream_model::world::{EventLog, SimOptions};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
 fn trace(sets: &[&str]) -> Value {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
-    let ran = with_event_log(|| workload::run(&sc, 1, |_, _| {}));
+    let all = SimOptions::default().event_log(EventLog::All);
+    let ran = workload::run_with(&sc, 1, &all, |_, _| {});
     let text = chrome_trace(&ran.sim).expect("the run kept its events");
     serde_json::from_str(&text).expect("valid JSON")
 }

@@ -7,8 +7,8 @@
 
 use crate::media::rtp::MediaKind;
 use crate::scenario::{self, Scenario};
-use crate::testing::{with_checkpoints, with_event_window, with_last_events, Checkpoint};
 use crate::workload::{self, Measured, Ran};
+use crate::world::{Checkpoint, EventLog, SimOptions};
 use costream_sim::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -282,23 +282,25 @@ fn parse_checkpoint(s: &str) -> Option<Checkpoint> {
 pub const CHECKPOINT_EVERY: SimDuration = SimDuration::from_millis(100);
 
 /// How a replay runs its scenario: the workload, or in tests one that misbehaves on purpose.
-type Runner<'a> = &'a dyn Fn(&Scenario, u64) -> Ran;
+type Runner<'a> = &'a dyn Fn(&Scenario, u64, &SimOptions) -> Ran;
 
-fn run_workload(sc: &Scenario, seed: u64) -> Ran {
-    workload::run(sc, seed, |_, _| {})
+fn run_workload(sc: &Scenario, seed: u64, opts: &SimOptions) -> Ran {
+    workload::run_with(sc, seed, opts, |_, _| {})
 }
 
 /// Runs `sc` for `seed` with digest checkpoints.
 pub fn run_checkpointed(sc: &Scenario, seed: u64) -> (Ran, Vec<Checkpoint>) {
-    checkpointed(&run_workload, sc, seed)
+    checkpointed(&run_workload, sc, seed, EventLog::Off)
 }
 
-fn checkpointed(run: Runner, sc: &Scenario, seed: u64) -> (Ran, Vec<Checkpoint>) {
-    with_checkpoints(CHECKPOINT_EVERY, || {
-        let ran = run(sc, seed);
-        let cps = ran.sim.checkpoints();
-        (ran, cps)
-    })
+/// Runs `sc` for `seed` with digest checkpoints, keeping `log` of its events.
+fn checkpointed(run: Runner, sc: &Scenario, seed: u64, log: EventLog) -> (Ran, Vec<Checkpoint>) {
+    let opts = SimOptions::default()
+        .event_log(log)
+        .checkpoints(CHECKPOINT_EVERY);
+    let ran = run(sc, seed, &opts);
+    let cps = ran.sim.checkpoints();
+    (ran, cps)
 }
 
 /// A run's identity as a replay compares it: its checkpoints, then its event count and digest.
@@ -418,7 +420,7 @@ impl Replay {
     /// the run as it now is.
     pub fn record_again(&self) -> Result<(Replay, Option<f64>), String> {
         let sc = load_one(&self.source, &self.scenario, &self.sets)?;
-        let ran = run_workload(&sc, self.seed);
+        let ran = run_workload(&sc, self.seed, &SimOptions::default());
         let value = self
             .condition
             .as_ref()
@@ -604,11 +606,13 @@ impl Replay {
     /// the seed the same way each time and so differs from the build that recorded the file
     /// (compared by [`MODEL_FINGERPRINT`]); both name the first replayed event of the window.
     /// `file` names the replay file in messages.
-    pub fn replay(&self, file: &str, last_events: usize) -> Result<Ran, String> {
-        self.replay_with(file, last_events, &run_workload)
+    /// `log` says what the run keeps of its events: `EventLog::Last(n)` for the last events
+    /// shown, `EventLog::All` for a trace.
+    pub fn replay(&self, file: &str, log: EventLog) -> Result<Ran, String> {
+        self.replay_with(file, log, &run_workload)
     }
 
-    fn replay_with(&self, file: &str, last_events: usize, run: Runner) -> Result<Ran, String> {
+    fn replay_with(&self, file: &str, log: EventLog, run: Runner) -> Result<Ran, String> {
         let sc = load_one(&self.source, &self.scenario, &self.sets)?;
         let want: Vec<Checkpoint> = self
             .checkpoints
@@ -620,7 +624,7 @@ impl Replay {
             events: self.events,
             digest: u64::from_str_radix(&self.digest, 16).unwrap_or(0),
         };
-        let (ran, got) = with_last_events(last_events, || checkpointed(run, &sc, self.seed));
+        let (ran, got) = checkpointed(run, &sc, self.seed, log);
         let replayed = Trail {
             cps: &got,
             events: ran.out.events,
@@ -652,7 +656,7 @@ impl Replay {
             recorded.at(i),
             replayed.at(i)
         );
-        let (again, cps2) = checkpointed(run, sc, seed);
+        let (again, cps2) = checkpointed(run, sc, seed, EventLog::Off);
         let second = Trail {
             cps: &cps2,
             events: again.out.events,
@@ -661,7 +665,7 @@ impl Replay {
         let hint = match replayed.first_difference(&second) {
             Some(j) => {
                 let (from, until) = window(j, replayed, &second);
-                let test = |s| run(sc, s).sim;
+                let test = |s, opts: &SimOptions| run(sc, s, opts).sim;
                 match crate::testing::first_divergence_in(&test, seed, from, until) {
                     Some(d) => {
                         let _ = write!(
@@ -696,7 +700,8 @@ impl Replay {
                 format!("hint: record the file again on this machine: `costream replay {file} --record NEW.toml`")
             }
         };
-        let first = with_event_window(win.0, win.1, || run(sc, seed)).sim;
+        let window = SimOptions::default().event_log(EventLog::Window(win.0, win.1));
+        let first = run(sc, seed, &window).sim;
         let _ = write!(
             msg,
             "\n  first replayed event {}: {}",
@@ -811,11 +816,14 @@ mod tests {
         )
         .unwrap();
         let calls = std::cell::Cell::new(0);
-        let leaky = |_: &Scenario, seed: u64| {
+        let leaky = |_: &Scenario, seed: u64, opts: &SimOptions| {
             calls.set(calls.get() + 1);
-            run_workload(if calls.get() % 2 == 1 { &paused } else { &sc }, seed)
+            run_workload(if calls.get() % 2 == 1 { &paused } else { &sc }, seed, opts)
         };
-        let e = r.replay_with("r.toml", 0, &leaky).err().expect("diverges");
+        let e = r
+            .replay_with("r.toml", EventLog::Off, &leaky)
+            .err()
+            .expect("diverges");
         for needle in [
             "r.toml: replay of seed 1 left the recording between 100.000ms and 200.000ms of virtual time",
             "this build is not deterministic: two runs of seed 1 first differ at event #",
@@ -830,13 +838,15 @@ mod tests {
         assert!(!e.contains("different build"), "{e}");
         // The same runner every time: deterministic, so the recording's build differs.
         let e = r
-            .replay_with("r.toml", 0, &|_, seed| run_workload(&paused, seed))
+            .replay_with("r.toml", EventLog::Off, &|_, seed, opts| {
+                run_workload(&paused, seed, opts)
+            })
             .err()
             .expect("diverges");
         assert!(e.contains("the same way every time"), "{e}");
         assert!(!e.contains("not deterministic"), "{e}");
         // And the recording itself replays.
-        assert!(r.replay("r.toml", 0).is_ok());
+        assert!(r.replay("r.toml", EventLog::Off).is_ok());
     }
 
     /// Checkpoints are the run before each boundary: their event counts grow with time, and
@@ -845,7 +855,7 @@ mod tests {
     fn checkpoints_describe_the_run_before_their_boundary() {
         let r = short();
         let sc = load_one(&r.source, &r.scenario, &[]).unwrap();
-        let (ran, cps) = crate::testing::with_event_log(|| run_checkpointed(&sc, 1));
+        let (ran, cps) = checkpointed(&run_workload, &sc, 1, EventLog::All);
         assert!(cps.len() >= 2, "{cps:?}");
         let times: Vec<u64> = ran.sim.event_log().iter().map(|e| e[0]).collect();
         for c in &cps {

@@ -154,7 +154,7 @@ pub fn shrink(
             "{file}: this replay has no condition to keep violating, so there is nothing to shrink against\n  hint: shrink files written by `costream explore --until ...`"
         ));
     };
-    let original = r.replay(file, 0).map_err(|e| {
+    let original = r.replay(file, crate::world::EventLog::Off).map_err(|e| {
         format!("{e}\n  (shrink replays the original first: a run that does not reproduce cannot be shrunk soundly)")
     })?;
     let mut value = match measure(&original).get(cond.metric.as_str()).copied() {

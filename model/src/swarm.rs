@@ -184,9 +184,9 @@ impl Liveness {
 }
 
 /// Runs `cfg` through its faults and the liveness phase.
-pub fn run(cfg: &SwarmConfig) -> (Sim, Liveness) {
+pub fn run(cfg: &SwarmConfig, opts: &crate::world::SimOptions) -> (Sim, Liveness) {
     let sc = cfg.scenario();
-    let (sim, m) = room::build(&sc, cfg.seed);
+    let (sim, m) = room::build(&sc, cfg.seed, opts);
     let t0 = SimTime::ZERO;
     // Baseline: before the first fault (all start at 200 ms or later).
     sim.run_until(t0 + SimDuration::from_millis(150));

@@ -14,77 +14,10 @@
 //! Each seed's simulation runs on one thread from start to end (a run has no threads inside);
 //! seeds are independent, so which thread runs which seed cannot change any result.
 
-use crate::world::Sim;
-use costream_sim::{SimDuration, SimTime};
-use std::cell::Cell;
+pub use crate::world::Checkpoint;
+use crate::world::{EventLog, Sim, SimOptions};
+use costream_sim::SimTime;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// Which records new simulations on this thread keep.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Keep {
-    Nothing,
-    All,
-    /// About the latest `n`.
-    Last(usize),
-    /// Those made at virtual times in `[from, until)`.
-    Window(SimTime, SimTime),
-}
-
-thread_local! {
-    static RECORD: Cell<Keep> = const { Cell::new(Keep::Nothing) };
-    static CHECKPOINTS: Cell<Option<SimDuration>> = const { Cell::new(None) };
-}
-
-/// What the harness wants new simulations on this thread to keep of their events.
-pub(crate) fn recording() -> Keep {
-    RECORD.with(|r| r.get())
-}
-
-/// The digest checkpoint interval for new simulations on this thread, if any.
-pub(crate) fn checkpoint_every() -> Option<SimDuration> {
-    CHECKPOINTS.with(|c| c.get())
-}
-
-/// The run's digest after the last event before `at_ns` of virtual time.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Checkpoint {
-    pub at_ns: u64,
-    pub events: u64,
-    pub digest: u64,
-}
-
-/// Runs `f` with every simulation it creates on this thread recording a digest checkpoint
-/// every `every` of virtual time ([`Sim::checkpoints`]).
-pub fn with_checkpoints<R>(every: SimDuration, f: impl FnOnce() -> R) -> R {
-    scoped(&CHECKPOINTS, |_| Some(every), f)
-}
-
-/// Runs `f` with the thread-local `key` set to `set(current)`, restoring it afterwards (also
-/// when `f` panics).
-fn scoped<T: Copy + 'static, R>(
-    key: &'static std::thread::LocalKey<Cell<T>>,
-    set: impl FnOnce(T) -> T,
-    f: impl FnOnce() -> R,
-) -> R {
-    let was = key.with(|c| c.replace(set(c.get())));
-    let out = catch_unwind(AssertUnwindSafe(f));
-    key.with(|c| c.set(was));
-    out.unwrap_or_else(|p| std::panic::resume_unwind(p))
-}
-
-/// Runs `f` keeping about the last `n` events of each simulation it creates on this thread
-/// (or all of them, or a window, if an enclosing [`with_event_log`] or [`with_event_window`]
-/// asked for that).
-pub fn with_last_events<R>(n: usize, f: impl FnOnce() -> R) -> R {
-    scoped(
-        &RECORD,
-        |k| match k {
-            Keep::All | Keep::Window(..) => k,
-            _ => Keep::Last(n),
-        },
-        f,
-    )
-}
 
 /// Which seeds to run and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,12 +60,13 @@ pub struct Failure {
     pub message: String,
 }
 
-/// Runs `test` once per seed of `plan` on `plan.jobs` threads. `test` builds and runs a
-/// simulation for its seed, asserts what it must, and returns the simulation. Returns the
-/// failures, in seed order.
+/// Runs `test` once per seed of `plan` on `plan.jobs` threads. `test(seed, options)` builds
+/// a simulation for its seed with `options` (what the harness needs it to record: its events,
+/// in a determinism check), runs it, asserts what it must, and returns the simulation.
+/// Returns the failures, in seed order.
 pub fn run_seeds<F>(plan: &SeedPlan, test: F) -> Vec<Failure>
 where
-    F: Fn(u64) -> Sim + Sync,
+    F: Fn(u64, &SimOptions) -> Sim + Sync,
 {
     let run = |i: usize| {
         let seed = plan.first + i as u64;
@@ -144,7 +78,7 @@ where
         .collect()
 }
 
-fn run_one<F: Fn(u64) -> Sim>(plan: &SeedPlan, test: &F, seed: u64) -> Option<String> {
+fn run_one<F: Fn(u64, &SimOptions) -> Sim>(plan: &SeedPlan, test: &F, seed: u64) -> Option<String> {
     if plan.check_determinism {
         return match catch_unwind(AssertUnwindSafe(|| first_divergence(test, seed))) {
             Ok(None) => None,
@@ -152,7 +86,7 @@ fn run_one<F: Fn(u64) -> Sim>(plan: &SeedPlan, test: &F, seed: u64) -> Option<St
             Err(p) => Some(panic_text(&p)),
         };
     }
-    match catch_unwind(AssertUnwindSafe(|| test(seed))) {
+    match catch_unwind(AssertUnwindSafe(|| test(seed, &SimOptions::default()))) {
         Ok(_) => None,
         Err(p) => Some(panic_text(&p)),
     }
@@ -185,34 +119,29 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// Runs `f` with every simulation it creates on this thread keeping its event log
-/// ([`Sim::event_log`], [`Sim::describe_event`]).
-pub fn with_event_log<R>(f: impl FnOnce() -> R) -> R {
-    scoped(&RECORD, |_| Keep::All, f)
-}
-
-/// Runs `f` with every simulation it creates on this thread keeping the events it records at
-/// virtual times in `[from, until)`: a window of a run too long to keep whole.
-pub fn with_event_window<R>(from: SimTime, until: SimTime, f: impl FnOnce() -> R) -> R {
-    scoped(&RECORD, |_| Keep::Window(from, until), f)
-}
-
 /// Runs `test(seed)` twice with every event kept, and compares them record by record.
-pub fn first_divergence<F: Fn(u64) -> Sim>(test: &F, seed: u64) -> Option<Divergence> {
+pub fn first_divergence<F: Fn(u64, &SimOptions) -> Sim>(test: &F, seed: u64) -> Option<Divergence> {
     first_divergence_in(test, seed, SimTime::ZERO, SimTime::MAX)
 }
 
 /// [`first_divergence`] over the events of `[from, until)` only, for runs too long to keep
 /// whole; the runs must agree before `from` (their digests there are equal) for the index to
 /// mean the same event in both.
-pub fn first_divergence_in<F: Fn(u64) -> Sim>(
+pub fn first_divergence_in<F: Fn(u64, &SimOptions) -> Sim>(
     test: &F,
     seed: u64,
     from: SimTime,
     until: SimTime,
 ) -> Option<Divergence> {
-    let run = || with_event_window(from, until, || test(seed));
+    let keep = SimOptions::default().event_log(EventLog::Window(from, until));
+    let run = || test(seed, &keep);
     let (a, b) = (run(), run());
+    // A test that builds its simulation without the options it was given keeps no events,
+    // and two empty logs would "agree": a verdict the check did not make.
+    assert!(
+        a.keeps_events() && b.keeps_events(),
+        "seed {seed}: the test built its simulation without the SimOptions it was given, so its events were not kept; build it with SimBuilder::new(seed, limits).options(*opts) or workload::run_with(sc, seed, opts, ..)"
+    );
     let index = a.with_events(|la| {
         b.with_events(|lb| {
             let n = la.len().min(lb.len());
@@ -235,7 +164,7 @@ pub fn first_divergence_in<F: Fn(u64) -> Sim>(
 /// the first one.
 pub fn check_seeds<F>(default_num: u64, test: F)
 where
-    F: Fn(u64) -> Sim + Sync,
+    F: Fn(u64, &SimOptions) -> Sim + Sync,
 {
     let plan = SeedPlan::from_env(default_num).unwrap_or_else(|e| panic!("{e}"));
     let failures = run_seeds(&plan, test);

@@ -3,7 +3,7 @@
 //! run (from `GoStart` to the event that stops it), a GC track with each cycle, and flow arrows
 //! from the goroutine that readied another (`GoUnblock`) to that goroutine's next run.
 //!
-//! It reads the run's event log, so the run must keep one (`testing::with_event_log`;
+//! It reads the run's event log, so the run must keep one (`EventLog::All` in its `SimOptions`;
 //! `costream run FILE --trace out.json` does this).
 
 use crate::goruntime::proc::TraceEv;

@@ -114,9 +114,9 @@ pub struct Shared {
     pub world: RefCell<World>,
     pub tasks: TaskSlab,
     next_chan: Cell<u64>,
-    /// Digest checkpoints: the interval and the next one due, when on (see `testing`).
+    /// Digest checkpoints: the interval and the next one due, when on ([`SimOptions`]).
     checkpoint: Cell<Option<(SimDuration, SimTime)>>,
-    checkpoints: RefCell<Vec<crate::testing::Checkpoint>>,
+    checkpoints: RefCell<Vec<Checkpoint>>,
 }
 
 /// A goroutine's view of its runtime: spawn, compute, channels, timers, select.
@@ -148,19 +148,103 @@ impl RunOutcome {
 /// One stop of the world: when, how long, why.
 pub type Freeze = (SimTime, SimDuration, crate::goruntime::FreezeCause);
 
+/// The run's digest after the last event before `at_ns` of virtual time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub at_ns: u64,
+    pub events: u64,
+    pub digest: u64,
+}
+
+/// What a simulation keeps of its events ([`Sim::event_log`], [`Sim::describe_event`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EventLog {
+    /// Nothing: the digest alone (the fast default).
+    #[default]
+    Off,
+    /// Every event, for a trace or a determinism check.
+    All,
+    /// About the latest `n`, for a replay's last events.
+    Last(usize),
+    /// Those at virtual times in `[from, until)`: a window of a run too long to keep whole.
+    Window(SimTime, SimTime),
+}
+
+/// How a simulation records itself. Explicit values, handed to whatever builds the
+/// simulation ([`SimBuilder`], the workloads' `run_with`), never switches read from the
+/// thread.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SimOptions {
+    pub event_log: EventLog,
+    /// Record a digest [`Checkpoint`] every this much virtual time ([`Sim::checkpoints`]).
+    pub checkpoint_every: Option<SimDuration>,
+}
+
+impl SimOptions {
+    pub fn event_log(self, event_log: EventLog) -> Self {
+        Self { event_log, ..self }
+    }
+
+    pub fn checkpoints(self, every: SimDuration) -> Self {
+        Self {
+            checkpoint_every: Some(every),
+            ..self
+        }
+    }
+}
+
+/// Builds a [`Sim`]: its seed, limits and [`SimOptions`].
+#[derive(Clone, Copy, Debug)]
+pub struct SimBuilder {
+    seed: u64,
+    limits: RunLimits,
+    options: SimOptions,
+}
+
+impl SimBuilder {
+    pub fn new(seed: u64, limits: RunLimits) -> Self {
+        Self {
+            seed,
+            limits,
+            options: SimOptions::default(),
+        }
+    }
+
+    pub fn options(self, options: SimOptions) -> Self {
+        Self { options, ..self }
+    }
+
+    pub fn event_log(self, log: EventLog) -> Self {
+        self.options(self.options.event_log(log))
+    }
+
+    pub fn checkpoints(self, every: SimDuration) -> Self {
+        self.options(self.options.checkpoints(every))
+    }
+
+    pub fn build(self) -> Sim {
+        Sim::build(self.seed, self.limits, self.options)
+    }
+}
+
 /// A simulation: owns the world and runs it.
 pub struct Sim {
     sh: Rc<Shared>,
 }
 
 impl Sim {
+    /// A simulation that keeps no events and takes no checkpoints ([`SimBuilder`] for more).
     pub fn new(seed: u64, limits: RunLimits) -> Self {
+        SimBuilder::new(seed, limits).build()
+    }
+
+    fn build(seed: u64, limits: RunLimits, options: SimOptions) -> Self {
         let mut kernel = Kernel::new(limits);
-        match crate::testing::recording() {
-            crate::testing::Keep::Nothing => {}
-            crate::testing::Keep::All => kernel.keep_log(None),
-            crate::testing::Keep::Last(n) => kernel.keep_log(Some(n)),
-            crate::testing::Keep::Window(from, until) => kernel.keep_log_window(from, until),
+        match options.event_log {
+            EventLog::Off => {}
+            EventLog::All => kernel.keep_log(None),
+            EventLog::Last(n) => kernel.keep_log(Some(n)),
+            EventLog::Window(from, until) => kernel.keep_log_window(from, until),
         }
         let world = World {
             kernel,
@@ -175,9 +259,7 @@ impl Sim {
                 world: RefCell::new(world),
                 tasks: TaskSlab::new(),
                 next_chan: Cell::new(1),
-                checkpoint: Cell::new(
-                    crate::testing::checkpoint_every().map(|d| (d, SimTime::ZERO + d)),
-                ),
+                checkpoint: Cell::new(options.checkpoint_every.map(|d| (d, SimTime::ZERO + d))),
                 checkpoints: RefCell::new(Vec::new()),
             }),
         }
@@ -199,20 +281,25 @@ impl Sim {
         host
     }
 
-    /// The digest checkpoints taken during the run, when on (see `testing::with_checkpoints`).
-    pub fn checkpoints(&self) -> Vec<crate::testing::Checkpoint> {
+    /// The digest checkpoints taken during the run, when on ([`SimOptions::checkpoints`]).
+    pub fn checkpoints(&self) -> Vec<Checkpoint> {
         self.sh.checkpoints.borrow().clone()
     }
 
-    /// The events recorded into the digest, when the run keeps them (see `testing`): a copy.
+    /// The events recorded into the digest, when the run keeps them ([`EventLog`]): a copy.
     pub fn event_log(&self) -> Vec<[u64; 4]> {
         self.with_events(|l| l.to_vec())
     }
 
     /// The index in the whole run of the first kept event: events before it were dropped from
-    /// a capped log or came before the log's window (see `testing::with_event_window`).
+    /// a capped log or came before the log's window ([`EventLog::Window`]).
     pub fn first_kept_index(&self) -> u64 {
         self.sh.world.borrow().kernel.log_dropped()
+    }
+
+    /// Whether this simulation keeps an event log (its [`SimOptions`] asked for one).
+    pub fn keeps_events(&self) -> bool {
+        self.sh.world.borrow().kernel.log().is_some()
     }
 
     /// Runs `f` on the kept events without copying them (empty when the run kept none).
@@ -407,15 +494,12 @@ impl Sim {
     /// no event falls between share it: one checkpoint, not one per empty interval.
     fn checkpoint(&self, every: SimDuration, next: SimTime, t: SimTime) {
         let w = self.sh.world.borrow();
-        self.sh
-            .checkpoints
-            .borrow_mut()
-            .push(crate::testing::Checkpoint {
-                at_ns: next.as_nanos(),
-                // The event at `t` is counted already; it is not handled yet.
-                events: w.kernel.handled() - 1,
-                digest: w.kernel.digest.value(),
-            });
+        self.sh.checkpoints.borrow_mut().push(Checkpoint {
+            at_ns: next.as_nanos(),
+            // The event at `t` is counted already; it is not handled yet.
+            events: w.kernel.handled() - 1,
+            digest: w.kernel.digest.value(),
+        });
         let skip = (t.as_nanos() - next.as_nanos()) / every.as_nanos().max(1);
         let after = next
             .as_nanos()

@@ -23,12 +23,12 @@ pub(crate) fn replay_cmd(
     }
     let sc = load_one(&r.source, &r.scenario, &r.sets)?;
     admit_jobs(file, &[], &sc, trace.is_some(), 1, max_memory)?;
-    let replay = || r.replay(file, events);
-    let ran = if trace.is_some() {
-        costream_model::testing::with_event_log(replay)?
+    let log = if trace.is_some() {
+        EventLog::All
     } else {
-        replay()?
+        EventLog::Last(events)
     };
+    let ran = r.replay(file, log)?;
     if let Some(path) = trace {
         write_trace(path, &ran)?;
     }

@@ -50,28 +50,26 @@ pub(crate) fn run(
         let sc = &v.scenario;
         let seed = seed.unwrap_or(sc.run.seed);
         let total = sc.run.duration;
-        let go = || {
-            workload::run(sc, seed, |now, events| {
-                if bar {
-                    progress_bar(
-                        now.since_start().as_secs_f64() / total.as_secs_f64(),
-                        now,
-                        total,
-                        events,
-                        i,
-                        n,
-                    );
-                }
-            })
-        };
-        let ran = match trace {
-            None => go(),
-            Some(path) => {
-                let ran = costream_model::testing::with_event_log(go);
-                write_trace(&variant_path(path, i, n), &ran)?;
-                ran
+        // A trace needs every event kept; otherwise the run keeps only its digest.
+        let opts = SimOptions::default().event_log(match trace {
+            Some(_) => EventLog::All,
+            None => EventLog::Off,
+        });
+        let ran = workload::run_with(sc, seed, &opts, |now, events| {
+            if bar {
+                progress_bar(
+                    now.since_start().as_secs_f64() / total.as_secs_f64(),
+                    now,
+                    total,
+                    events,
+                    i,
+                    n,
+                );
             }
-        };
+        });
+        if let Some(path) = trace {
+            write_trace(&variant_path(path, i, n), &ran)?;
+        }
         if bar {
             eprint!("\r{:90}\r", "");
         }

@@ -16,8 +16,13 @@ use crate::world::{RunOutcome, Sim};
 use costream_sim::SimTime;
 
 /// Builds and runs the allocation loop.
-pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> (Sim, RunOutcome) {
-    let (sim, host) = super::new_sim(sc, seed);
+pub fn run(
+    sc: &Scenario,
+    seed: u64,
+    opts: &crate::world::SimOptions,
+    progress: impl FnMut(SimTime, u64),
+) -> (Sim, RunOutcome) {
+    let (sim, host) = super::new_sim(sc, seed, opts);
     let a = sc.alloc.clone();
     sim.main(host, move |go| async move {
         let _live = if a.live_scan {

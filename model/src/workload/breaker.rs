@@ -117,9 +117,10 @@ impl BreakerMetrics {
 pub fn run(
     sc: &Scenario,
     seed: u64,
+    opts: &crate::world::SimOptions,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<BreakerMetrics>>) {
-    let (sim, host) = super::new_sim(sc, seed);
+    let (sim, host) = super::new_sim(sc, seed, opts);
     let cfg = sc.breaker.clone();
     let m = Rc::new(RefCell::new(BreakerMetrics {
         requests: 0,

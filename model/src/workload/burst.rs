@@ -60,9 +60,10 @@ impl BurstMetrics {
 pub fn run(
     sc: &Scenario,
     seed: u64,
+    opts: &crate::world::SimOptions,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<BurstMetrics>>) {
-    let (sim, host) = super::new_sim(sc, seed);
+    let (sim, host) = super::new_sim(sc, seed, opts);
     let m = Rc::new(RefCell::new(BurstMetrics::new()));
     let b = sc.burst.clone();
     let metrics = m.clone();

@@ -66,9 +66,10 @@ pub struct GoschedMetrics {
 pub fn run(
     sc: &Scenario,
     seed: u64,
+    opts: &crate::world::SimOptions,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<GoschedMetrics>>) {
-    let (sim, host) = super::new_sim(sc, seed);
+    let (sim, host) = super::new_sim(sc, seed, opts);
     let cfg = sc.gosched.clone();
     let m = Rc::new(RefCell::new(GoschedMetrics {
         latency: Histogram::new(3).expect("histogram"),

@@ -13,7 +13,7 @@ pub mod split;
 pub mod tuner;
 
 use crate::scenario::{Scenario, Workload};
-use crate::world::{RunOutcome, Sim};
+use crate::world::{RunOutcome, Sim, SimBuilder, SimOptions};
 use costream_sim::SimTime;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -45,23 +45,35 @@ impl Ran {
     }
 }
 
-/// A simulation with the scenario's run limits and one server runtime; returns it and the host.
-pub fn new_sim(sc: &Scenario, seed: u64) -> (Sim, u32) {
+/// A simulation with the scenario's run limits, recording as `opts` says, and one server
+/// runtime; returns it and the host.
+pub fn new_sim(sc: &Scenario, seed: u64, opts: &SimOptions) -> (Sim, u32) {
     let limits = costream_sim::RunLimits {
         until: SimTime::ZERO + sc.run.duration,
         max_events: sc.run.max_events,
     };
-    let sim = Sim::new(seed, limits);
+    let sim = SimBuilder::new(seed, limits).options(*opts).build();
     let host = sim.add_runtime(sc.server.runtime_config());
     tuner::start(&sim, host, sc);
     (sim, host)
 }
 
-/// Runs the scenario's workload.
+/// Runs the scenario's workload, keeping no events.
 pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran {
+    run_with(sc, seed, &SimOptions::default(), progress)
+}
+
+/// Runs the scenario's workload on a simulation that records as `opts` says (its events for a
+/// trace, digest checkpoints for a replay file).
+pub fn run_with(
+    sc: &Scenario,
+    seed: u64,
+    opts: &SimOptions,
+    progress: impl FnMut(SimTime, u64),
+) -> Ran {
     match sc.workload {
         Workload::Room => {
-            let (sim, out, m) = room::run_with_progress(sc, seed, progress);
+            let (sim, out, m) = room::run_with_progress(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,
@@ -69,7 +81,7 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
             }
         }
         Workload::Alloc => {
-            let (sim, out) = alloc::run(sc, seed, progress);
+            let (sim, out) = alloc::run(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,
@@ -77,7 +89,7 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
             }
         }
         Workload::Burst => {
-            let (sim, out, m) = burst::run(sc, seed, progress);
+            let (sim, out, m) = burst::run(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,
@@ -85,7 +97,7 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
             }
         }
         Workload::Breaker => {
-            let (sim, out, m) = breaker::run(sc, seed, progress);
+            let (sim, out, m) = breaker::run(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,
@@ -93,7 +105,7 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
             }
         }
         Workload::Gosched => {
-            let (sim, out, m) = gosched::run(sc, seed, progress);
+            let (sim, out, m) = gosched::run(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,
@@ -101,7 +113,7 @@ pub fn run(sc: &Scenario, seed: u64, progress: impl FnMut(SimTime, u64)) -> Ran 
             }
         }
         Workload::Signalling => {
-            let (sim, out, m) = signalling::run(sc, seed, progress);
+            let (sim, out, m) = signalling::run(sc, seed, opts, progress);
             Ran {
                 sim,
                 out,

@@ -513,8 +513,12 @@ async fn pool_worker(
 }
 
 /// Builds the room scenario on a fresh simulation. Returns the simulation and its metrics.
-pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
-    let (sim, host) = super::new_sim(sc, seed);
+pub fn build(
+    sc: &Scenario,
+    seed: u64,
+    opts: &crate::world::SimOptions,
+) -> (Sim, Rc<RefCell<RoomMetrics>>) {
+    let (sim, host) = super::new_sim(sc, seed, opts);
     assert_eq!(host, SERVER);
     let metrics = Rc::new(RefCell::new(RoomMetrics::new()));
     let go = sim.go(host);
@@ -852,16 +856,17 @@ pub fn build(sc: &Scenario, seed: u64) -> (Sim, Rc<RefCell<RoomMetrics>>) {
 
 /// Runs the room scenario: builds, runs, closes the players' books.
 pub fn run(sc: &Scenario, seed: u64) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
-    run_with_progress(sc, seed, |_, _| {})
+    run_with_progress(sc, seed, &crate::world::SimOptions::default(), |_, _| {})
 }
 
 /// [`run`] with a progress callback (see [`Sim::run_with_progress`]).
 pub fn run_with_progress(
     sc: &Scenario,
     seed: u64,
+    opts: &crate::world::SimOptions,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<RoomMetrics>>) {
-    let (sim, m) = build(sc, seed);
+    let (sim, m) = build(sc, seed, opts);
     let out = sim.run_with_progress(progress);
     for p in &m.borrow().players {
         p.borrow_mut().finish(out.now);

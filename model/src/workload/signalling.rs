@@ -90,9 +90,10 @@ pub struct SignallingMetrics {
 pub fn run(
     sc: &Scenario,
     seed: u64,
+    opts: &crate::world::SimOptions,
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, SignallingMetrics) {
-    let (sim, host) = super::new_sim(sc, seed);
+    let (sim, host) = super::new_sim(sc, seed, opts);
     let cfg = sc.signalling.clone();
     let counts = std::rc::Rc::new(std::cell::Cell::new((0u64, 0u64)));
     let c = counts.clone();
