@@ -35,12 +35,23 @@ pub enum Ev {
         host: u32,
         kind: crate::goruntime::stall::StallKind,
     },
-    /// A datagram reaches its destination.
-    NetDeliver { slot: u32 },
-    /// A scheduled network fault starts or ends.
-    NetFault { index: u32, on: bool },
+    /// The network's: a datagram arrives, or a fault starts or ends.
+    Net(crate::net::NetEv),
     /// The world restarts after a `GOMAXPROCS` stop: `procresize`.
     Procresize { host: u32, n: u32 },
+}
+
+impl From<crate::net::NetEv> for Ev {
+    fn from(e: crate::net::NetEv) -> Self {
+        Ev::Net(e)
+    }
+}
+
+/// The network's sockets are Go's: a datagram waits in an `Fd` until a goroutine reads it.
+impl<T: 'static> crate::net::Socket for Fd<T> {
+    fn queued(&self) -> usize {
+        Fd::queued(self)
+    }
 }
 
 /// Why a run ended.
@@ -97,7 +108,7 @@ pub struct World {
     pub kernel: Kernel<Ev>,
     pub rts: Vec<Runtime>,
     pub streams: RngStreams,
-    pub net: crate::net::Net,
+    pub net: crate::net::Net<Fd<crate::net::Datagram>>,
     /// Scheduled network faults.
     pub faults: Vec<ScheduledFault>,
     processes: Vec<Option<Box<dyn Process>>>,
@@ -409,8 +420,12 @@ impl Sim {
         let mut w = self.sh.world.borrow_mut();
         let index = w.faults.len() as u32;
         w.faults.push((links, kind, until));
-        w.kernel.schedule(from, Ev::NetFault { index, on: true });
-        w.kernel.schedule(until, Ev::NetFault { index, on: false });
+        w.kernel
+            .schedule(from, Ev::Net(crate::net::NetEv::Fault { index, on: true }));
+        w.kernel.schedule(
+            until,
+            Ev::Net(crate::net::NetEv::Fault { index, on: false }),
+        );
     }
 
     /// Mutable access to the world, for set-up (links, sinks).
@@ -543,7 +558,7 @@ impl Sim {
                     rts[host as usize].procresize(kernel, n);
                     (host, None)
                 }
-                Ev::NetDeliver { slot } => {
+                Ev::Net(crate::net::NetEv::Deliver { slot }) => {
                     let now = kernel.now();
                     if let Some((d, to)) = w.net.arrive(slot, now) {
                         match to {
@@ -553,7 +568,7 @@ impl Sim {
                     }
                     (0, None)
                 }
-                Ev::NetFault { index, on } => {
+                Ev::Net(crate::net::NetEv::Fault { index, on }) => {
                     let (links, kind, until) = w.faults[index as usize].clone();
                     for (a, b) in links {
                         match kind {

@@ -1,14 +1,13 @@
 //! The network: one-way links with impairments between hosts ([`link`]), and delivery of
-//! datagrams to Go sockets ([`Fd`]) or to sinks (receivers that are not goroutines, such as a
-//! co-streaming participant's player). Links are created on first use with the default
+//! datagrams to sockets (a [`Socket`]: the world binds Go's `Fd`s) or to sinks (receivers that
+//! are not goroutines, such as a co-streaming participant's player). It knows no Go runtime
+//! and no world: it schedules its own [`NetEv`] on whatever kernel carries them. Links are created on first use with the default
 //! configuration unless one was set; each has its own random stream, so adding a link never
 //! shifts another's draws.
 
 pub mod link;
 
-use crate::goruntime::Fd;
 use crate::media::rtp::Rtp;
-use crate::world::Ev;
 use costream_sim::{Kernel, RngStreams, SimRng, SimTime};
 use link::{Fate, Link, LinkConfig, LinkStats};
 use serde::Deserialize;
@@ -34,8 +33,22 @@ pub trait Sink {
     fn receive(&mut self, now: SimTime, d: &Datagram);
 }
 
-pub enum Endpoint {
-    Socket(Fd<Datagram>),
+/// What a socket endpoint tells the network: how many datagrams wait in it unread.
+pub trait Socket: Clone {
+    fn queued(&self) -> usize;
+}
+
+/// The network's own events, carried by the world's kernel (`E: From<NetEv>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NetEv {
+    /// A datagram reaches its destination.
+    Deliver { slot: u32 },
+    /// A scheduled network fault starts or ends.
+    Fault { index: u32, on: bool },
+}
+
+pub enum Endpoint<S> {
+    Socket(S),
     Sink(Rc<RefCell<dyn Sink>>),
 }
 
@@ -85,11 +98,11 @@ pub struct NetStats {
 
 /// Links and endpoints are only looked up (or summed) by key, never visited in an order that
 /// could affect a run, so hash maps are safe here (docs: determinism rule 1).
-pub struct Net {
+pub struct Net<S> {
     links: HashMap<(u32, u32), (Link, SimRng)>,
     configs: HashMap<(u32, u32), LinkConfig>,
     pub default_link: LinkConfig,
-    endpoints: HashMap<Addr, Endpoint>,
+    endpoints: HashMap<Addr, Endpoint<S>>,
     inflight: Vec<Option<Datagram>>,
     free: Vec<u32>,
     streams: RngStreams,
@@ -98,7 +111,7 @@ pub struct Net {
     pub stats: NetStats,
 }
 
-impl Net {
+impl<S: Socket> Net<S> {
     pub fn new(streams: RngStreams) -> Self {
         Self {
             links: HashMap::new(),
@@ -121,7 +134,7 @@ impl Net {
         }
     }
 
-    pub fn bind(&mut self, addr: Addr, e: Endpoint) {
+    pub fn bind(&mut self, addr: Addr, e: Endpoint<S>) {
         self.endpoints.insert(addr, e);
     }
 
@@ -151,7 +164,7 @@ impl Net {
     }
 
     /// Sends `d` at `now` over the link between its hosts.
-    pub fn send(&mut self, k: &mut Kernel<Ev>, now: SimTime, d: Datagram) {
+    pub fn send<E: From<NetEv>>(&mut self, k: &mut Kernel<E>, now: SimTime, d: Datagram) {
         self.stats.sent += 1;
         let key = (d.src.0, d.dst.0);
         let hold = self.clogged.get(&key).copied().filter(|&u| u > now);
@@ -165,7 +178,7 @@ impl Net {
         }
     }
 
-    fn schedule(&mut self, k: &mut Kernel<Ev>, at: SimTime, d: Datagram) {
+    fn schedule<E: From<NetEv>>(&mut self, k: &mut Kernel<E>, at: SimTime, d: Datagram) {
         let slot = match self.free.pop() {
             Some(s) => {
                 self.inflight[s as usize] = Some(d);
@@ -176,11 +189,11 @@ impl Net {
                 self.inflight.len() as u32 - 1
             }
         };
-        k.schedule(at.max(k.now()), Ev::NetDeliver { slot });
+        k.schedule(at.max(k.now()), NetEv::Deliver { slot }.into());
     }
 
     /// Takes an arriving datagram and where it goes.
-    pub(crate) fn arrive(&mut self, slot: u32, now: SimTime) -> Option<(Datagram, ArriveTo)> {
+    pub(crate) fn arrive(&mut self, slot: u32, now: SimTime) -> Option<(Datagram, ArriveTo<S>)> {
         let mut d = self.inflight[slot as usize]
             .take()
             .expect("in-flight datagram");
@@ -247,7 +260,7 @@ impl Net {
     }
 }
 
-pub(crate) enum ArriveTo {
-    Socket(Fd<Datagram>),
+pub(crate) enum ArriveTo<S> {
+    Socket(S),
     Sink(Rc<RefCell<dyn Sink>>),
 }
