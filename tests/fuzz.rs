@@ -118,21 +118,23 @@ fn scenario_for(p: &Plan) -> scenario::Scenario {
     sc.network.faults = p
         .faults
         .iter()
-        .map(|&(partition, from, len, dir)| costream_model::net::Fault {
-            kind: if partition {
-                costream_model::net::FaultKind::Partition
-            } else {
-                costream_model::net::FaultKind::Clog
+        .map(
+            |&(partition, from, len, dir)| costream_model::scenario::Fault {
+                kind: if partition {
+                    costream_model::net::FaultKind::Partition
+                } else {
+                    costream_model::net::FaultKind::Clog
+                },
+                from: SimDuration::from_millis(from),
+                until: SimDuration::from_millis(from + len),
+                direction: match dir {
+                    0 => costream_model::scenario::Direction::Up,
+                    1 => costream_model::scenario::Direction::Down,
+                    _ => costream_model::scenario::Direction::Both,
+                },
+                rooms: vec![],
             },
-            from: SimDuration::from_millis(from),
-            until: SimDuration::from_millis(from + len),
-            direction: match dir {
-                0 => costream_model::net::Direction::Up,
-                1 => costream_model::net::Direction::Down,
-                _ => costream_model::net::Direction::Both,
-            },
-            rooms: vec![],
-        })
+        )
         .collect();
     sc.validate()
         .unwrap_or_else(|e| panic!("the strategy made an invalid scenario: {e:?}"));

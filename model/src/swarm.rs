@@ -6,8 +6,9 @@
 
 use crate::goruntime::{GcPercent, Pause};
 use crate::net::link::Loss;
-use crate::net::{Direction, Fault, FaultKind};
+use crate::net::FaultKind;
 use crate::scenario::{self, Architecture, Handoff, Scenario, QUICKSTART};
+use crate::scenario::{Direction, Fault};
 use crate::workload::room;
 use crate::world::Sim;
 use costream_sim::{RngStreams, SimDuration, SimTime};

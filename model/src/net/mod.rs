@@ -52,38 +52,12 @@ pub enum Endpoint<S> {
     Sink(Rc<RefCell<dyn Sink>>),
 }
 
-/// A scheduled fault (`[[network.faults]]`).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fault {
-    /// `partition` drops every packet; `clog` holds them until the fault ends.
-    pub kind: FaultKind,
-    #[serde(with = "crate::units::dur")]
-    pub from: costream_sim::SimDuration,
-    #[serde(with = "crate::units::dur")]
-    pub until: costream_sim::SimDuration,
-    /// `up` (to the server), `down` (from it) or `both`.
-    #[serde(default)]
-    pub direction: Direction,
-    /// Rooms affected (all when empty).
-    #[serde(default)]
-    pub rooms: Vec<u32>,
-}
-
+/// What a fault does to a link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultKind {
     Partition,
     Clog,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Direction {
-    Up,
-    Down,
-    #[default]
-    Both,
 }
 
 /// Network totals.

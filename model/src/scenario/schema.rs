@@ -309,7 +309,7 @@ pub struct NetworkSection {
     pub uplink: crate::net::link::LinkConfig,
     /// Server → participant.
     pub downlink: crate::net::link::LinkConfig,
-    pub faults: Vec<crate::net::Fault>,
+    pub faults: Vec<Fault>,
 }
 
 impl Default for NetworkSection {
@@ -325,6 +325,35 @@ impl Default for NetworkSection {
             faults: Vec::new(),
         }
     }
+}
+
+/// A scheduled fault (`[[network.faults]]`), addressed the way a co-streaming scenario thinks:
+/// by rooms and direction. The room workload turns it into faults on links.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fault {
+    /// `partition` drops every packet; `clog` holds them until the fault ends.
+    pub kind: crate::net::FaultKind,
+    #[serde(with = "crate::units::dur")]
+    pub from: costream_sim::SimDuration,
+    #[serde(with = "crate::units::dur")]
+    pub until: costream_sim::SimDuration,
+    /// `up` (to the server), `down` (from it) or `both`.
+    #[serde(default)]
+    pub direction: Direction,
+    /// Rooms affected (all when empty).
+    #[serde(default)]
+    pub rooms: Vec<u32>,
+}
+
+/// Which way a fault acts, seen from the server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Up,
+    Down,
+    #[default]
+    Both,
 }
 
 /// How the server hands a frame from its receive goroutine to its forwarding goroutine.
