@@ -27,6 +27,7 @@ fn fmix64(mut k: u64) -> u64 {
 }
 
 impl Digest {
+    /// A digest of no records.
     pub const fn new() -> Self {
         Self {
             state: 0x6a09_e667_f3bc_c908,
@@ -43,9 +44,11 @@ impl Digest {
         self.state = s;
         self.records += 1;
     }
+    /// The digest of every record so far.
     pub fn value(&self) -> u64 {
         self.state
     }
+    /// How many records were folded in.
     pub fn records(&self) -> u64 {
         self.records
     }

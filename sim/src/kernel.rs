@@ -14,6 +14,7 @@ pub struct RunLimits {
 }
 
 impl RunLimits {
+    /// Limits of `d` of virtual time and no event budget.
     pub fn for_duration(d: SimDuration) -> Self {
         Self {
             until: SimTime::ZERO + d,
@@ -25,6 +26,7 @@ impl RunLimits {
 /// What the kernel hands the model next.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Next<E> {
+    /// The next event and its time (the clock is moved to it).
     Event(SimTime, E),
     /// The next event is at or past `until`; the clock is moved to `until`.
     TimeLimit,
@@ -40,6 +42,7 @@ pub struct Kernel<E> {
     queue: EventQueue<E>,
     handled: u64,
     limits: RunLimits,
+    /// The run's digest: every record the model folds in.
     pub digest: Digest,
     /// Every record folded into the digest, in order, when enabled: for finding where two runs
     /// that should be identical first differ.
@@ -53,6 +56,7 @@ pub struct Kernel<E> {
 }
 
 impl<E> Kernel<E> {
+    /// A kernel at time zero with nothing scheduled.
     pub fn new(limits: RunLimits) -> Self {
         Self {
             now: SimTime::ZERO,
@@ -108,12 +112,15 @@ impl<E> Kernel<E> {
         self.log.as_deref()
     }
     #[inline]
+    /// The virtual time of the event being handled.
     pub fn now(&self) -> SimTime {
         self.now
     }
+    /// The run's limits.
     pub fn limits(&self) -> RunLimits {
         self.limits
     }
+    /// Changes the run's limits (a measurement phase runs to a nearer `until`).
     pub fn set_limits(&mut self, limits: RunLimits) {
         self.limits = limits;
     }
@@ -121,6 +128,7 @@ impl<E> Kernel<E> {
     pub fn handled(&self) -> u64 {
         self.handled
     }
+    /// Events scheduled and not yet handled.
     pub fn pending(&self) -> usize {
         self.queue.len()
     }
@@ -135,6 +143,7 @@ impl<E> Kernel<E> {
         self.queue.push(at.max(self.now), ev);
     }
     #[inline]
+    /// Schedules `ev` at `d` after now.
     pub fn schedule_after(&mut self, d: SimDuration, ev: E) {
         let at = self.now + d;
         self.queue.push(at, ev);

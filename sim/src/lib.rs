@@ -5,6 +5,8 @@
 //! a slab of Rust futures polled only when the model says so ([`TaskSlab`]), a rolling digest of
 //! the run's ordered events ([`Digest`]) and run limits ([`Kernel`]). It knows nothing of Go.
 
+#![deny(missing_docs)]
+
 pub mod digest;
 pub mod kernel;
 pub mod queue;

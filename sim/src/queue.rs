@@ -45,6 +45,7 @@ fn bucket_of(key: Key, last: Key) -> usize {
 }
 
 impl<E> EventQueue<E> {
+    /// An empty queue.
     pub fn new() -> Self {
         Self {
             buckets: (0..BUCKETS).map(|_| Vec::new()).collect(),
@@ -103,6 +104,7 @@ impl<E> EventQueue<E> {
         Some((b, m))
     }
 
+    /// Takes the earliest event (the first pushed, among equal times).
     pub fn pop(&mut self) -> Option<(SimTime, E)> {
         let (b, m) = self.find_min()?;
         self.min = None;
@@ -134,10 +136,12 @@ impl<E> EventQueue<E> {
             .map(|(_, m)| SimTime::from_nanos((m >> 64) as u64))
     }
 
+    /// Events in the queue.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    /// Whether the queue holds no event.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -32,9 +32,11 @@ fn splitmix64(x: &mut u64) -> u64 {
 }
 
 impl RngStreams {
+    /// The streams of one run's `seed`.
     pub fn new(seed: u64) -> Self {
         Self { seed }
     }
+    /// The run's seed.
     pub fn seed(&self) -> u64 {
         self.seed
     }
@@ -64,9 +66,11 @@ pub struct SimRng {
 }
 
 impl SimRng {
+    /// A uniform 64-bit draw.
     pub fn next_u64(&mut self) -> u64 {
         self.inner.next_u64()
     }
+    /// A uniform 32-bit draw.
     pub fn next_u32(&mut self) -> u32 {
         self.inner.next_u32()
     }

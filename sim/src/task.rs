@@ -10,6 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
 
+/// A task: a boxed future with no output, polled on the simulation's one thread.
 pub type BoxTask = Pin<Box<dyn Future<Output = ()>>>;
 
 /// A task's index in the slab.
@@ -40,6 +41,7 @@ impl Default for TaskSlab {
 }
 
 impl TaskSlab {
+    /// An empty slab.
     pub fn new() -> Self {
         Self {
             slots: RefCell::new(Vec::new()),
@@ -47,6 +49,7 @@ impl TaskSlab {
         }
     }
 
+    /// Stores `fut`; returns its id (a freed slot is reused first).
     pub fn insert(&self, fut: BoxTask) -> TaskId {
         let mut slots = self.slots.borrow_mut();
         let mut free = self.free.borrow_mut();

@@ -13,11 +13,15 @@ pub struct SimTime(u64);
 pub struct SimDuration(u64);
 
 impl SimTime {
+    /// The start of a run.
     pub const ZERO: SimTime = SimTime(0);
+    /// The latest representable time ("never").
     pub const MAX: SimTime = SimTime(u64::MAX);
+    /// `ns` nanoseconds after the start.
     pub const fn from_nanos(ns: u64) -> Self {
         SimTime(ns)
     }
+    /// Nanoseconds since the start.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
@@ -25,38 +29,50 @@ impl SimTime {
     pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
         SimDuration(self.0.saturating_sub(earlier.0))
     }
+    /// Time elapsed since the start of the run.
     pub fn since_start(self) -> SimDuration {
         SimDuration(self.0)
     }
 }
 
 impl SimDuration {
+    /// No time.
     pub const ZERO: SimDuration = SimDuration(0);
+    /// The longest representable duration.
     pub const MAX: SimDuration = SimDuration(u64::MAX);
+    /// `ns` nanoseconds.
     pub const fn from_nanos(ns: u64) -> Self {
         SimDuration(ns)
     }
+    /// `us` microseconds.
     pub const fn from_micros(us: u64) -> Self {
         SimDuration(us * 1_000)
     }
+    /// `ms` milliseconds.
     pub const fn from_millis(ms: u64) -> Self {
         SimDuration(ms * 1_000_000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * 1_000_000_000)
     }
+    /// In nanoseconds.
     pub const fn as_nanos(self) -> u64 {
         self.0
     }
+    /// In seconds, as a float (for reports).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
+    /// In milliseconds, as a float (for reports).
     pub fn as_millis_f64(self) -> f64 {
         self.0 as f64 / 1e6
     }
+    /// Whether no time passes.
     pub const fn is_zero(self) -> bool {
         self.0 == 0
     }
+    /// `self - other`, or zero if `other` is longer.
     pub fn saturating_sub(self, other: SimDuration) -> SimDuration {
         SimDuration(self.0.saturating_sub(other.0))
     }
@@ -109,11 +125,17 @@ impl SimDuration {
 /// Why a duration string was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ParseDurationError {
+    /// The string is empty.
     Empty,
+    /// A negative duration: durations are `>= 0`.
     Negative(String),
+    /// A number without a unit (`20` for `"20ms"`).
     NoUnit(String),
+    /// The number does not parse.
     BadNumber(String),
+    /// A unit other than ns, us (µs), ms, s, m (min) or h.
     BadUnit(String),
+    /// Too long to represent (more than about 292 years).
     TooLarge(String),
 }
 
