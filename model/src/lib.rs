@@ -55,3 +55,9 @@ pub use goruntime::{
     Chan, Costs, Fd, GStatus, RecvCase, RuntimeConfig, SelectCase, SendCase, WaitReason,
 };
 pub use world::{EndReason, Go, Process, RunOutcome, Sim, World};
+pub use world::{EventLog, SimBuilder, SimOptions};
+
+/// The README's Rust example, compiled and run by `cargo test --doc` so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
