@@ -35,6 +35,7 @@ pub mod explore;
 pub mod goruntime;
 pub mod html;
 pub mod leak;
+pub mod macros;
 pub mod media;
 pub mod net;
 pub mod parallel;

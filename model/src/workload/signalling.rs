@@ -36,7 +36,7 @@
 //! }
 //! ```
 
-use crate::goruntime::{RecvCase, SendCase, WaitGroup};
+use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
 use crate::scenario::Scenario;
 use crate::world::{RunOutcome, Sim};
@@ -167,23 +167,23 @@ async fn handle_fixed(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
     let (rx, rctx, cpu) = (inbound.clone(), ctx.clone(), cfg.process_cpu);
     go.go("main.readLoop", move |go| async move {
         loop {
-            let mut m = RecvCase::new(&rx);
-            let mut done = RecvCase::new(&rctx.done());
-            match go.select(&mut [&mut m, &mut done]).await {
-                0 => {
-                    if m.take().is_none() {
+            crate::select! { go,
+                m = recv(rx) => {
+                    if m.is_none() {
                         return; // inbound closed
                     }
                     go.compute(cpu).await;
-                }
-                _ => return, // ctx cancelled
+                },
+                recv(rctx.done()) => return, // ctx cancelled
             }
         }
     });
     for m in 0..n {
-        let mut send = SendCase::new(&inbound, m);
-        let mut done = RecvCase::new(&ctx.done());
-        if go.select(&mut [&mut send, &mut done]).await == 1 {
+        let cancelled = crate::select! { go,
+            send(inbound, m) => false,
+            recv(ctx.done()) => true,
+        };
+        if cancelled {
             break;
         }
         go.sleep(cfg.message_interval).await;
