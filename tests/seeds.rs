@@ -133,3 +133,31 @@ fn a_test_that_ignores_its_options_is_refused_by_the_determinism_check() {
         7,
     );
 }
+
+/// `go_here` names an anonymous goroutine after where it was started, as Go's tracebacks
+/// place a closure by file and line.
+#[test]
+fn anonymous_goroutines_are_named_by_their_call_site() {
+    let sim = SimBuilder::new(1, RunLimits::for_duration(SimDuration::from_millis(5)))
+        .event_log(EventLog::All)
+        .build();
+    let h = sim.add_runtime(RuntimeConfig::default());
+    let line = std::sync::atomic::AtomicU32::new(0);
+    let line = std::rc::Rc::new(line);
+    let at = line.clone();
+    sim.main(h, move |go| async move {
+        at.store(line!() + 1, Ordering::Relaxed);
+        go.go_here(|go| async move { go.compute(SimDuration::from_micros(5)).await });
+        go.sleep(SimDuration::from_millis(1)).await;
+    });
+    sim.run();
+    let want = format!(
+        "(seeds.rs:{}, created by main.main",
+        line.load(Ordering::Relaxed)
+    );
+    let log = sim.event_log();
+    assert!(
+        (0..log.len()).any(|i| sim.describe_event(i).contains(&want)),
+        "no event names {want}"
+    );
+}

@@ -238,6 +238,22 @@ impl SimBuilder {
     }
 }
 
+/// `file.rs:line` of a call site, made once per site and kept for the process (a program
+/// has finitely many `go` statements, as Go's binary has one name per closure).
+fn caller_name(at: &'static std::panic::Location<'static>) -> &'static str {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static NAMES: OnceLock<Mutex<BTreeMap<(&'static str, u32), &'static str>>> = OnceLock::new();
+    let file = at.file().rsplit(['/', '\\']).next().unwrap_or(at.file());
+    let mut names = NAMES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    names
+        .entry((file, at.line()))
+        .or_insert_with(|| Box::leak(format!("{file}:{}", at.line()).into_boxed_str()))
+}
+
 /// A simulation: owns the world and runs it.
 pub struct Sim {
     sh: Rc<Shared>,
@@ -661,6 +677,17 @@ impl Go {
         Fut: Future<Output = ()> + 'static,
     {
         self.spawn(name, false, f)
+    }
+
+    /// `go func() { … }()`: [`Go::go`] for an anonymous function, named after where it is
+    /// started ("signalling.rs:171"), as Go's tracebacks place a closure by file and line.
+    #[track_caller]
+    pub fn go_here<F, Fut>(&self, f: F) -> u64
+    where
+        F: FnOnce(Go) -> Fut,
+        Fut: Future<Output = ()> + 'static,
+    {
+        self.spawn(caller_name(std::panic::Location::caller()), false, f)
     }
 
     /// Holds this goroutine's P for `d` of CPU time (preemptible by sysmon after 10 ms).
