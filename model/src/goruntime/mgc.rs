@@ -768,7 +768,7 @@ impl Runtime {
             .take()
             .or_else(|| self.allp[p as usize].runq.pop_front())
         {
-            self.globrunqput_nokick(g);
+            self.globrunqput(g);
             moved = true;
         }
         if moved {

@@ -760,11 +760,6 @@ impl Runtime {
         self.stats.global_puts += 1;
     }
 
-    /// `globrunqput` where no idle mark worker needs telling (the caller is one).
-    pub(crate) fn globrunqput_nokick(&mut self, g: Gi) {
-        self.globrunqput(g);
-    }
-
     /// `globrunqget`: take `min(size, size/GOMAXPROCS+1, max, len(runq)/2)` Gs; run the first,
     /// put the rest on the local queue.
     pub(crate) fn globrunqget(&mut self, p: Pi, max: u32, t: &mut SimTime) -> Option<Gi> {
