@@ -349,7 +349,7 @@ impl Runtime {
             }
             None => {
                 self.injectglist(k, list, None, now);
-                self.nmidle += 1;
+                self.stopm(k, now);
                 None
             }
         }

@@ -172,6 +172,36 @@ impl P {
     }
 }
 
+/// What `findRunnable` found for its M.
+enum Runnable {
+    /// Run `g` on `p` from time `t`; `inherit`: it keeps the time slice (`inheritTime`).
+    G {
+        p: Pi,
+        g: Gi,
+        inherit: bool,
+        t: SimTime,
+    },
+    /// A GC mark worker now runs on `p` (`findRunnableGCWorker`, or the idle worker).
+    GcWorker { p: Pi, t: SimTime },
+}
+
+/// Where `findRunnable` starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FindFrom {
+    /// At the top (`schedule`).
+    Top,
+    /// In `stealWork`'s last pass, after runqgrab's `usleep(3)` (`PAction::StealLastPass`).
+    LastStealPass,
+}
+
+/// What `stealWork` got.
+enum Stolen {
+    G(Gi),
+    /// The M sleeps before its last pass; a later step resumes it.
+    Sleeping,
+    Nothing,
+}
+
 /// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Poller {
@@ -1145,80 +1175,202 @@ impl Runtime {
                 self.schedule(k, p, now)
             }
             PAction::Schedule => self.schedule(k, p, now),
-            PAction::StealLastPass => {
-                let mut t = now;
-                if let Some(g) = self.steal_pass(k, p, true, &mut t) {
-                    return self.found(k, p, g, false, t);
+            PAction::StealLastPass => self.schedule_from(k, p, now, FindFrom::LastStealPass),
+        }
+    }
+
+    /// `schedule` (runtime/proc.go): one round of the scheduler on `p`'s M: `findRunnable`,
+    /// then stop spinning (`resetspinning`) and `execute` what it found. Returns a G to poll now.
+    pub(super) fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+        self.schedule_from(k, p, now, FindFrom::Top)
+    }
+
+    /// `schedule` with `findRunnable` entered at `from`.
+    fn schedule_from(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        now: SimTime,
+        from: FindFrom,
+    ) -> Option<(Pi, Gi)> {
+        match self.find_runnable(k, p, now, from)? {
+            Runnable::G { p, g, inherit, t } => {
+                if self.allp[p as usize].spinning {
+                    self.resetspinning(k, p, t);
                 }
-                self.release_p(k, p, t)
+                self.execute(k, p, g, inherit, t)
+            }
+            Runnable::GcWorker { p, t } => {
+                if self.allp[p as usize].spinning {
+                    self.resetspinning(k, p, t);
+                }
+                None
             }
         }
     }
 
-    /// `schedule` → `findRunnable` → `execute`.
-    pub(super) fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+    /// `findRunnable` (runtime/proc.go): work for `p`'s M. In Go's order: this P's timers, a GC
+    /// mark worker, the global queue every 61st tick, the local queue, the global queue, a
+    /// non-blocking `netpoll`, `stealWork` from other Ps, the idle GC worker; then give up the
+    /// P, look again with no P, and block in `netpoll` until the next timer, or `stopm`.
+    ///
+    /// `None`: the M has nothing to run now. It stopped, blocks in netpoll, or posted a later
+    /// step for itself (`goto top`, or runqgrab's `usleep(3)`, resumed at
+    /// [`FindFrom::LastStealPass`]).
+    fn find_runnable(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        now: SimTime,
+        from: FindFrom,
+    ) -> Option<Runnable> {
         let mut t = now;
-        // 2. Run this P's expired timers (`pp.timers.check`).
-        self.check_timers(k, p, &mut t);
-        // 4. A GC mark worker while marking (`findRunnableGCWorker`).
-        if self.gc_phase() == super::mgc::GcPhase::Mark && self.schedule_gc_worker(k, p, t) {
-            if self.allp[p as usize].spinning {
-                self.resetspinning(k, p, t);
+        let found = |p, g, inherit, t| Some(Runnable::G { p, g, inherit, t });
+        if from == FindFrom::LastStealPass {
+            // stealWork's last pass, after the usleep(3).
+            if let Some(g) = self.steal_pass(k, p, true, &mut t) {
+                return found(p, g, false, t);
             }
-            return None;
-        }
-        // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
-        if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
-            t += self.cfg.costs.global_runq_check;
-            if let Some(g) = self.globrunqget(p, 1, &mut t) {
-                return self.found(k, p, g, false, t);
+        } else {
+            // 2. Run this P's expired timers (`pp.timers.check`).
+            self.check_timers(k, p, &mut t);
+            // 4. A GC mark worker while marking (`findRunnableGCWorker`).
+            if self.gc_phase() == super::mgc::GcPhase::Mark && self.schedule_gc_worker(k, p, t) {
+                return Some(Runnable::GcWorker { p, t });
             }
-        }
-        // 7. Local queue: runnext, then the ring.
-        if let Some((g, inherit)) = self.runqget(p) {
-            return self.found(k, p, g, inherit, t);
-        }
-        // 8. Global queue, in a batch.
-        if !self.global.is_empty() {
-            t += self.cfg.costs.global_runq_check;
-            if let Some(g) = self.globrunqget(p, 0, &mut t) {
-                return self.found(k, p, g, false, t);
-            }
-        }
-        // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
-        if self.netpoll_waiters > 0 && self.poller.is_none() {
-            t += self.cfg.costs.netpoll_poll;
-            self.stats.netpolls += 1;
-            let mut list = self.netpoll_take();
-            if !list.is_empty() {
-                let g = list.remove(0);
-                self.injectglist(k, list, Some(p), t);
-                self.set_status(g, GStatus::Runnable, t);
-                return self.found(k, p, g, false, t);
-            }
-        }
-        // 10. Steal, if spinning or if fewer than half the busy Ps have spinning Ms.
-        let busy = self.cfg.gomaxprocs - self.npidle();
-        if self.allp[p as usize].spinning || 2 * self.nmspinning < busy {
-            if !self.allp[p as usize].spinning {
-                self.become_spinning(p);
-                self.trace(k, t, TraceEv::Spin, p as u64, 0);
-            }
-            for _ in 0..STEAL_TRIES - 1 {
-                if let Some(g) = self.steal_pass(k, p, false, &mut t) {
-                    return self.found(k, p, g, false, t);
+            // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
+            if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
+                t += self.cfg.costs.global_runq_check;
+                if let Some(g) = self.globrunqget(p, 1, &mut t) {
+                    return found(p, g, false, t);
                 }
             }
-            // The last pass steals runnext, after runqgrab's usleep(3) when a victim is running.
-            if self.any_running_runnext_only(p) {
-                self.post_step(k, p, PAction::StealLastPass, t + STEAL_RUNNEXT_SLEEP);
-                return None;
+            // 7. Local queue: runnext, then the ring.
+            if let Some((g, inherit)) = self.runqget(p) {
+                return found(p, g, inherit, t);
             }
-            if let Some(g) = self.steal_pass(k, p, true, &mut t) {
-                return self.found(k, p, g, false, t);
+            // 8. Global queue, in a batch.
+            if !self.global.is_empty() {
+                t += self.cfg.costs.global_runq_check;
+                if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                    return found(p, g, false, t);
+                }
+            }
+            // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
+            if self.netpoll_waiters > 0 && self.poller.is_none() {
+                t += self.cfg.costs.netpoll_poll;
+                self.stats.netpolls += 1;
+                let mut list = self.netpoll_take();
+                if !list.is_empty() {
+                    let g = list.remove(0);
+                    self.injectglist(k, list, Some(p), t);
+                    self.set_status(g, GStatus::Runnable, t);
+                    return found(p, g, false, t);
+                }
+            }
+            // 10. Steal, if spinning or if fewer than half the busy Ps have spinning Ms.
+            let busy = self.cfg.gomaxprocs - self.npidle();
+            if self.allp[p as usize].spinning || 2 * self.nmspinning < busy {
+                if !self.allp[p as usize].spinning {
+                    self.become_spinning(p);
+                    self.trace(k, t, TraceEv::Spin, p as u64, 0);
+                }
+                match self.steal_work(k, p, &mut t) {
+                    Stolen::G(g) => return found(p, g, false, t),
+                    Stolen::Sleeping => return None,
+                    Stolen::Nothing => {}
+                }
             }
         }
-        self.release_p(k, p, t)
+        // Nothing to do. Before giving up the P (under sched.lock): the global queue once more,
+        // and back to the top as a spinning M if some P needs one.
+        if !self.global.is_empty() {
+            if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                return found(p, g, false, t);
+            }
+        }
+        if !self.allp[p as usize].spinning && self.needspinning {
+            self.become_spinning(p);
+            self.post_step(k, p, PAction::Schedule, t);
+            return None;
+        }
+        // 11. Idle-priority GC worker: marking soaks up a P that would otherwise idle.
+        if self.try_idle_worker(k, p, t) {
+            return Some(Runnable::GcWorker { p, t });
+        }
+        // Give up the P (`releasep`, `pidleput`).
+        let own_timer = self.allp[p as usize].timers.next_when();
+        let was_spinning = self.allp[p as usize].spinning;
+        self.pidleput(p, t);
+        self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
+        let mut poll_until = own_timer;
+        if was_spinning {
+            self.allp[p as usize].spinning = false;
+            self.nmspinning -= 1;
+            // The global queue again, with no P.
+            if !self.global.is_empty() {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    if let Some(g) = self.globrunqget(p2, 0, &mut t) {
+                        return found(p2, g, false, t);
+                    }
+                }
+            }
+            // checkRunqsNoP and checkTimersNoP look at every P.
+            t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
+            // checkRunqsNoP: work appeared on some P while we were giving up.
+            if self.allp.iter().any(|pp| {
+                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
+            }) {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    self.post_step(k, p2, PAction::Schedule, t);
+                    return None;
+                }
+            }
+            // checkTimersNoP.
+            poll_until = self.earliest_timer();
+        }
+        // Block in netpoll until the next timer, or wake the M that is there if it sleeps past it.
+        if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
+            self.block_in_netpoll(k, poll_until, t, was_spinning);
+            return None;
+        } else if let Some(pu) = poll_until {
+            if let Some(pl) = self.poller {
+                if pl.until.is_none_or(|u| u > pu) {
+                    self.netpoll_break(k, t);
+                }
+            }
+        }
+        self.stopm(k, t);
+        None
+    }
+
+    /// `stealWork` (runtime/proc.go): `stealTries` passes over the other Ps in random order.
+    /// The last pass also runs their timers and takes a `runnext`; when it may have to take a
+    /// running P's `runnext`, runqgrab first sleeps 3 us, so the M posts the last pass as a
+    /// later step ([`FindFrom::LastStealPass`]).
+    fn steal_work(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) -> Stolen {
+        for _ in 0..STEAL_TRIES - 1 {
+            if let Some(g) = self.steal_pass(k, p, false, t) {
+                return Stolen::G(g);
+            }
+        }
+        if self.any_running_runnext_only(p) {
+            self.post_step(k, p, PAction::StealLastPass, *t + STEAL_RUNNEXT_SLEEP);
+            return Stolen::Sleeping;
+        }
+        match self.steal_pass(k, p, true, t) {
+            Some(g) => Stolen::G(g),
+            None => Stolen::Nothing,
+        }
+    }
+
+    /// `stopm` (runtime/proc.go): this M has no P and nothing to run. It joins the idle Ms
+    /// (`mput`, which runs `checkdead`) until `startm` hands it a P.
+    pub(super) fn stopm(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        self.nmidle += 1;
+        self.checkdead(k, at);
     }
 
     fn any_running_runnext_only(&self, p: Pi) -> bool {
@@ -1258,89 +1410,6 @@ impl Runtime {
                 return Some(g);
             }
         }
-        None
-    }
-
-    /// A G was found: stop spinning (waking another spinner if this was the last) and run it.
-    fn found(
-        &mut self,
-        k: &mut Kernel<Ev>,
-        p: Pi,
-        g: Gi,
-        inherit: bool,
-        t: SimTime,
-    ) -> Option<(Pi, Gi)> {
-        if self.allp[p as usize].spinning {
-            self.resetspinning(k, p, t);
-        }
-        self.execute(k, p, g, inherit, t)
-    }
-
-    /// The end of `findRunnable`: re-check the global queue, release the P, re-check other Ps'
-    /// queues if this M was spinning, then block in netpoll until the next timer or `stopm`.
-    fn release_p(&mut self, k: &mut Kernel<Ev>, p: Pi, t: SimTime) -> Option<(Pi, Gi)> {
-        let mut t = t;
-        if !self.global.is_empty() {
-            if let Some(g) = self.globrunqget(p, 0, &mut t) {
-                return self.found(k, p, g, false, t);
-            }
-        }
-        if !self.allp[p as usize].spinning && self.needspinning {
-            self.become_spinning(p);
-            self.post_step(k, p, PAction::Schedule, t);
-            return None;
-        }
-        // 11. Idle-priority GC worker: marking soaks up a P that would otherwise idle.
-        if self.try_idle_worker(k, p, t) {
-            if self.allp[p as usize].spinning {
-                self.resetspinning(k, p, t);
-            }
-            return None;
-        }
-        let own_timer = self.allp[p as usize].timers.next_when();
-        let was_spinning = self.allp[p as usize].spinning;
-        self.pidleput(p, t);
-        self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
-        let mut poll_until = own_timer;
-        if was_spinning {
-            self.allp[p as usize].spinning = false;
-            self.nmspinning -= 1;
-            if !self.global.is_empty() {
-                if let Some(p2) = self.pidleget_spinning(t) {
-                    self.become_spinning(p2);
-                    if let Some(g) = self.globrunqget(p2, 0, &mut t) {
-                        return self.found(k, p2, g, false, t);
-                    }
-                }
-            }
-            // checkRunqsNoP and checkTimersNoP look at every P.
-            t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
-            // checkRunqsNoP: work appeared on some P while we were giving up.
-            if self.allp.iter().any(|pp| {
-                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
-            }) {
-                if let Some(p2) = self.pidleget_spinning(t) {
-                    self.become_spinning(p2);
-                    self.post_step(k, p2, PAction::Schedule, t);
-                    return None;
-                }
-            }
-            // checkTimersNoP.
-            poll_until = self.earliest_timer();
-        }
-        if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
-            self.block_in_netpoll(k, poll_until, t, was_spinning);
-            return None;
-        } else if let Some(pu) = poll_until {
-            if let Some(pl) = self.poller {
-                if pl.until.is_none_or(|u| u > pu) {
-                    self.netpoll_break(k, t);
-                }
-            }
-        }
-        // stopm
-        self.nmidle += 1;
-        self.checkdead(k, t);
         None
     }
 
