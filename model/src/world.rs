@@ -441,7 +441,7 @@ impl Sim {
                     (host, None)
                 }
                 Ev::Sysmon { host, gen, deep } => {
-                    rts[host as usize].sysmon_tick(kernel, gen, deep);
+                    rts[host as usize].sysmon(kernel, gen, deep);
                     (host, None)
                 }
                 Ev::NetpollWake { host, gen } => {

@@ -1455,6 +1455,7 @@ impl Runtime {
 
     // ---- sysmon ----
 
+    /// `newm(sysmon, ...)` in `runtime.main`: sysmon's first `usleep(20)` starts now.
     pub(crate) fn start_sysmon(&mut self, k: &mut Kernel<Ev>) {
         if self.cfg.sysmon {
             self.sysmon.delay = SimDuration::from_micros(20);
@@ -1469,10 +1470,11 @@ impl Runtime {
         }
     }
 
-    /// One sysmon iteration after its `usleep(delay)`: deep sleep while every P is idle, poll the
-    /// network if nobody has for 10 ms, `retake`, then sleep 20 us, doubling after 50 idle
-    /// iterations up to 10 ms.
-    pub(crate) fn sysmon_tick(&mut self, k: &mut Kernel<Ev>, gen: u32, after_deep: bool) {
+    /// `sysmon` (runtime/proc.go): one turn of its loop, run by the `Ev::Sysmon` that ends its
+    /// `usleep(delay)`: update the GC CPU limiter, sleep deeply while every P is idle, poll the
+    /// network (`netpoll(0)`) if nobody has for 10 ms, `retake`, then sleep 20 us, doubling
+    /// after 50 idle turns up to 10 ms.
+    pub(crate) fn sysmon(&mut self, k: &mut Kernel<Ev>, gen: u32, after_deep: bool) {
         if gen != self.sysmon.gen {
             return;
         }
