@@ -12,6 +12,7 @@
 use super::costs::Costs;
 use super::mgc::{GcConfig, GcState, WorkerMode};
 use super::mgcpacer::GcPercent;
+use super::netpoll::NetpollDelay;
 use super::pool::PoolRef;
 use super::runq::{RunQ, RUNQ_LEN};
 use super::runtime2::*;
@@ -301,8 +302,8 @@ pub struct Runtime {
     pub(super) poller: Option<Poller>,
     pub(super) poller_gen: u32,
     pub(super) lastpoll: SimTime,
-    /// Gs whose descriptors became ready, waiting to be returned by `netpoll`.
-    pub(crate) netpoll_ready: VecDeque<Gi>,
+    /// epoll's ready list: Gs whose descriptors became ready, for the next `netpoll`.
+    pub(crate) epoll_ready: VecDeque<Gi>,
     /// `netpollWaiters`: Gs parked in "IO wait".
     pub(crate) netpoll_waiters: u32,
     pub(crate) timers: Timers,
@@ -430,7 +431,7 @@ impl Runtime {
             poller: None,
             poller_gen: 0,
             lastpoll: SimTime::ZERO,
-            netpoll_ready: VecDeque::new(),
+            epoll_ready: VecDeque::new(),
             netpoll_waiters: 0,
             timers: Timers::default(),
             live: 0,
@@ -1259,8 +1260,7 @@ impl Runtime {
             // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
             if self.netpoll_waiters > 0 && self.poller.is_none() {
                 t += self.cfg.costs.netpoll_poll;
-                self.stats.netpolls += 1;
-                let mut list = self.netpoll_take();
+                let mut list = self.netpoll(k, NetpollDelay::Zero, t);
                 if !list.is_empty() {
                     let g = list.remove(0);
                     self.injectglist(k, list, Some(p), t);
@@ -1333,7 +1333,11 @@ impl Runtime {
         }
         // Block in netpoll until the next timer, or wake the M that is there if it sleeps past it.
         if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
-            self.block_in_netpoll(k, poll_until, t, was_spinning);
+            let delay = NetpollDelay::Block {
+                until: poll_until,
+                was_spinning,
+            };
+            self.netpoll(k, delay, t);
             return None;
         } else if let Some(pu) = poll_until {
             if let Some(pl) = self.poller {
@@ -1517,8 +1521,7 @@ impl Runtime {
             && self.lastpoll + SimDuration::from_millis(10) < now
         {
             self.lastpoll = now;
-            self.stats.netpolls += 1;
-            let list = self.netpoll_take();
+            let list = self.netpoll(k, NetpollDelay::Zero, now);
             self.injectglist(k, list, None, now);
         }
         if self.retake(k, now) != 0 {
