@@ -22,6 +22,7 @@ pub mod stw;
 pub mod sync;
 pub mod time;
 pub mod topology;
+pub mod trace;
 
 #[cfg(test)]
 mod tests;

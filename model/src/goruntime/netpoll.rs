@@ -6,8 +6,9 @@
 //! (`netpoll(0)`, step 9) or sysmon when nobody has polled for 10 ms.
 
 use super::chan::{complete, OpState, SudogSlot};
-use super::proc::{Poller, Runtime, TraceEv, NETPOLL_MAX_EVENTS};
+use super::proc::{Poller, Runtime, NETPOLL_MAX_EVENTS};
 use super::runtime2::{GStatus, Gi, Pi, WaitReason};
+use super::trace::TraceEv;
 use crate::world::{Ev, Go, World};
 use costream_sim::{Kernel, SimDuration, SimTime};
 use std::cell::RefCell;
