@@ -1,6 +1,7 @@
 //! The Go runtime model: scheduler (proc.go), channels (chan.go), select (select.go), timers
 //! (time.go) and the netpoller (netpoll.go). One [`Runtime`] per simulated host.
 
+pub mod accounting;
 pub mod census;
 pub mod chan;
 pub mod context;

@@ -9,6 +9,7 @@
 //! `Gosched`, and any operation once the segment has accrued [`SEGMENT_MAX`] of cost or
 //! [`SEGMENT_MAX_OPS`] operations, so the skew this introduces stays below a microsecond.
 
+use super::accounting::PMode;
 use super::costs::Costs;
 use super::mgc::{GcConfig, GcState, WorkerMode};
 use super::mgcpacer::GcPercent;
@@ -77,18 +78,6 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// Where a P's time went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PMode {
-    Idle,
-    /// In `schedule`/`findRunnable`, spinning or not.
-    Sched,
-    /// Running a goroutine.
-    User,
-    /// Running a GC mark worker.
-    Gc,
-}
-
 pub(crate) struct P {
     pub status: PStatus,
     pub runq: RunQ,
@@ -112,10 +101,10 @@ pub(crate) struct P {
     pub timers: TimerHeap,
     goidcache: u64,
     goidcacheend: u64,
-    mode: PMode,
-    mode_since: SimTime,
+    pub(super) mode: PMode,
+    pub(super) mode_since: SimTime,
     /// Total frozen time when `mode_since` was set (frozen time is not CPU time).
-    mode_freeze: u64,
+    pub(super) mode_freeze: u64,
     pub time_user: SimDuration,
     pub time_sched: SimDuration,
     pub time_gc: SimDuration,
@@ -401,101 +390,19 @@ impl Runtime {
         self.pidle.len() as u32
     }
 
-    // ---- goroutine state accounting ----
+    // ---- goroutine status ----
 
+    /// `casgstatus` (runtime/proc.go): `g`'s status becomes `st` at `at`, once its time in the
+    /// old one is booked (`account_status`).
     pub(super) fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
-        let fz = self.frozen_at(at);
         let gr = &mut self.allgs[g as usize];
-        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
-            gr.lost_gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
-            gr.lost_stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
-        }
-        gr.freeze_mark = fz;
         if gr.status == GStatus::Waiting && st != GStatus::Waiting {
             gr.wait_chans.clear();
         }
-        let (old, since, system) = (gr.status, gr.since, gr.system);
-        if !system {
-            self.census_state(g, old, since, at);
-            self.census_phase(g, old, st, since, at);
-        }
-        let gr = &mut self.allgs[g as usize];
-        let d = at.saturating_since(gr.since);
-        match gr.status {
-            GStatus::Runnable => gr.times.runnable += d,
-            GStatus::Running => gr.times.running += d,
-            GStatus::Waiting => {
-                gr.times.waiting += d;
-                if !system {
-                    let r = gr.waitreason as usize;
-                    self.stats.wait_by_reason[r] += d;
-                }
-            }
-            GStatus::Idle | GStatus::Dead => {}
-        }
+        self.account_status(g, st, at);
         let gr = &mut self.allgs[g as usize];
         gr.status = st;
         gr.since = gr.since.max(at);
-    }
-
-    fn p_mode(&mut self, p: Pi, mode: PMode, at: SimTime) {
-        let at = at.max(self.allp[p as usize].mode_since);
-        let fz = self.frozen_at(at).total();
-        let pp = &mut self.allp[p as usize];
-        let frozen = SimDuration::from_nanos(fz.saturating_sub(pp.mode_freeze));
-        let d = (at - pp.mode_since).saturating_sub(frozen);
-        match pp.mode {
-            PMode::User => pp.time_user += d,
-            PMode::Sched => pp.time_sched += d,
-            PMode::Gc => pp.time_gc += d,
-            PMode::Idle => {}
-        }
-        if matches!(pp.mode, PMode::User | PMode::Gc) {
-            super::census::add_buckets(&mut pp.busy, pp.mode_since, at, |b, ns| *b += ns);
-        }
-        pp.mode = mode;
-        pp.mode_since = at;
-        pp.mode_freeze = fz;
-    }
-
-    /// The P now runs a GC mark worker.
-    pub(super) fn p_mode_gc(&mut self, p: Pi, at: SimTime) {
-        self.p_mode(p, PMode::Gc, at);
-    }
-
-    /// The P is back in the scheduler (a worker stopped).
-    pub(super) fn p_mode_sched(&mut self, p: Pi, at: SimTime) {
-        self.p_mode(p, PMode::Sched, at);
-    }
-
-    /// What goroutine `g` has lost so far to GC pauses, stalls and assists.
-    pub(crate) fn lost_time_of(&self, g: Gi) -> super::runtime2::LostTime {
-        let gr = &self.allgs[g as usize];
-        let (mut gc, mut stall) = (gr.lost_gc, gr.lost_stall);
-        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
-            let fz = self.frozen_at(self.local_now.max(gr.since));
-            gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
-            stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
-        }
-        super::runtime2::LostTime {
-            gc_stw: gc,
-            stall,
-            assist: gr.assist_time,
-        }
-    }
-
-    /// Closes the books at the end of a run so per-P and per-G times cover the whole run.
-    pub(crate) fn settle(&mut self, at: SimTime) {
-        for p in 0..self.allp.len() as Pi {
-            let m = self.allp[p as usize].mode;
-            self.p_mode(p, m, at);
-        }
-        for g in 0..self.allgs.len() as Gi {
-            let st = self.allgs[g as usize].status;
-            if st != GStatus::Dead {
-                self.set_status(g, st, at);
-            }
-        }
     }
 
     // ---- newproc / goexit ----
@@ -791,14 +698,6 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.status = PStatus::Running;
         self.p_mode(p, PMode::Sched, at);
-    }
-
-    /// A P that `procresize` just created starts its books now.
-    pub(super) fn p_added(&mut self, p: Pi, at: SimTime) {
-        let fz = self.frozen_at(at).total();
-        let pp = &mut self.allp[p as usize];
-        pp.mode_since = at;
-        pp.mode_freeze = fz;
     }
 
     /// `_Pdead`: the P leaves the scheduler; pending steps are void.
@@ -1629,26 +1528,6 @@ impl Runtime {
     /// State times of the goroutine with this goid, if it ever existed and its slot was not reused.
     pub fn state_times(&self, goid: u64) -> Option<StateTimes> {
         self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
-    }
-
-    /// CPU time the host has used up to `now`: every P's goroutine, scheduler and GC time,
-    /// including the interval in progress, less frozen time.
-    pub fn cpu_used_ns(&self, now: SimTime) -> u64 {
-        let fz = self.frozen_at(now).total();
-        self.allp
-            .iter()
-            .map(|pp| {
-                let done = pp.time_user + pp.time_sched + pp.time_gc;
-                let open = if pp.mode == PMode::Idle || now <= pp.mode_since {
-                    0
-                } else {
-                    now.saturating_since(pp.mode_since)
-                        .as_nanos()
-                        .saturating_sub(fz.saturating_sub(pp.mode_freeze))
-                };
-                done.as_nanos() + open
-            })
-            .sum()
     }
 
     /// Ps owned by an M (running, spinning or marking).
