@@ -18,6 +18,7 @@ use super::pool::PoolRef;
 use super::runq::{RunQ, RUNQ_LEN};
 use super::runtime2::*;
 use super::stw::FreezeState;
+use super::sysmon::SysmonState;
 use super::time::{TimerHeap, Timers};
 use super::trace::TraceEv;
 use crate::world::{EndReason, Ev};
@@ -249,12 +250,6 @@ pub struct Fatal {
     pub message: String,
 }
 
-struct SysmonState {
-    idle: u32,
-    delay: SimDuration,
-    gen: u32,
-}
-
 /// One simulated Go runtime (one host's process).
 pub struct Runtime {
     pub(crate) host: u32,
@@ -288,7 +283,7 @@ pub struct Runtime {
     poll_at: SimTime,
     steal_rng: SimRng,
     pub(crate) select_rng: SimRng,
-    sysmon: SysmonState,
+    pub(super) sysmon: SysmonState,
     pub(super) poller: Option<Poller>,
     pub(super) poller_gen: u32,
     pub(super) lastpoll: SimTime,
@@ -1283,182 +1278,6 @@ impl Runtime {
             self.trace(k, now, TraceEv::TimerFire, id as u64, runner as u64);
             self.fire_timer(k, id, owner, runner, now);
         }
-    }
-
-    // ---- sysmon ----
-
-    /// `newm(sysmon, ...)` in `runtime.main`: sysmon's first `usleep(20)` starts now.
-    pub(crate) fn start_sysmon(&mut self, k: &mut Kernel<Ev>) {
-        if self.cfg.sysmon {
-            self.sysmon.delay = SimDuration::from_micros(20);
-            k.schedule(
-                k.now() + self.sysmon.delay,
-                Ev::Sysmon {
-                    host: self.host,
-                    gen: self.sysmon.gen,
-                    deep: false,
-                },
-            );
-        }
-    }
-
-    /// `sysmon` (runtime/proc.go): one turn of its loop, run by the `Ev::Sysmon` that ends its
-    /// `usleep(delay)`: update the GC CPU limiter, sleep deeply while every P is idle, poll the
-    /// network (`netpoll(0)`) if nobody has for 10 ms, `retake`, then sleep 20 us, doubling
-    /// after 50 idle turns up to 10 ms.
-    pub(crate) fn sysmon(&mut self, k: &mut Kernel<Ev>, gen: u32, after_deep: bool) {
-        if gen != self.sysmon.gen {
-            return;
-        }
-        let now = k.now();
-        if let Some(until) = self.frozen_until(now) {
-            k.schedule(
-                until,
-                Ev::Sysmon {
-                    host: self.host,
-                    gen,
-                    deep: after_deep,
-                },
-            );
-            return;
-        }
-        self.stats.sysmon_wakeups += 1;
-        if self.gc_phase() == super::mgc::GcPhase::Mark
-            && self.gc.limiter.needs_update(now.as_nanos())
-        {
-            self.limiter_update(now, false);
-        }
-        if !after_deep && self.npidle() == self.cfg.gomaxprocs {
-            let next = self.earliest_timer().unwrap_or(SimTime::MAX);
-            if next > now {
-                let sleep =
-                    (FORCE_GC_PERIOD.as_nanos() / 2).min(next.saturating_since(now).as_nanos());
-                k.schedule(
-                    now + SimDuration::from_nanos(sleep),
-                    Ev::Sysmon {
-                        host: self.host,
-                        gen,
-                        deep: true,
-                    },
-                );
-                return;
-            }
-        }
-        if self.poller.is_none()
-            && self.netpoll_waiters > 0
-            && self.lastpoll + SimDuration::from_millis(10) < now
-        {
-            self.lastpoll = now;
-            let list = self.netpoll(k, NetpollDelay::Zero, now);
-            self.injectglist(k, list, None, now);
-        }
-        if self.retake(k, now) != 0 {
-            self.sysmon.idle = 0;
-        } else {
-            self.sysmon.idle += 1;
-        }
-        let s = &mut self.sysmon;
-        if s.idle == 0 {
-            s.delay = SimDuration::from_micros(20);
-        } else if s.idle > 50 {
-            s.delay = s.delay * 2;
-        }
-        s.delay = s.delay.min(SimDuration::from_millis(10));
-        let d = s.delay;
-        self.trace(k, now, TraceEv::Sysmon, d.as_nanos(), 0);
-        k.schedule(
-            now + d,
-            Ev::Sysmon {
-                host: self.host,
-                gen,
-                deep: false,
-            },
-        );
-    }
-
-    /// `retake`: preempt a G that has run for `forcePreemptNS` since sysmon first saw its P's
-    /// `schedtick`. Returns the number of Ps retaken from syscalls (none are modelled yet), so
-    /// preemptions alone let sysmon back off, as in Go.
-    fn retake(&mut self, k: &mut Kernel<Ev>, now: SimTime) -> u32 {
-        for p in 0..self.allp.len() as Pi {
-            let pp = &mut self.allp[p as usize];
-            if pp.status != PStatus::Running {
-                continue;
-            }
-            let t = pp.schedtick;
-            if pp.sysmontick.schedtick != t {
-                pp.sysmontick.schedtick = t;
-                pp.sysmontick.schedwhen = now;
-            } else if pp.sysmontick.schedwhen + FORCE_PREEMPT <= now {
-                if pp.worker == Some(WorkerMode::Dedicated) {
-                    self.preempt_dedicated_worker(k, p, now);
-                } else {
-                    self.preemptone(k, p, now);
-                }
-            }
-        }
-        0
-    }
-
-    /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.
-    fn preemptone(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) {
-        let pp = &mut self.allp[p as usize];
-        // pp.preempt = true even between two goroutines of the slice: the model hands the P
-        // from one to the next through a scheduling step in which it has no curg, where Go's
-        // M would already be running the next one.
-        pp.preempt = true;
-        let Some(g) = pp.curg else { return };
-        // gp.preempt = true; the signal follows.
-        self.allgs[g as usize].preempt = true;
-        k.schedule(
-            now + self.cfg.costs.preempt_signal,
-            Ev::Preempt {
-                host: self.host,
-                p,
-                g,
-            },
-        );
-    }
-
-    /// The signal lands: `asyncPreempt` → `gopreempt_m` → `goschedImpl`: the G goes to the
-    /// global queue with the rest of its compute still owed. The request persists (`gp.preempt`):
-    /// a G between two computes is stopped when it starts its next one.
-    pub(crate) fn preempt(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi) {
-        let now = k.now();
-        let pp = &self.allp[p as usize];
-        if pp.curg != Some(g) || !self.allgs[g as usize].preempt {
-            return;
-        }
-        if !pp.computing {
-            return; // taken at its next compute (after_poll)
-        }
-        self.preempt_now(k, p, g, now);
-    }
-
-    /// Stops `g` (computing on `p`) now and sends it to the global queue.
-    fn preempt_now(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, now: SimTime) {
-        let pp = &mut self.allp[p as usize];
-        pp.computing = false;
-        pp.preempt = false;
-        pp.curg = None;
-        pp.gen = pp.gen.wrapping_add(1);
-        self.allgs[g as usize].preempt = false;
-        let left = self.allgs[g as usize].compute_end.saturating_since(now);
-        self.allgs[g as usize].compute_left = left;
-        self.set_status(g, GStatus::Runnable, now);
-        self.gopreempt_to_global(k, p, g, now);
-        self.p_mode(p, PMode::Sched, now);
-        self.wakep(k, now);
-        self.g_stopped(k, p, g, false, now);
-    }
-
-    /// `gopreempt_m` → `goschedImpl`: the preempted (runnable) G goes to the global queue.
-    fn gopreempt_to_global(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, at: SimTime) {
-        self.stats.preemptions += 1;
-        let goid = self.allgs[g as usize].goid;
-        self.trace(k, at, TraceEv::GoPreempt, goid, p as u64);
-        self.globrunqput(g);
-        self.kick_idle_worker(k, at);
     }
 
     // ---- checkdead ----
