@@ -6,6 +6,7 @@ pub mod census;
 pub mod chan;
 pub mod context;
 pub mod costs;
+pub mod introspect;
 pub mod lockosthread;
 pub mod malloc;
 pub mod mgc;

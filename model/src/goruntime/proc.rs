@@ -1,7 +1,11 @@
 //! The scheduler, after `src/runtime/proc.go`: `newproc`, `runqput`, `runqget`, `runqsteal`,
-//! `globrunqput`, `globrunqget`, `findRunnable`, `schedule`, `execute`, `gopark`, `goready`,
-//! `Gosched`, `wakep`, `startm`, `stopm`, `injectglist`, `sysmon`, `retake`, `preemptone`,
-//! `checkdead`.
+//! `globrunqput`, `globrunqget`, `findRunnable`, `stealWork`, `schedule`, `execute`,
+//! `casgstatus`, `gopark`, `goready`, `Gosched`, `wakep`, `startm`, `stopm`, `checkdead`.
+//! proc.go's other parts live beside it: `sysmon`, `retake` and `preemptone` in `sysmon.rs`,
+//! what a preemption does when it lands in `preempt.rs`, `injectglist` and the callers' side
+//! of `netpoll` in `netpoll.rs`, `procresize` in `procresize.rs`, `LockOSThread` in
+//! `lockosthread.rs`. The model's books are in `accounting.rs`, its read-outs in
+//! `introspect.rs` and its event names in `trace.rs`.
 //!
 //! Modelling rule: a goroutine's run between two yield points is applied to the shared state at
 //! the instant it starts; its operation costs advance a P-local clock (`local_now`), and the P's
@@ -261,7 +265,7 @@ pub struct Runtime {
     pub(crate) global: VecDeque<Gi>,
     /// `sched.pidle`: a LIFO list, as `pidleput`/`pidleget` use it.
     pub(super) pidle: Vec<Pi>,
-    nmspinning: u32,
+    pub(super) nmspinning: u32,
     needspinning: bool,
     /// `newmHandoff.haveTemplateThread`.
     pub(super) template_thread: bool,
@@ -1323,69 +1327,6 @@ impl Runtime {
         }
         s
     }
-
-    // ---- introspection ----
-
-    /// Goroutines not yet dead.
-    pub fn live_goroutines(&self) -> u64 {
-        self.live
-    }
-
-    /// `(goid, status, wait reason, name)` of every live goroutine but the runtime's own, by
-    /// goid (the goroutine profile's view).
-    pub fn goroutines(&self) -> Vec<(u64, GStatus, WaitReason, &'static str)> {
-        let mut v: Vec<_> = self
-            .allgs
-            .iter()
-            .filter(|g| g.status != GStatus::Dead && !g.system)
-            .map(|g| (g.goid, g.status, g.waitreason, g.name))
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v
-    }
-
-    /// State times of the goroutine with this goid, if it ever existed and its slot was not reused.
-    pub fn state_times(&self, goid: u64) -> Option<StateTimes> {
-        self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
-    }
-
-    /// Ps owned by an M (running, spinning or marking).
-    pub(crate) fn busy_ps(&self) -> u32 {
-        self.cfg.gomaxprocs - self.npidle()
-    }
-
-    /// Per P, the busy time in each census bucket.
-    pub fn p_busy_buckets(&self) -> Vec<Vec<u64>> {
-        self.allp.iter().map(|pp| pp.busy.clone()).collect()
-    }
-
-    /// Per-P time running GC mark workers.
-    pub fn p_gc_times(&self) -> Vec<SimDuration> {
-        self.allp.iter().map(|pp| pp.time_gc).collect()
-    }
-
-    /// Per-P time running goroutines and in the scheduler.
-    pub fn p_times(&self) -> Vec<(SimDuration, SimDuration)> {
-        self.allp
-            .iter()
-            .map(|pp| (pp.time_user, pp.time_sched))
-            .collect()
-    }
-
-    /// Lengths of each P's local queue (with runnext) and of the global queue (`schedtrace`).
-    pub fn runq_lengths(&self) -> (Vec<u32>, usize) {
-        (
-            self.allp
-                .iter()
-                .map(|pp| pp.runq.len() + pp.runnext.is_some() as u32)
-                .collect(),
-            self.global.len(),
-        )
-    }
-
-    pub fn nmspinning(&self) -> u32 {
-        self.nmspinning
-    }
 }
 
 /// `randomOrder`/`randomEnum` (proc.go): a random start and a stride coprime to GOMAXPROCS
@@ -1441,11 +1382,6 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 }
 
 impl Runtime {
-    /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
-    pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
-        self.poller.map(|p| p.until)
-    }
-
     /// Notes a channel goroutine `g` is about to block on (for the leak detector).
     pub(crate) fn wait_on(&mut self, g: Gi, probe: Option<super::chan::ProbeRef>) {
         if let Some(p) = probe {
