@@ -1039,8 +1039,10 @@ impl Runtime {
 
     /// `findRunnable` (runtime/proc.go): work for `p`'s M. In Go's order: this P's timers, a GC
     /// mark worker, the global queue every 61st tick, the local queue, the global queue, a
-    /// non-blocking `netpoll`, `stealWork` from other Ps, the idle GC worker; then give up the
-    /// P, look again with no P, and block in `netpoll` until the next timer, or `stopm`.
+    /// non-blocking `netpoll`, `stealWork` from other Ps. With nothing to do: the global queue
+    /// once more and `needspinning` (Go's checks under `sched.lock`), the idle GC worker (which
+    /// Go tries just before those two), give up the P, look again with no P (`checkRunqsNoP`,
+    /// `checkTimersNoP`), and block in `netpoll` until the next timer, or `stopm`.
     ///
     /// `None`: the M has nothing to run now. It stopped, blocks in netpoll, or posted a later
     /// step for itself (`goto top`, or runqgrab's `usleep(3)`, resumed at
@@ -1109,8 +1111,8 @@ impl Runtime {
                 }
             }
         }
-        // Nothing to do. Before giving up the P (under sched.lock): the global queue once more,
-        // and back to the top as a spinning M if some P needs one.
+        // Nothing to do. Before giving up the P (Go holds sched.lock here): the global queue once
+        // more, and back to the top as a spinning M if some P needs one.
         if !self.global.is_empty() {
             if let Some(g) = self.globrunqget(p, 0, &mut t) {
                 return found(p, g, false, t);
