@@ -4,8 +4,8 @@
 //! proc.go's other parts live beside it: `sysmon`, `retake` and `preemptone` in `sysmon.rs`,
 //! what a preemption does when it lands in `preempt.rs`, `injectglist` and the callers' side
 //! of `netpoll` in `netpoll.rs`, `procresize` in `procresize.rs`, `LockOSThread` in
-//! `lockosthread.rs`. The model's books are in `accounting.rs`, its read-outs in
-//! `introspect.rs` and its event names in `trace.rs`.
+//! `lockosthread.rs`; `pp.timers.check` is in `time.rs`, as in Go. The model's books are in
+//! `accounting.rs`, its read-outs in `introspect.rs` and its event names in `trace.rs`.
 //!
 //! Modelling rule: a goroutine's run between two yield points is applied to the shared state at
 //! the instant it starts; its operation costs advance a P-local clock (`local_now`), and the P's
@@ -1260,30 +1260,6 @@ impl Runtime {
             .iter()
             .filter_map(|pp| pp.timers.next_when())
             .min()
-    }
-
-    // ---- timers (time.go) on the scheduler side ----
-
-    /// `pp.timers.check(now)`: run this P's expired timers; their Gs go to this P.
-    fn check_timers(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) {
-        self.run_timers_of(k, p, p, t);
-    }
-
-    /// Runs `owner`'s expired timers on P `runner` (a thief runs a victim's timers).
-    fn run_timers_of(&mut self, k: &mut Kernel<Ev>, owner: Pi, runner: Pi, t: &mut SimTime) {
-        loop {
-            let now = *t;
-            let Some(id) = self.allp[owner as usize]
-                .timers
-                .pop_expired(now, &self.timers)
-            else {
-                break;
-            };
-            *t += self.cfg.costs.timer_fire;
-            self.stats.timers_fired += 1;
-            self.trace(k, now, TraceEv::TimerFire, id as u64, runner as u64);
-            self.fire_timer(k, id, owner, runner, now);
-        }
     }
 
     // ---- checkdead ----
