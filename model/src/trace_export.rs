@@ -6,7 +6,7 @@
 //! It reads the run's event log, so the run must keep one (`EventLog::All` in its `SimOptions`;
 //! `costream run FILE --trace out.json` does this).
 
-use crate::goruntime::proc::TraceEv;
+use crate::goruntime::trace::TraceEv;
 use crate::world::Sim;
 use std::collections::BTreeMap;
 

@@ -343,7 +343,7 @@ impl Sim {
         };
         let [at, kind, a, b] = *rec;
         let (host, ev) = ((kind >> 8) as u32, (kind & 0xff) as u8);
-        let (name, is_goid) = crate::goruntime::proc::TraceEv::describe(ev);
+        let (name, is_goid) = crate::goruntime::trace::TraceEv::describe(ev);
         let at = costream_sim::SimTime::ZERO + costream_sim::SimDuration::from_nanos(at);
         let site = is_goid
             .then(|| w.rts.get(host as usize)?.goid_names.as_ref()?.get(&a))
@@ -365,7 +365,7 @@ impl Sim {
         w.kernel
             .log()?
             .iter()
-            .position(|rec| crate::goruntime::proc::TraceEv::describe((rec[1] & 0xff) as u8).1)
+            .position(|rec| crate::goruntime::trace::TraceEv::describe((rec[1] & 0xff) as u8).1)
     }
 
     /// Each goroutine's function by (host, goid), when the run keeps its events.
@@ -556,7 +556,7 @@ impl Sim {
                     (host, None)
                 }
                 Ev::Sysmon { host, gen, deep } => {
-                    rts[host as usize].sysmon_tick(kernel, gen, deep);
+                    rts[host as usize].sysmon(kernel, gen, deep);
                     (host, None)
                 }
                 Ev::NetpollWake { host, gen } => {

@@ -88,6 +88,7 @@ impl Runtime {
     pub(crate) fn startlockedm(&mut self, g: Gi, at: SimTime) -> SimTime {
         debug_assert!(self.is_locked(g));
         self.stats.lockedm_handoffs += 1;
+        // stopm's mput, without the checkdead of `Runtime::stopm`: this M's P goes on running.
         self.nmidle += 1;
         at + self.cfg.costs.m_wake
     }

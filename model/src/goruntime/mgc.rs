@@ -13,9 +13,10 @@
 
 use super::mgclimit::CpuLimiter;
 use super::mgcpacer::{GcPercent, MemStats, Pacer, GC_OVER_ASSIST_WORK};
-use super::proc::{Runtime, TraceEv};
+use super::proc::Runtime;
 use super::runtime2::{Gi, PAction, Pi, WaitReason, Yield};
 use super::stw::FreezeCause;
+use super::trace::TraceEv;
 use crate::world::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 use hdrhistogram::Histogram;
@@ -768,7 +769,7 @@ impl Runtime {
             .take()
             .or_else(|| self.allp[p as usize].runq.pop_front())
         {
-            self.globrunqput_nokick(g);
+            self.globrunqput(g);
             moved = true;
         }
         if moved {

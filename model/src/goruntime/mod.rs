@@ -1,10 +1,12 @@
 //! The Go runtime model: scheduler (proc.go), channels (chan.go), select (select.go), timers
 //! (time.go) and the netpoller (netpoll.go). One [`Runtime`] per simulated host.
 
+pub mod accounting;
 pub mod census;
 pub mod chan;
 pub mod context;
 pub mod costs;
+pub mod introspect;
 pub mod lockosthread;
 pub mod malloc;
 pub mod mgc;
@@ -12,6 +14,7 @@ pub mod mgclimit;
 pub mod mgcpacer;
 pub mod netpoll;
 pub mod pool;
+pub mod preempt;
 pub mod proc;
 pub mod procresize;
 pub mod runq;
@@ -20,8 +23,10 @@ pub mod select;
 pub mod stall;
 pub mod stw;
 pub mod sync;
+pub mod sysmon;
 pub mod time;
 pub mod topology;
+pub mod trace;
 
 #[cfg(test)]
 mod tests;

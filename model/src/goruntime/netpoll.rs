@@ -6,8 +6,9 @@
 //! (`netpoll(0)`, step 9) or sysmon when nobody has polled for 10 ms.
 
 use super::chan::{complete, OpState, SudogSlot};
-use super::proc::{Poller, Runtime, TraceEv, NETPOLL_MAX_EVENTS};
+use super::proc::{Poller, Runtime, NETPOLL_MAX_EVENTS};
 use super::runtime2::{GStatus, Gi, Pi, WaitReason};
+use super::trace::TraceEv;
 use crate::world::{Ev, Go, World};
 use costream_sim::{Kernel, SimDuration, SimTime};
 use std::cell::RefCell;
@@ -61,7 +62,7 @@ impl<T: 'static> Fd<T> {
             drop(f);
             let now = w.kernel.now();
             let (k, rts) = (&mut w.kernel, &mut w.rts);
-            rts[host].netpoll_mark_ready(k, g, now);
+            rts[host].netpollready(k, g, now);
         }
     }
 
@@ -180,6 +181,19 @@ impl<T: 'static> Future for ReadBatch<'_, T> {
     }
 }
 
+/// `netpoll`'s delay.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum NetpollDelay {
+    /// `netpoll(0)`: what is ready now.
+    Zero,
+    /// Block until `until` (`None`: forever, Go's `delay < 0`). `was_spinning` is
+    /// findRunnable's, kept for when the M returns.
+    Block {
+        until: Option<SimTime>,
+        was_spinning: bool,
+    },
+}
+
 /// The netpoller's side of the scheduler (proc.go's callers of netpoll, netpoll.go).
 impl Runtime {
     /// `injectglist`: make netpoll'd Gs runnable. One G per idle P goes to the global queue (and
@@ -223,10 +237,39 @@ impl Runtime {
 
     // ---- netpoll ----
 
-    /// This M blocks in `netpoll(delay)` until the next timer: epoll's timeout is in whole
-    /// milliseconds, `delay < 1ms` waits 1 ms and longer delays are truncated
-    /// (netpoll_epoll.go), so an idle process's timers fire late or loop.
-    pub(super) fn block_in_netpoll(
+    /// `netpoll(delay)` (netpoll_epoll.go), as findRunnable and sysmon call it: the Gs whose
+    /// descriptors are ready, at most 128 (`NETPOLL_MAX_EVENTS`).
+    ///
+    /// [`NetpollDelay::Zero`] returns them now. [`NetpollDelay::Block`] is findRunnable's
+    /// blocking poll: this M sleeps in epoll_wait until the next timer (`until`) or until woken
+    /// (`netpollBreak`, or a descriptor becoming ready). epoll's timeout is in whole
+    /// milliseconds: `delay < 1ms` waits 1 ms and longer delays are truncated, so an idle
+    /// process's timers fire late or loop. The call returns at once with no Gs; the M comes back
+    /// in [`Runtime::netpoll_wake`] with what epoll_wait returned.
+    pub(super) fn netpoll(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        delay: NetpollDelay,
+        t: SimTime,
+    ) -> Vec<Gi> {
+        match delay {
+            NetpollDelay::Zero => {
+                self.stats.netpolls += 1;
+                self.netpoll_events()
+            }
+            NetpollDelay::Block {
+                until,
+                was_spinning,
+            } => {
+                self.netpoll_block(k, until, t, was_spinning);
+                Vec::new()
+            }
+        }
+    }
+
+    /// `netpoll(delay)` with `delay != 0`: the M sleeps in epoll_wait (`sched.lastpoll = 0`,
+    /// `sched.pollUntil = until`) until `Ev::NetpollWake`.
+    fn netpoll_block(
         &mut self,
         k: &mut Kernel<Ev>,
         until: Option<SimTime>,
@@ -235,7 +278,7 @@ impl Runtime {
     ) {
         self.poller_gen = self.poller_gen.wrapping_add(1);
         self.stats.netpoll_blocks += 1;
-        let wake_at = if !self.netpoll_ready.is_empty() {
+        let wake_at = if !self.epoll_ready.is_empty() {
             t
         } else {
             match until {
@@ -274,6 +317,14 @@ impl Runtime {
         }
     }
 
+    /// The events epoll_wait returns: up to 128 ready descriptors, whose Gs leave the
+    /// `netpollWaiters` count (`netpollAdjustWaiters`).
+    fn netpoll_events(&mut self) -> Vec<Gi> {
+        let n = self.epoll_ready.len().min(NETPOLL_MAX_EVENTS);
+        self.netpoll_waiters -= n as u32;
+        self.epoll_ready.drain(..n).collect()
+    }
+
     /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready).
     pub(crate) fn netpoll_break(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
         let Some(pl) = self.poller.as_mut() else {
@@ -294,23 +345,20 @@ impl Runtime {
         }
     }
 
-    /// Called when a descriptor with a parked reader becomes ready (`netpollready`).
-    pub(crate) fn netpoll_mark_ready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
-        self.netpoll_ready.push_back(g);
+    /// `netpollready` (netpoll.go): the descriptor `g` is parked reading on became ready, so the
+    /// next `netpoll` returns `g`. Go hears of it from epoll inside `netpoll`; the model queues
+    /// `g` on epoll's ready list when the datagram lands and wakes a blocked poller, as the
+    /// kernel wakes epoll_wait.
+    pub(crate) fn netpollready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
+        self.epoll_ready.push_back(g);
         if self.poller.is_some() {
             self.netpoll_break(k, at);
         }
     }
 
-    /// `netpoll(0)`'s result: up to 128 Gs whose descriptors are ready.
-    pub(super) fn netpoll_take(&mut self) -> Vec<Gi> {
-        let n = self.netpoll_ready.len().min(NETPOLL_MAX_EVENTS);
-        self.netpoll_waiters -= n as u32;
-        self.netpoll_ready.drain(..n).collect()
-    }
-
-    /// The blocked netpoll M returns: take an idle P and run what it found, or go to the top of
-    /// `findRunnable` with it.
+    /// The blocking `netpoll(delay)` returns (findRunnable after the call): take an idle P and
+    /// run what epoll_wait returned, or go to the top of `findRunnable` with it; with no idle P,
+    /// `injectglist` and `stopm`.
     pub(crate) fn netpoll_wake(&mut self, k: &mut Kernel<Ev>, gen: u32) -> Option<(Pi, Gi)> {
         let pl = match self.poller {
             Some(pl) if pl.gen == gen => pl,
@@ -333,7 +381,7 @@ impl Runtime {
         self.poller = None;
         self.lastpoll = now;
         self.trace(k, now, TraceEv::NetpollWake, 0, 0);
-        let mut list = self.netpoll_take();
+        let mut list = self.netpoll_events();
         match self.pidleget(now) {
             Some(p) => {
                 if !list.is_empty() {
@@ -349,7 +397,7 @@ impl Runtime {
             }
             None => {
                 self.injectglist(k, list, None, now);
-                self.nmidle += 1;
+                self.stopm(k, now);
                 None
             }
         }

@@ -1,7 +1,11 @@
 //! The scheduler, after `src/runtime/proc.go`: `newproc`, `runqput`, `runqget`, `runqsteal`,
-//! `globrunqput`, `globrunqget`, `findRunnable`, `schedule`, `execute`, `gopark`, `goready`,
-//! `Gosched`, `wakep`, `startm`, `stopm`, `injectglist`, `sysmon`, `retake`, `preemptone`,
-//! `checkdead`.
+//! `globrunqput`, `globrunqget`, `findRunnable`, `stealWork`, `schedule`, `execute`,
+//! `casgstatus`, `gopark`, `goready`, `Gosched`, `wakep`, `startm`, `stopm`, `checkdead`.
+//! proc.go's other parts live beside it: `sysmon`, `retake` and `preemptone` in `sysmon.rs`,
+//! what a preemption does when it lands in `preempt.rs`, `injectglist` and the callers' side
+//! of `netpoll` in `netpoll.rs`, `procresize` in `procresize.rs`, `LockOSThread` in
+//! `lockosthread.rs`; `pp.timers.check` is in `time.rs`, as in Go. The model's books are in
+//! `accounting.rs`, its read-outs in `introspect.rs` and its event names in `trace.rs`.
 //!
 //! Modelling rule: a goroutine's run between two yield points is applied to the shared state at
 //! the instant it starts; its operation costs advance a P-local clock (`local_now`), and the P's
@@ -9,14 +13,18 @@
 //! `Gosched`, and any operation once the segment has accrued [`SEGMENT_MAX`] of cost or
 //! [`SEGMENT_MAX_OPS`] operations, so the skew this introduces stays below a microsecond.
 
+use super::accounting::PMode;
 use super::costs::Costs;
 use super::mgc::{GcConfig, GcState, WorkerMode};
 use super::mgcpacer::GcPercent;
+use super::netpoll::NetpollDelay;
 use super::pool::PoolRef;
 use super::runq::{RunQ, RUNQ_LEN};
 use super::runtime2::*;
 use super::stw::FreezeState;
+use super::sysmon::SysmonState;
 use super::time::{TimerHeap, Timers};
+use super::trace::TraceEv;
 use crate::world::{EndReason, Ev};
 use costream_sim::{Kernel, RngStreams, SimDuration, SimRng, SimTime, TaskId};
 use hdrhistogram::Histogram;
@@ -75,18 +83,6 @@ impl Default for RuntimeConfig {
     }
 }
 
-/// Where a P's time went.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum PMode {
-    Idle,
-    /// In `schedule`/`findRunnable`, spinning or not.
-    Sched,
-    /// Running a goroutine.
-    User,
-    /// Running a GC mark worker.
-    Gc,
-}
-
 pub(crate) struct P {
     pub status: PStatus,
     pub runq: RunQ,
@@ -110,10 +106,10 @@ pub(crate) struct P {
     pub timers: TimerHeap,
     goidcache: u64,
     goidcacheend: u64,
-    mode: PMode,
-    mode_since: SimTime,
+    pub(super) mode: PMode,
+    pub(super) mode_since: SimTime,
     /// Total frozen time when `mode_since` was set (frozen time is not CPU time).
-    mode_freeze: u64,
+    pub(super) mode_freeze: u64,
     pub time_user: SimDuration,
     pub time_sched: SimDuration,
     pub time_gc: SimDuration,
@@ -172,6 +168,36 @@ impl P {
     }
 }
 
+/// What `findRunnable` found for its M.
+enum Runnable {
+    /// Run `g` on `p` from time `t`; `inherit`: it keeps the time slice (`inheritTime`).
+    G {
+        p: Pi,
+        g: Gi,
+        inherit: bool,
+        t: SimTime,
+    },
+    /// A GC mark worker now runs on `p` (`findRunnableGCWorker`, or the idle worker).
+    GcWorker { p: Pi, t: SimTime },
+}
+
+/// Where `findRunnable` starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum FindFrom {
+    /// At the top (`schedule`).
+    Top,
+    /// In `stealWork`'s last pass, after runqgrab's `usleep(3)` (`PAction::StealLastPass`).
+    LastStealPass,
+}
+
+/// What `stealWork` got.
+enum Stolen {
+    G(Gi),
+    /// The M sleeps before its last pass; a later step resumes it.
+    Sleeping,
+    Nothing,
+}
+
 /// The M blocked in `netpoll` (`sched.lastpoll == 0` while it is there).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Poller {
@@ -228,12 +254,6 @@ pub struct Fatal {
     pub message: String,
 }
 
-struct SysmonState {
-    idle: u32,
-    delay: SimDuration,
-    gen: u32,
-}
-
 /// One simulated Go runtime (one host's process).
 pub struct Runtime {
     pub(crate) host: u32,
@@ -245,7 +265,7 @@ pub struct Runtime {
     pub(crate) global: VecDeque<Gi>,
     /// `sched.pidle`: a LIFO list, as `pidleput`/`pidleget` use it.
     pub(super) pidle: Vec<Pi>,
-    nmspinning: u32,
+    pub(super) nmspinning: u32,
     needspinning: bool,
     /// `newmHandoff.haveTemplateThread`.
     pub(super) template_thread: bool,
@@ -267,12 +287,12 @@ pub struct Runtime {
     poll_at: SimTime,
     steal_rng: SimRng,
     pub(crate) select_rng: SimRng,
-    sysmon: SysmonState,
+    pub(super) sysmon: SysmonState,
     pub(super) poller: Option<Poller>,
     pub(super) poller_gen: u32,
     pub(super) lastpoll: SimTime,
-    /// Gs whose descriptors became ready, waiting to be returned by `netpoll`.
-    pub(crate) netpoll_ready: VecDeque<Gi>,
+    /// epoll's ready list: Gs whose descriptors became ready, for the next `netpoll`.
+    pub(crate) epoll_ready: VecDeque<Gi>,
     /// `netpollWaiters`: Gs parked in "IO wait".
     pub(crate) netpoll_waiters: u32,
     pub(crate) timers: Timers,
@@ -293,68 +313,6 @@ pub struct Runtime {
     pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
     /// The finalizer goroutine, until main first runs and finds it in runnext.
     fing_pending: Option<Gi>,
-}
-
-/// Trace event kinds, named after the execution tracer's (internal/trace, v2).
-#[derive(Clone, Copy, Debug)]
-#[repr(u8)]
-pub(crate) enum TraceEv {
-    GoCreate = 1,
-    GoStart,
-    GoBlock,
-    GoUnblock,
-    GoSched,
-    GoPreempt,
-    GoEnd,
-    ProcStart,
-    ProcStop,
-    ProcSteal,
-    TimerFire,
-    NetpollBlock,
-    NetpollWake,
-    Sysmon,
-    Spin,
-    GcStart,
-    GcEnd,
-    GcWorkerStart,
-    GcWorkerStop,
-    ProcResize,
-}
-
-impl TraceEv {
-    /// The tracer's names, indexed by the event's number (`GoCreate` is 1).
-    const NAMES: [&'static str; 21] = [
-        "?",
-        "GoCreate",
-        "GoStart",
-        "GoBlock",
-        "GoUnblock",
-        "GoSched",
-        "GoPreempt",
-        "GoEnd",
-        "ProcStart",
-        "ProcStop",
-        "ProcSteal",
-        "TimerFire",
-        "NetpollBlock",
-        "NetpollWake",
-        "Sysmon",
-        "Spin",
-        "GCBegin",
-        "GCEnd",
-        "GCWorkerStart",
-        "GCWorkerStop",
-        "ProcResize",
-    ];
-
-    /// The name of event number `n`, and whether its first argument is a goroutine id.
-    pub(crate) fn describe(n: u8) -> (&'static str, bool) {
-        let name = Self::NAMES.get(n as usize).copied().unwrap_or("?");
-        (
-            name,
-            (TraceEv::GoCreate as u8..=TraceEv::GoEnd as u8).contains(&n),
-        )
-    }
 }
 
 impl Runtime {
@@ -400,7 +358,7 @@ impl Runtime {
             poller: None,
             poller_gen: 0,
             lastpoll: SimTime::ZERO,
-            netpoll_ready: VecDeque::new(),
+            epoll_ready: VecDeque::new(),
             netpoll_waiters: 0,
             timers: Timers::default(),
             live: 0,
@@ -431,111 +389,19 @@ impl Runtime {
         self.pidle.len() as u32
     }
 
-    /// Records a model event in the run's digest and, when enabled, in the log
-    /// (`RUST_LOG=costream::sched=trace`), with fields named as the execution tracer names them.
-    #[inline]
-    pub(crate) fn trace(&self, k: &mut Kernel<Ev>, at: SimTime, ev: TraceEv, a: u64, b: u64) {
-        k.record([at.as_nanos(), (ev as u64) | ((self.host as u64) << 8), a, b]);
-        if tracing::enabled!(target: "costream::sched", tracing::Level::TRACE) {
-            log_event(self.host, at, ev, a, b);
-        }
-    }
+    // ---- goroutine status ----
 
-    // ---- goroutine state accounting ----
-
+    /// `casgstatus` (runtime/proc.go): `g`'s status becomes `st` at `at`, once its time in the
+    /// old one is booked (`account_status`).
     pub(super) fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
-        let fz = self.frozen_at(at);
         let gr = &mut self.allgs[g as usize];
-        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
-            gr.lost_gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
-            gr.lost_stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
-        }
-        gr.freeze_mark = fz;
         if gr.status == GStatus::Waiting && st != GStatus::Waiting {
             gr.wait_chans.clear();
         }
-        let (old, since, system) = (gr.status, gr.since, gr.system);
-        if !system {
-            self.census_state(g, old, since, at);
-            self.census_phase(g, old, st, since, at);
-        }
-        let gr = &mut self.allgs[g as usize];
-        let d = at.saturating_since(gr.since);
-        match gr.status {
-            GStatus::Runnable => gr.times.runnable += d,
-            GStatus::Running => gr.times.running += d,
-            GStatus::Waiting => {
-                gr.times.waiting += d;
-                if !system {
-                    let r = gr.waitreason as usize;
-                    self.stats.wait_by_reason[r] += d;
-                }
-            }
-            GStatus::Idle | GStatus::Dead => {}
-        }
+        self.account_status(g, st, at);
         let gr = &mut self.allgs[g as usize];
         gr.status = st;
         gr.since = gr.since.max(at);
-    }
-
-    fn p_mode(&mut self, p: Pi, mode: PMode, at: SimTime) {
-        let at = at.max(self.allp[p as usize].mode_since);
-        let fz = self.frozen_at(at).total();
-        let pp = &mut self.allp[p as usize];
-        let frozen = SimDuration::from_nanos(fz.saturating_sub(pp.mode_freeze));
-        let d = (at - pp.mode_since).saturating_sub(frozen);
-        match pp.mode {
-            PMode::User => pp.time_user += d,
-            PMode::Sched => pp.time_sched += d,
-            PMode::Gc => pp.time_gc += d,
-            PMode::Idle => {}
-        }
-        if matches!(pp.mode, PMode::User | PMode::Gc) {
-            super::census::add_buckets(&mut pp.busy, pp.mode_since, at, |b, ns| *b += ns);
-        }
-        pp.mode = mode;
-        pp.mode_since = at;
-        pp.mode_freeze = fz;
-    }
-
-    /// The P now runs a GC mark worker.
-    pub(super) fn p_mode_gc(&mut self, p: Pi, at: SimTime) {
-        self.p_mode(p, PMode::Gc, at);
-    }
-
-    /// The P is back in the scheduler (a worker stopped).
-    pub(super) fn p_mode_sched(&mut self, p: Pi, at: SimTime) {
-        self.p_mode(p, PMode::Sched, at);
-    }
-
-    /// What goroutine `g` has lost so far to GC pauses, stalls and assists.
-    pub(crate) fn lost_time_of(&self, g: Gi) -> super::runtime2::LostTime {
-        let gr = &self.allgs[g as usize];
-        let (mut gc, mut stall) = (gr.lost_gc, gr.lost_stall);
-        if matches!(gr.status, GStatus::Runnable | GStatus::Running) {
-            let fz = self.frozen_at(self.local_now.max(gr.since));
-            gc += SimDuration::from_nanos(fz.gc.saturating_sub(gr.freeze_mark.gc));
-            stall += SimDuration::from_nanos(fz.stall.saturating_sub(gr.freeze_mark.stall));
-        }
-        super::runtime2::LostTime {
-            gc_stw: gc,
-            stall,
-            assist: gr.assist_time,
-        }
-    }
-
-    /// Closes the books at the end of a run so per-P and per-G times cover the whole run.
-    pub(crate) fn settle(&mut self, at: SimTime) {
-        for p in 0..self.allp.len() as Pi {
-            let m = self.allp[p as usize].mode;
-            self.p_mode(p, m, at);
-        }
-        for g in 0..self.allgs.len() as Gi {
-            let st = self.allgs[g as usize].status;
-            if st != GStatus::Dead {
-                self.set_status(g, st, at);
-            }
-        }
     }
 
     // ---- newproc / goexit ----
@@ -760,11 +626,6 @@ impl Runtime {
         self.stats.global_puts += 1;
     }
 
-    /// `globrunqput` where no idle mark worker needs telling (the caller is one).
-    pub(crate) fn globrunqput_nokick(&mut self, g: Gi) {
-        self.globrunqput(g);
-    }
-
     /// `globrunqget`: take `min(size, size/GOMAXPROCS+1, max, len(runq)/2)` Gs; run the first,
     /// put the rest on the local queue.
     pub(crate) fn globrunqget(&mut self, p: Pi, max: u32, t: &mut SimTime) -> Option<Gi> {
@@ -836,14 +697,6 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.status = PStatus::Running;
         self.p_mode(p, PMode::Sched, at);
-    }
-
-    /// A P that `procresize` just created starts its books now.
-    pub(super) fn p_added(&mut self, p: Pi, at: SimTime) {
-        let fz = self.frozen_at(at).total();
-        let pp = &mut self.allp[p as usize];
-        pp.mode_since = at;
-        pp.mode_freeze = fz;
     }
 
     /// `_Pdead`: the P leaves the scheduler; pending steps are void.
@@ -1150,80 +1003,207 @@ impl Runtime {
                 self.schedule(k, p, now)
             }
             PAction::Schedule => self.schedule(k, p, now),
-            PAction::StealLastPass => {
-                let mut t = now;
-                if let Some(g) = self.steal_pass(k, p, true, &mut t) {
-                    return self.found(k, p, g, false, t);
+            PAction::StealLastPass => self.schedule_from(k, p, now, FindFrom::LastStealPass),
+        }
+    }
+
+    /// `schedule` (runtime/proc.go): one round of the scheduler on `p`'s M: `findRunnable`,
+    /// then stop spinning (`resetspinning`) and `execute` what it found. Returns a G to poll now.
+    pub(super) fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+        self.schedule_from(k, p, now, FindFrom::Top)
+    }
+
+    /// `schedule` with `findRunnable` entered at `from`.
+    fn schedule_from(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        now: SimTime,
+        from: FindFrom,
+    ) -> Option<(Pi, Gi)> {
+        match self.find_runnable(k, p, now, from)? {
+            Runnable::G { p, g, inherit, t } => {
+                if self.allp[p as usize].spinning {
+                    self.resetspinning(k, p, t);
                 }
-                self.release_p(k, p, t)
+                self.execute(k, p, g, inherit, t)
+            }
+            Runnable::GcWorker { p, t } => {
+                if self.allp[p as usize].spinning {
+                    self.resetspinning(k, p, t);
+                }
+                None
             }
         }
     }
 
-    /// `schedule` → `findRunnable` → `execute`.
-    pub(super) fn schedule(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) -> Option<(Pi, Gi)> {
+    /// `findRunnable` (runtime/proc.go): work for `p`'s M. In Go's order: this P's timers, a GC
+    /// mark worker, the global queue every 61st tick, the local queue, the global queue, a
+    /// non-blocking `netpoll`, `stealWork` from other Ps. With nothing to do: the global queue
+    /// once more and `needspinning` (Go's checks under `sched.lock`), the idle GC worker (which
+    /// Go tries just before those two), give up the P, look again with no P (`checkRunqsNoP`,
+    /// `checkTimersNoP`), and block in `netpoll` until the next timer, or `stopm`.
+    ///
+    /// `None`: the M has nothing to run now. It stopped, blocks in netpoll, or posted a later
+    /// step for itself (`goto top`, or runqgrab's `usleep(3)`, resumed at
+    /// [`FindFrom::LastStealPass`]).
+    fn find_runnable(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        p: Pi,
+        now: SimTime,
+        from: FindFrom,
+    ) -> Option<Runnable> {
         let mut t = now;
-        // 2. Run this P's expired timers (`pp.timers.check`).
-        self.check_timers(k, p, &mut t);
-        // 4. A GC mark worker while marking (`findRunnableGCWorker`).
-        if self.gc_phase() == super::mgc::GcPhase::Mark && self.schedule_gc_worker(k, p, t) {
-            if self.allp[p as usize].spinning {
-                self.resetspinning(k, p, t);
+        let found = |p, g, inherit, t| Some(Runnable::G { p, g, inherit, t });
+        if from == FindFrom::LastStealPass {
+            // stealWork's last pass, after the usleep(3).
+            if let Some(g) = self.steal_pass(k, p, true, &mut t) {
+                return found(p, g, false, t);
             }
-            return None;
-        }
-        // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
-        if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
-            t += self.cfg.costs.global_runq_check;
-            if let Some(g) = self.globrunqget(p, 1, &mut t) {
-                return self.found(k, p, g, false, t);
+        } else {
+            // 2. Run this P's expired timers (`pp.timers.check`).
+            self.check_timers(k, p, &mut t);
+            // 4. A GC mark worker while marking (`findRunnableGCWorker`).
+            if self.gc_phase() == super::mgc::GcPhase::Mark && self.schedule_gc_worker(k, p, t) {
+                return Some(Runnable::GcWorker { p, t });
             }
-        }
-        // 7. Local queue: runnext, then the ring.
-        if let Some((g, inherit)) = self.runqget(p) {
-            return self.found(k, p, g, inherit, t);
-        }
-        // 8. Global queue, in a batch.
-        if !self.global.is_empty() {
-            t += self.cfg.costs.global_runq_check;
-            if let Some(g) = self.globrunqget(p, 0, &mut t) {
-                return self.found(k, p, g, false, t);
-            }
-        }
-        // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
-        if self.netpoll_waiters > 0 && self.poller.is_none() {
-            t += self.cfg.costs.netpoll_poll;
-            self.stats.netpolls += 1;
-            let mut list = self.netpoll_take();
-            if !list.is_empty() {
-                let g = list.remove(0);
-                self.injectglist(k, list, Some(p), t);
-                self.set_status(g, GStatus::Runnable, t);
-                return self.found(k, p, g, false, t);
-            }
-        }
-        // 10. Steal, if spinning or if fewer than half the busy Ps have spinning Ms.
-        let busy = self.cfg.gomaxprocs - self.npidle();
-        if self.allp[p as usize].spinning || 2 * self.nmspinning < busy {
-            if !self.allp[p as usize].spinning {
-                self.become_spinning(p);
-                self.trace(k, t, TraceEv::Spin, p as u64, 0);
-            }
-            for _ in 0..STEAL_TRIES - 1 {
-                if let Some(g) = self.steal_pass(k, p, false, &mut t) {
-                    return self.found(k, p, g, false, t);
+            // 5. Fairness: every 61st schedule tick, take one G from the global queue first.
+            if self.allp[p as usize].schedtick.is_multiple_of(61) && !self.global.is_empty() {
+                t += self.cfg.costs.global_runq_check;
+                if let Some(g) = self.globrunqget(p, 1, &mut t) {
+                    return found(p, g, false, t);
                 }
             }
-            // The last pass steals runnext, after runqgrab's usleep(3) when a victim is running.
-            if self.any_running_runnext_only(p) {
-                self.post_step(k, p, PAction::StealLastPass, t + STEAL_RUNNEXT_SLEEP);
-                return None;
+            // 7. Local queue: runnext, then the ring.
+            if let Some((g, inherit)) = self.runqget(p) {
+                return found(p, g, inherit, t);
             }
-            if let Some(g) = self.steal_pass(k, p, true, &mut t) {
-                return self.found(k, p, g, false, t);
+            // 8. Global queue, in a batch.
+            if !self.global.is_empty() {
+                t += self.cfg.costs.global_runq_check;
+                if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                    return found(p, g, false, t);
+                }
+            }
+            // 9. Non-blocking netpoll, if anyone waits on I/O and no M is blocked in netpoll.
+            if self.netpoll_waiters > 0 && self.poller.is_none() {
+                t += self.cfg.costs.netpoll_poll;
+                let mut list = self.netpoll(k, NetpollDelay::Zero, t);
+                if !list.is_empty() {
+                    let g = list.remove(0);
+                    self.injectglist(k, list, Some(p), t);
+                    self.set_status(g, GStatus::Runnable, t);
+                    return found(p, g, false, t);
+                }
+            }
+            // 10. Steal, if spinning or if fewer than half the busy Ps have spinning Ms.
+            let busy = self.cfg.gomaxprocs - self.npidle();
+            if self.allp[p as usize].spinning || 2 * self.nmspinning < busy {
+                if !self.allp[p as usize].spinning {
+                    self.become_spinning(p);
+                    self.trace(k, t, TraceEv::Spin, p as u64, 0);
+                }
+                match self.steal_work(k, p, &mut t) {
+                    Stolen::G(g) => return found(p, g, false, t),
+                    Stolen::Sleeping => return None,
+                    Stolen::Nothing => {}
+                }
             }
         }
-        self.release_p(k, p, t)
+        // Nothing to do. Before giving up the P (Go holds sched.lock here): the global queue once
+        // more, and back to the top as a spinning M if some P needs one.
+        if !self.global.is_empty() {
+            if let Some(g) = self.globrunqget(p, 0, &mut t) {
+                return found(p, g, false, t);
+            }
+        }
+        if !self.allp[p as usize].spinning && self.needspinning {
+            self.become_spinning(p);
+            self.post_step(k, p, PAction::Schedule, t);
+            return None;
+        }
+        // 11. Idle-priority GC worker: marking soaks up a P that would otherwise idle.
+        if self.try_idle_worker(k, p, t) {
+            return Some(Runnable::GcWorker { p, t });
+        }
+        // Give up the P (`releasep`, `pidleput`).
+        let own_timer = self.allp[p as usize].timers.next_when();
+        let was_spinning = self.allp[p as usize].spinning;
+        self.pidleput(p, t);
+        self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
+        let mut poll_until = own_timer;
+        if was_spinning {
+            self.allp[p as usize].spinning = false;
+            self.nmspinning -= 1;
+            // The global queue again, with no P.
+            if !self.global.is_empty() {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    if let Some(g) = self.globrunqget(p2, 0, &mut t) {
+                        return found(p2, g, false, t);
+                    }
+                }
+            }
+            // checkRunqsNoP and checkTimersNoP look at every P.
+            t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
+            // checkRunqsNoP: work appeared on some P while we were giving up.
+            if self.allp.iter().any(|pp| {
+                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
+            }) {
+                if let Some(p2) = self.pidleget_spinning(t) {
+                    self.become_spinning(p2);
+                    self.post_step(k, p2, PAction::Schedule, t);
+                    return None;
+                }
+            }
+            // checkTimersNoP.
+            poll_until = self.earliest_timer();
+        }
+        // Block in netpoll until the next timer, or wake the M that is there if it sleeps past it.
+        if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
+            let delay = NetpollDelay::Block {
+                until: poll_until,
+                was_spinning,
+            };
+            self.netpoll(k, delay, t);
+            return None;
+        } else if let Some(pu) = poll_until {
+            if let Some(pl) = self.poller {
+                if pl.until.is_none_or(|u| u > pu) {
+                    self.netpoll_break(k, t);
+                }
+            }
+        }
+        self.stopm(k, t);
+        None
+    }
+
+    /// `stealWork` (runtime/proc.go): `stealTries` passes over the other Ps in random order.
+    /// The last pass also runs their timers and takes a `runnext`; when it may have to take a
+    /// running P's `runnext`, runqgrab first sleeps 3 us, so the M posts the last pass as a
+    /// later step ([`FindFrom::LastStealPass`]).
+    fn steal_work(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) -> Stolen {
+        for _ in 0..STEAL_TRIES - 1 {
+            if let Some(g) = self.steal_pass(k, p, false, t) {
+                return Stolen::G(g);
+            }
+        }
+        if self.any_running_runnext_only(p) {
+            self.post_step(k, p, PAction::StealLastPass, *t + STEAL_RUNNEXT_SLEEP);
+            return Stolen::Sleeping;
+        }
+        match self.steal_pass(k, p, true, t) {
+            Some(g) => Stolen::G(g),
+            None => Stolen::Nothing,
+        }
+    }
+
+    /// `stopm` (runtime/proc.go): this M has no P and nothing to run. It joins the idle Ms
+    /// (`mput`, which runs `checkdead`) until `startm` hands it a P.
+    pub(super) fn stopm(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        self.nmidle += 1;
+        self.checkdead(k, at);
     }
 
     fn any_running_runnext_only(&self, p: Pi) -> bool {
@@ -1266,89 +1246,6 @@ impl Runtime {
         None
     }
 
-    /// A G was found: stop spinning (waking another spinner if this was the last) and run it.
-    fn found(
-        &mut self,
-        k: &mut Kernel<Ev>,
-        p: Pi,
-        g: Gi,
-        inherit: bool,
-        t: SimTime,
-    ) -> Option<(Pi, Gi)> {
-        if self.allp[p as usize].spinning {
-            self.resetspinning(k, p, t);
-        }
-        self.execute(k, p, g, inherit, t)
-    }
-
-    /// The end of `findRunnable`: re-check the global queue, release the P, re-check other Ps'
-    /// queues if this M was spinning, then block in netpoll until the next timer or `stopm`.
-    fn release_p(&mut self, k: &mut Kernel<Ev>, p: Pi, t: SimTime) -> Option<(Pi, Gi)> {
-        let mut t = t;
-        if !self.global.is_empty() {
-            if let Some(g) = self.globrunqget(p, 0, &mut t) {
-                return self.found(k, p, g, false, t);
-            }
-        }
-        if !self.allp[p as usize].spinning && self.needspinning {
-            self.become_spinning(p);
-            self.post_step(k, p, PAction::Schedule, t);
-            return None;
-        }
-        // 11. Idle-priority GC worker: marking soaks up a P that would otherwise idle.
-        if self.try_idle_worker(k, p, t) {
-            if self.allp[p as usize].spinning {
-                self.resetspinning(k, p, t);
-            }
-            return None;
-        }
-        let own_timer = self.allp[p as usize].timers.next_when();
-        let was_spinning = self.allp[p as usize].spinning;
-        self.pidleput(p, t);
-        self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
-        let mut poll_until = own_timer;
-        if was_spinning {
-            self.allp[p as usize].spinning = false;
-            self.nmspinning -= 1;
-            if !self.global.is_empty() {
-                if let Some(p2) = self.pidleget_spinning(t) {
-                    self.become_spinning(p2);
-                    if let Some(g) = self.globrunqget(p2, 0, &mut t) {
-                        return self.found(k, p2, g, false, t);
-                    }
-                }
-            }
-            // checkRunqsNoP and checkTimersNoP look at every P.
-            t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
-            // checkRunqsNoP: work appeared on some P while we were giving up.
-            if self.allp.iter().any(|pp| {
-                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
-            }) {
-                if let Some(p2) = self.pidleget_spinning(t) {
-                    self.become_spinning(p2);
-                    self.post_step(k, p2, PAction::Schedule, t);
-                    return None;
-                }
-            }
-            // checkTimersNoP.
-            poll_until = self.earliest_timer();
-        }
-        if (self.netpoll_waiters > 0 || poll_until.is_some()) && self.poller.is_none() {
-            self.block_in_netpoll(k, poll_until, t, was_spinning);
-            return None;
-        } else if let Some(pu) = poll_until {
-            if let Some(pl) = self.poller {
-                if pl.until.is_none_or(|u| u > pu) {
-                    self.netpoll_break(k, t);
-                }
-            }
-        }
-        // stopm
-        self.nmidle += 1;
-        self.checkdead(k, t);
-        None
-    }
-
     fn pidleget_spinning(&mut self, at: SimTime) -> Option<Pi> {
         let p = self.pidleget(at);
         if p.is_none() {
@@ -1363,205 +1260,6 @@ impl Runtime {
             .iter()
             .filter_map(|pp| pp.timers.next_when())
             .min()
-    }
-
-    // ---- timers (time.go) on the scheduler side ----
-
-    /// `pp.timers.check(now)`: run this P's expired timers; their Gs go to this P.
-    fn check_timers(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) {
-        self.run_timers_of(k, p, p, t);
-    }
-
-    /// Runs `owner`'s expired timers on P `runner` (a thief runs a victim's timers).
-    fn run_timers_of(&mut self, k: &mut Kernel<Ev>, owner: Pi, runner: Pi, t: &mut SimTime) {
-        loop {
-            let now = *t;
-            let Some(id) = self.allp[owner as usize]
-                .timers
-                .pop_expired(now, &self.timers)
-            else {
-                break;
-            };
-            *t += self.cfg.costs.timer_fire;
-            self.stats.timers_fired += 1;
-            self.trace(k, now, TraceEv::TimerFire, id as u64, runner as u64);
-            self.fire_timer(k, id, owner, runner, now);
-        }
-    }
-
-    // ---- sysmon ----
-
-    pub(crate) fn start_sysmon(&mut self, k: &mut Kernel<Ev>) {
-        if self.cfg.sysmon {
-            self.sysmon.delay = SimDuration::from_micros(20);
-            k.schedule(
-                k.now() + self.sysmon.delay,
-                Ev::Sysmon {
-                    host: self.host,
-                    gen: self.sysmon.gen,
-                    deep: false,
-                },
-            );
-        }
-    }
-
-    /// One sysmon iteration after its `usleep(delay)`: deep sleep while every P is idle, poll the
-    /// network if nobody has for 10 ms, `retake`, then sleep 20 us, doubling after 50 idle
-    /// iterations up to 10 ms.
-    pub(crate) fn sysmon_tick(&mut self, k: &mut Kernel<Ev>, gen: u32, after_deep: bool) {
-        if gen != self.sysmon.gen {
-            return;
-        }
-        let now = k.now();
-        if let Some(until) = self.frozen_until(now) {
-            k.schedule(
-                until,
-                Ev::Sysmon {
-                    host: self.host,
-                    gen,
-                    deep: after_deep,
-                },
-            );
-            return;
-        }
-        self.stats.sysmon_wakeups += 1;
-        if self.gc_phase() == super::mgc::GcPhase::Mark
-            && self.gc.limiter.needs_update(now.as_nanos())
-        {
-            self.limiter_update(now, false);
-        }
-        if !after_deep && self.npidle() == self.cfg.gomaxprocs {
-            let next = self.earliest_timer().unwrap_or(SimTime::MAX);
-            if next > now {
-                let sleep =
-                    (FORCE_GC_PERIOD.as_nanos() / 2).min(next.saturating_since(now).as_nanos());
-                k.schedule(
-                    now + SimDuration::from_nanos(sleep),
-                    Ev::Sysmon {
-                        host: self.host,
-                        gen,
-                        deep: true,
-                    },
-                );
-                return;
-            }
-        }
-        if self.poller.is_none()
-            && self.netpoll_waiters > 0
-            && self.lastpoll + SimDuration::from_millis(10) < now
-        {
-            self.lastpoll = now;
-            self.stats.netpolls += 1;
-            let list = self.netpoll_take();
-            self.injectglist(k, list, None, now);
-        }
-        if self.retake(k, now) != 0 {
-            self.sysmon.idle = 0;
-        } else {
-            self.sysmon.idle += 1;
-        }
-        let s = &mut self.sysmon;
-        if s.idle == 0 {
-            s.delay = SimDuration::from_micros(20);
-        } else if s.idle > 50 {
-            s.delay = s.delay * 2;
-        }
-        s.delay = s.delay.min(SimDuration::from_millis(10));
-        let d = s.delay;
-        self.trace(k, now, TraceEv::Sysmon, d.as_nanos(), 0);
-        k.schedule(
-            now + d,
-            Ev::Sysmon {
-                host: self.host,
-                gen,
-                deep: false,
-            },
-        );
-    }
-
-    /// `retake`: preempt a G that has run for `forcePreemptNS` since sysmon first saw its P's
-    /// `schedtick`. Returns the number of Ps retaken from syscalls (none are modelled yet), so
-    /// preemptions alone let sysmon back off, as in Go.
-    fn retake(&mut self, k: &mut Kernel<Ev>, now: SimTime) -> u32 {
-        for p in 0..self.allp.len() as Pi {
-            let pp = &mut self.allp[p as usize];
-            if pp.status != PStatus::Running {
-                continue;
-            }
-            let t = pp.schedtick;
-            if pp.sysmontick.schedtick != t {
-                pp.sysmontick.schedtick = t;
-                pp.sysmontick.schedwhen = now;
-            } else if pp.sysmontick.schedwhen + FORCE_PREEMPT <= now {
-                if pp.worker == Some(WorkerMode::Dedicated) {
-                    self.preempt_dedicated_worker(k, p, now);
-                } else {
-                    self.preemptone(k, p, now);
-                }
-            }
-        }
-        0
-    }
-
-    /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.
-    fn preemptone(&mut self, k: &mut Kernel<Ev>, p: Pi, now: SimTime) {
-        let pp = &mut self.allp[p as usize];
-        // pp.preempt = true even between two goroutines of the slice: the model hands the P
-        // from one to the next through a scheduling step in which it has no curg, where Go's
-        // M would already be running the next one.
-        pp.preempt = true;
-        let Some(g) = pp.curg else { return };
-        // gp.preempt = true; the signal follows.
-        self.allgs[g as usize].preempt = true;
-        k.schedule(
-            now + self.cfg.costs.preempt_signal,
-            Ev::Preempt {
-                host: self.host,
-                p,
-                g,
-            },
-        );
-    }
-
-    /// The signal lands: `asyncPreempt` → `gopreempt_m` → `goschedImpl`: the G goes to the
-    /// global queue with the rest of its compute still owed. The request persists (`gp.preempt`):
-    /// a G between two computes is stopped when it starts its next one.
-    pub(crate) fn preempt(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi) {
-        let now = k.now();
-        let pp = &self.allp[p as usize];
-        if pp.curg != Some(g) || !self.allgs[g as usize].preempt {
-            return;
-        }
-        if !pp.computing {
-            return; // taken at its next compute (after_poll)
-        }
-        self.preempt_now(k, p, g, now);
-    }
-
-    /// Stops `g` (computing on `p`) now and sends it to the global queue.
-    fn preempt_now(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, now: SimTime) {
-        let pp = &mut self.allp[p as usize];
-        pp.computing = false;
-        pp.preempt = false;
-        pp.curg = None;
-        pp.gen = pp.gen.wrapping_add(1);
-        self.allgs[g as usize].preempt = false;
-        let left = self.allgs[g as usize].compute_end.saturating_since(now);
-        self.allgs[g as usize].compute_left = left;
-        self.set_status(g, GStatus::Runnable, now);
-        self.gopreempt_to_global(k, p, g, now);
-        self.p_mode(p, PMode::Sched, now);
-        self.wakep(k, now);
-        self.g_stopped(k, p, g, false, now);
-    }
-
-    /// `gopreempt_m` → `goschedImpl`: the preempted (runnable) G goes to the global queue.
-    fn gopreempt_to_global(&mut self, k: &mut Kernel<Ev>, p: Pi, g: Gi, at: SimTime) {
-        self.stats.preemptions += 1;
-        let goid = self.allgs[g as usize].goid;
-        self.trace(k, at, TraceEv::GoPreempt, goid, p as u64);
-        self.globrunqput(g);
-        self.kick_idle_worker(k, at);
     }
 
     // ---- checkdead ----
@@ -1606,122 +1304,6 @@ impl Runtime {
             }
         }
         s
-    }
-
-    // ---- introspection ----
-
-    /// Goroutines not yet dead.
-    pub fn live_goroutines(&self) -> u64 {
-        self.live
-    }
-
-    /// `(goid, status, wait reason, name)` of every live goroutine but the runtime's own, by
-    /// goid (the goroutine profile's view).
-    pub fn goroutines(&self) -> Vec<(u64, GStatus, WaitReason, &'static str)> {
-        let mut v: Vec<_> = self
-            .allgs
-            .iter()
-            .filter(|g| g.status != GStatus::Dead && !g.system)
-            .map(|g| (g.goid, g.status, g.waitreason, g.name))
-            .collect();
-        v.sort_by_key(|x| x.0);
-        v
-    }
-
-    /// State times of the goroutine with this goid, if it ever existed and its slot was not reused.
-    pub fn state_times(&self, goid: u64) -> Option<StateTimes> {
-        self.allgs.iter().find(|g| g.goid == goid).map(|g| g.times)
-    }
-
-    /// CPU time the host has used up to `now`: every P's goroutine, scheduler and GC time,
-    /// including the interval in progress, less frozen time.
-    pub fn cpu_used_ns(&self, now: SimTime) -> u64 {
-        let fz = self.frozen_at(now).total();
-        self.allp
-            .iter()
-            .map(|pp| {
-                let done = pp.time_user + pp.time_sched + pp.time_gc;
-                let open = if pp.mode == PMode::Idle || now <= pp.mode_since {
-                    0
-                } else {
-                    now.saturating_since(pp.mode_since)
-                        .as_nanos()
-                        .saturating_sub(fz.saturating_sub(pp.mode_freeze))
-                };
-                done.as_nanos() + open
-            })
-            .sum()
-    }
-
-    /// Ps owned by an M (running, spinning or marking).
-    pub(crate) fn busy_ps(&self) -> u32 {
-        self.cfg.gomaxprocs - self.npidle()
-    }
-
-    /// Per P, the busy time in each census bucket.
-    pub fn p_busy_buckets(&self) -> Vec<Vec<u64>> {
-        self.allp.iter().map(|pp| pp.busy.clone()).collect()
-    }
-
-    /// Per-P time running GC mark workers.
-    pub fn p_gc_times(&self) -> Vec<SimDuration> {
-        self.allp.iter().map(|pp| pp.time_gc).collect()
-    }
-
-    /// Per-P time running goroutines and in the scheduler.
-    pub fn p_times(&self) -> Vec<(SimDuration, SimDuration)> {
-        self.allp
-            .iter()
-            .map(|pp| (pp.time_user, pp.time_sched))
-            .collect()
-    }
-
-    /// Lengths of each P's local queue (with runnext) and of the global queue (`schedtrace`).
-    pub fn runq_lengths(&self) -> (Vec<u32>, usize) {
-        (
-            self.allp
-                .iter()
-                .map(|pp| pp.runq.len() + pp.runnext.is_some() as u32)
-                .collect(),
-            self.global.len(),
-        )
-    }
-
-    pub fn nmspinning(&self) -> u32 {
-        self.nmspinning
-    }
-}
-
-#[cold]
-fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
-    let at = at.as_nanos();
-    macro_rules! t {
-        ($($f:tt)*) => { tracing::trace!(target: "costream::sched", at_ns = at, host, $($f)*) };
-    }
-    let reason = |r: u64| WaitReason::ALL.get(r as usize).map_or("?", |w| w.as_str());
-    match ev {
-        TraceEv::GoCreate => t!(goid = a, parent = b, "GoCreate"),
-        TraceEv::GoStart => t!(goid = a, p = b, "GoStart"),
-        TraceEv::GoBlock => t!(goid = a, reason = reason(b), "GoBlock"),
-        TraceEv::GoUnblock if b == u64::MAX => t!(goid = a, by = "netpoll", "GoUnblock"),
-        TraceEv::GoUnblock => t!(goid = a, p = b, "GoUnblock"),
-        TraceEv::GoSched => t!(goid = a, "GoSched"),
-        TraceEv::GoPreempt => t!(goid = a, p = b, "GoPreempt"),
-        TraceEv::GoEnd => t!(goid = a, "GoEnd"),
-        TraceEv::ProcStart => t!(p = a, spinning = b == 1, "ProcStart"),
-        TraceEv::ProcStop => t!(p = a, "ProcStop"),
-        TraceEv::ProcSteal => t!(p = a, victim = b, "ProcSteal"),
-        TraceEv::TimerFire => t!(timer = a, p = b, "TimerFire"),
-        TraceEv::NetpollBlock if a == u64::MAX => t!(until = "forever", "NetpollBlock"),
-        TraceEv::NetpollBlock => t!(until_ns = a, "NetpollBlock"),
-        TraceEv::NetpollWake => t!("NetpollWake"),
-        TraceEv::Sysmon => t!(next_sleep_ns = a, "Sysmon"),
-        TraceEv::Spin => t!(p = a, "Spin"),
-        TraceEv::GcStart => t!(cycle = a, heap_live = b, "GCBegin"),
-        TraceEv::GcEnd => t!(cycle = a, heap_marked = b, "GCEnd"),
-        TraceEv::GcWorkerStart => t!(p = a, mode = b, "GCWorkerStart"),
-        TraceEv::GcWorkerStop => t!(p = a, mode = b, "GCWorkerStop"),
-        TraceEv::ProcResize => t!(old = a, new = b, "ProcResize"),
     }
 }
 
@@ -1778,11 +1360,6 @@ fn gcd(mut a: u32, mut b: u32) -> u32 {
 }
 
 impl Runtime {
-    /// `sched.pollUntil` of the M blocked in netpoll: `None` if no M is there.
-    pub(crate) fn poller_until(&self) -> Option<Option<SimTime>> {
-        self.poller.map(|p| p.until)
-    }
-
     /// Notes a channel goroutine `g` is about to block on (for the leak detector).
     pub(crate) fn wait_on(&mut self, g: Gi, probe: Option<super::chan::ProbeRef>) {
         if let Some(p) = probe {

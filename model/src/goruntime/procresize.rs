@@ -80,7 +80,7 @@ impl Runtime {
         self.trace(
             k,
             now,
-            super::proc::TraceEv::ProcResize,
+            super::trace::TraceEv::ProcResize,
             old as u64,
             n as u64,
         );

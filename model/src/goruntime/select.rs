@@ -215,93 +215,117 @@ impl Future for Select<'_, '_> {
     type Output = Option<usize>;
     fn poll(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<usize>> {
         let this = self.get_mut();
-        match &mut this.state {
-            SelState::Start => {
-                let cases = &mut *this.cases;
-                let has_default = this.has_default;
-                let state = &mut this.state;
-                this.go.with_rt(|rt, k| {
-                    let (p, g) = rt.current();
-                    let n = cases.len();
-                    let c = rt.costs().select_base + rt.costs().select_per_case * n as u64;
-                    rt.charge(c);
-                    // pollorder: inside-out Fisher–Yates over the non-nil cases.
-                    let mut pollorder: Vec<u16> = Vec::with_capacity(n);
-                    for (i, cas) in cases.iter().enumerate() {
-                        if cas.chan_id().is_none() {
-                            continue;
-                        }
-                        let norder = pollorder.len() as u32;
-                        let j = cheaprandn(rt.select_rng.next_u32(), norder + 1) as usize;
-                        if j == pollorder.len() {
-                            pollorder.push(i as u16);
-                        } else {
-                            let moved = pollorder[j];
-                            pollorder.push(moved);
-                            pollorder[j] = i as u16;
-                        }
-                    }
-                    // Pass 1: the first ready case in poll order wins.
-                    for &i in &pollorder {
-                        match cases[i as usize].try_now(rt, k, p) {
-                            Ok(true) => {
-                                let mut st = OpState::<(), Option<usize>>::Start(None);
-                                let r = complete(rt, &mut st, Some(i as usize));
-                                if r.is_pending() {
-                                    *state = SelState::Yielded(Some(i as usize));
-                                }
-                                return r;
-                            }
-                            Ok(false) => {}
-                            Err(m) => go_panic(m),
-                        }
-                    }
-                    if has_default {
+        selectgo(this.go, this.cases, !this.has_default, &mut this.state)
+    }
+}
+
+/// `selectgo` (runtime/select.go): the index of the case that fires, or `None` for `default`
+/// (`block` is false when there is one). Pass 1 takes the first ready case in `pollorder`;
+/// pass 2 enqueues a sudog on every channel in `lockorder` and parks in "select"; once woken
+/// (`state` is `Parked`), pass 3 dequeues the losers' sudogs and completes the winner.
+///
+/// `Pending` while the goroutine is parked, or yielding after a case fired (then `state` holds
+/// the result for the next poll).
+fn selectgo(
+    go: &Go,
+    cases: &mut [&mut dyn SelectCase],
+    block: bool,
+    state: &mut SelState,
+) -> Poll<Option<usize>> {
+    match state {
+        SelState::Start => go.with_rt(|rt, k| {
+            let (p, g) = rt.current();
+            let n = cases.len();
+            let c = rt.costs().select_base + rt.costs().select_per_case * n as u64;
+            rt.charge(c);
+            let pollorder = pollorder(rt, cases);
+            // Pass 1: the first ready case in poll order wins.
+            for &i in &pollorder {
+                match cases[i as usize].try_now(rt, k, p) {
+                    Ok(true) => {
                         let mut st = OpState::<(), Option<usize>>::Start(None);
-                        let r = complete(rt, &mut st, None);
+                        let r = complete(rt, &mut st, Some(i as usize));
                         if r.is_pending() {
-                            *state = SelState::Yielded(None);
+                            *state = SelState::Yielded(Some(i as usize));
                         }
                         return r;
                     }
-                    if n == 0 {
-                        rt.gopark(g, WaitReason::SelectNoCases);
-                        *state = SelState::Dead;
-                        return Poll::Pending;
-                    }
-                    // Pass 2: enqueue on every channel in lock order, then park.
-                    let mut lockorder: Vec<u16> = pollorder.clone();
-                    lockorder.sort_by_key(|&i| (cases[i as usize].chan_id(), i));
-                    let sel = Rc::new(SelectDone {
-                        done: Cell::new(false),
-                        case: Cell::new(0),
-                    });
-                    for &i in &lockorder {
-                        cases[i as usize].enqueue(g, &sel, i);
-                        rt.wait_on(g, cases[i as usize].probe());
-                    }
-                    rt.gopark(g, WaitReason::Select);
-                    *state = SelState::Parked { sel, lockorder };
-                    Poll::Pending
-                })
-            }
-            SelState::Parked { sel, lockorder } => {
-                let won = sel.case.get() as usize;
-                // Pass 3: dequeue from the losing channels.
-                for &i in lockorder.iter() {
-                    if i as usize != won {
-                        this.cases[i as usize].dequeue(sel);
-                    }
-                }
-                match this.cases[won].finish_woken() {
-                    Ok(()) => Poll::Ready(Some(won)),
+                    Ok(false) => {}
                     Err(m) => go_panic(m),
                 }
             }
-            SelState::Yielded(r) => Poll::Ready(r.take()),
-            SelState::Dead => Poll::Pending,
+            if !block {
+                let mut st = OpState::<(), Option<usize>>::Start(None);
+                let r = complete(rt, &mut st, None);
+                if r.is_pending() {
+                    *state = SelState::Yielded(None);
+                }
+                return r;
+            }
+            if n == 0 {
+                rt.gopark(g, WaitReason::SelectNoCases);
+                *state = SelState::Dead;
+                return Poll::Pending;
+            }
+            // Pass 2: enqueue on every channel in lock order, then park.
+            let lockorder = lockorder(cases, &pollorder);
+            let sel = Rc::new(SelectDone {
+                done: Cell::new(false),
+                case: Cell::new(0),
+            });
+            for &i in &lockorder {
+                cases[i as usize].enqueue(g, &sel, i);
+                rt.wait_on(g, cases[i as usize].probe());
+            }
+            rt.gopark(g, WaitReason::Select);
+            *state = SelState::Parked { sel, lockorder };
+            Poll::Pending
+        }),
+        SelState::Parked { sel, lockorder } => {
+            let won = sel.case.get() as usize;
+            // Pass 3: dequeue from the losing channels.
+            for &i in lockorder.iter() {
+                if i as usize != won {
+                    cases[i as usize].dequeue(sel);
+                }
+            }
+            match cases[won].finish_woken() {
+                Ok(()) => Poll::Ready(Some(won)),
+                Err(m) => go_panic(m),
+            }
+        }
+        SelState::Yielded(r) => Poll::Ready(r.take()),
+        SelState::Dead => Poll::Pending,
+    }
+}
+
+/// selectgo's `pollorder`: the non-nil cases in a random order, by an inside-out Fisher–Yates
+/// shuffle drawing `cheaprandn` from the runtime's select stream.
+fn pollorder(rt: &mut Runtime, cases: &[&mut dyn SelectCase]) -> Vec<u16> {
+    let mut pollorder: Vec<u16> = Vec::with_capacity(cases.len());
+    for (i, cas) in cases.iter().enumerate() {
+        if cas.chan_id().is_none() {
+            continue;
+        }
+        let norder = pollorder.len() as u32;
+        let j = cheaprandn(rt.select_rng.next_u32(), norder + 1) as usize;
+        if j == pollorder.len() {
+            pollorder.push(i as u16);
+        } else {
+            let moved = pollorder[j];
+            pollorder.push(moved);
+            pollorder[j] = i as u16;
         }
     }
+    pollorder
+}
+
+/// selectgo's `lockorder`: the polled cases sorted by channel (creation order stands in for
+/// Go's sort by address), ties by case index.
+fn lockorder(cases: &[&mut dyn SelectCase], pollorder: &[u16]) -> Vec<u16> {
+    let mut lockorder = pollorder.to_vec();
+    lockorder.sort_by_key(|&i| (cases[i as usize].chan_id(), i));
+    lockorder
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@
 use super::chan::{Chan, SendOutcome};
 use super::proc::Runtime;
 use super::runtime2::{Gi, Pi, WaitReason};
+use super::trace::TraceEv;
 use crate::world::{Ev, Go};
 use costream_sim::{Kernel, SimDuration, SimTime};
 use std::future::Future;
@@ -249,6 +250,34 @@ impl Runtime {
             }
         }
         was
+    }
+
+    /// `pp.timers.check(now)`: run this P's expired timers; their Gs go to this P.
+    pub(super) fn check_timers(&mut self, k: &mut Kernel<Ev>, p: Pi, t: &mut SimTime) {
+        self.run_timers_of(k, p, p, t);
+    }
+
+    /// Runs `owner`'s expired timers on P `runner` (a thief runs a victim's timers).
+    pub(super) fn run_timers_of(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        owner: Pi,
+        runner: Pi,
+        t: &mut SimTime,
+    ) {
+        loop {
+            let now = *t;
+            let Some(id) = self.allp[owner as usize]
+                .timers
+                .pop_expired(now, &self.timers)
+            else {
+                break;
+            };
+            *t += self.cfg.costs.timer_fire;
+            self.stats.timers_fired += 1;
+            self.trace(k, now, TraceEv::TimerFire, id as u64, runner as u64);
+            self.fire_timer(k, id, owner, runner, now);
+        }
     }
 
     /// Runs a fired timer on P `runner` (`t.unlockAndRun`).
