@@ -109,7 +109,10 @@ impl Runtime {
         for g in 0..self.allgs.len() as Gi {
             let st = self.allgs[g as usize].status;
             if st != GStatus::Dead {
-                self.set_status(g, st, at);
+                // Books only: the status does not change (casgstatus would refuse x → x).
+                self.account_status(g, st, at);
+                let gr = &mut self.allgs[g as usize];
+                gr.since = gr.since.max(at);
             }
         }
     }

@@ -321,7 +321,11 @@ impl Runtime {
     /// `netpollWaiters` count (`netpollAdjustWaiters`).
     fn netpoll_events(&mut self) -> Vec<Gi> {
         let n = self.epoll_ready.len().min(NETPOLL_MAX_EVENTS);
-        self.netpoll_waiters -= n as u32;
+        // `netpollAdjustWaiters` throws on a negative count; so does the model.
+        self.netpoll_waiters = self
+            .netpoll_waiters
+            .checked_sub(n as u32)
+            .expect("runtime: negative netpollWaiters");
         self.epoll_ready.drain(..n).collect()
     }
 

@@ -395,6 +395,13 @@ impl Runtime {
     /// old one is booked (`account_status`).
     pub(super) fn set_status(&mut self, g: Gi, st: GStatus, at: SimTime) {
         let gr = &mut self.allgs[g as usize];
+        debug_assert!(
+            casgstatus_ok(gr.status, st),
+            "casgstatus: bad incoming values: goroutine {} from {} to {}",
+            gr.goid,
+            gr.status.go_name(),
+            st.go_name()
+        );
         if gr.status == GStatus::Waiting && st != GStatus::Waiting {
             gr.wait_chans.clear();
         }
@@ -402,6 +409,13 @@ impl Runtime {
         let gr = &mut self.allgs[g as usize];
         gr.status = st;
         gr.since = gr.since.max(at);
+    }
+
+    /// `sched.nmspinning.Add(-1)`: Go throws "negative nmspinning" when a spinning M stops
+    /// that was never counted; so does the model, in every build.
+    pub(super) fn nmspinning_dec(&mut self) {
+        assert!(self.nmspinning > 0, "runtime: negative nmspinning");
+        self.nmspinning -= 1;
     }
 
     // ---- newproc / goexit ----
@@ -709,7 +723,7 @@ impl Runtime {
 
     /// A spinning M lost its P.
     pub(super) fn drop_spinning(&mut self) {
-        self.nmspinning -= 1;
+        self.nmspinning_dec();
     }
 
     /// `pidleget`: the most recently idled P.
@@ -788,7 +802,7 @@ impl Runtime {
     /// `resetspinning`: a spinning M found work; if it was the last spinner, wake another.
     fn resetspinning(&mut self, k: &mut Kernel<Ev>, p: Pi, at: SimTime) {
         self.allp[p as usize].spinning = false;
-        self.nmspinning -= 1;
+        self.nmspinning_dec();
         self.wakep(k, at);
     }
 
@@ -1135,7 +1149,7 @@ impl Runtime {
         let mut poll_until = own_timer;
         if was_spinning {
             self.allp[p as usize].spinning = false;
-            self.nmspinning -= 1;
+            self.nmspinning_dec();
             // The global queue again, with no P.
             if !self.global.is_empty() {
                 if let Some(p2) = self.pidleget_spinning(t) {
@@ -1416,6 +1430,57 @@ mod tests {
                 seen.sort();
                 assert_eq!(seen, (0..count).collect::<Vec<_>>(), "count={count} r={r}");
             }
+        }
+    }
+}
+
+/// The status changes `casgstatus` allows (runtime/proc.go throws "casgstatus: bad incoming
+/// values" on any other, and on a change to the same status): created (`_Gidle`) or reused
+/// (`_Gdead`) to runnable, runnable to running, running back to runnable (preempted, Gosched),
+/// to waiting (`gopark`) or to dead (`goexit`), waiting to runnable (`goready`).
+pub(super) fn casgstatus_ok(from: GStatus, to: GStatus) -> bool {
+    use GStatus::*;
+    matches!(
+        (from, to),
+        (Idle, Runnable)
+            | (Idle, Dead)
+            | (Dead, Runnable)
+            | (Runnable, Running)
+            | (Running, Runnable)
+            | (Running, Waiting)
+            | (Running, Dead)
+            | (Waiting, Runnable)
+    )
+}
+
+#[cfg(test)]
+mod casgstatus_tests {
+    use super::casgstatus_ok;
+    use crate::goruntime::GStatus::*;
+
+    #[test]
+    fn only_gos_status_changes_are_allowed() {
+        for ok in [
+            (Idle, Runnable),
+            (Dead, Runnable),
+            (Runnable, Running),
+            (Running, Runnable),
+            (Running, Waiting),
+            (Running, Dead),
+            (Waiting, Runnable),
+        ] {
+            assert!(casgstatus_ok(ok.0, ok.1), "{ok:?}");
+        }
+        // A waiting G must be readied before it runs; nothing changes to its own status; the
+        // dead do not wait.
+        for bad in [
+            (Waiting, Running),
+            (Waiting, Waiting),
+            (Runnable, Waiting),
+            (Dead, Waiting),
+            (Runnable, Dead),
+        ] {
+            assert!(!casgstatus_ok(bad.0, bad.1), "{bad:?}");
         }
     }
 }
