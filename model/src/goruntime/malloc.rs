@@ -5,8 +5,11 @@
 //! reachable until dropped (a session's state). Either may run a mark assist, wait for the
 //! cycle to end, or start a cycle, so both are awaited.
 
-use super::mgc::{MallocOutcome, Retain};
-use crate::world::Go;
+use super::mgc::{GcPhase, MallocOutcome, Retain};
+use super::proc::Runtime;
+use super::runtime2::Gi;
+use crate::world::{Ev, Go};
+use costream_sim::{Kernel, SimDuration};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::Pin;
@@ -174,5 +177,61 @@ impl Go {
             let (_, g) = rt.current();
             rt.lost_time_of(g)
         })
+    }
+}
+
+impl Runtime {
+    /// `mallocgc` for `bytes` by the running goroutine `g` on `p`: charge the allocation and its
+    /// proportional sweep, pay a mark assist if the goroutine is in debt, account the heap, and
+    /// start a cycle if the heap crossed the trigger.
+    pub(crate) fn mallocgc(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        g: Gi,
+        bytes: u64,
+        live: Retain,
+    ) -> MallocOutcome {
+        let cfg = &self.gc.cfg;
+        let mut cost = cfg.malloc_base + cfg.malloc_per_kib.mul_f64(bytes as f64 / 1024.0);
+        cost += self.deduct_sweep_credit(bytes);
+        self.charge(cost);
+        let mut outcome = MallocOutcome::Done;
+        // deductAssistCredit → gcAssistAlloc.
+        if self.gc.phase == GcPhase::Mark {
+            outcome = self.gc_assist_alloc(k, g, bytes);
+        }
+        self.gc.heap_live += bytes;
+        self.gc.stats.total_alloc += bytes;
+        if self.gc.phase == GcPhase::Mark {
+            self.gc.alloc_in_mark += bytes;
+            self.gc.pacer.heap_live = self.gc.heap_live;
+        } else {
+            self.gc.pacer.heap_live = self.gc.heap_live;
+            self.gc.pacer.heap_scan += bytes;
+        }
+        match live {
+            Retain::No => {}
+            Retain::Scan => self.gc.retained.set(self.gc.retained.get() + bytes),
+            Retain::NoScan => self
+                .gc
+                .retained_noscan
+                .set(self.gc.retained_noscan.get() + bytes),
+        }
+        self.gc.stats.heap_peak = self.gc.stats.heap_peak.max(self.gc.heap_live);
+        // gcTrigger{kind: gcTriggerHeap}.test()
+        if self.gc.phase == GcPhase::Off
+            && self.gc.cfg.enabled
+            && self.gc.heap_live >= self.gc.trigger
+        {
+            self.refresh_trigger();
+            if self.gc.heap_live >= self.gc.trigger {
+                let at = self.local_now;
+                self.gc_start(k, at);
+                if matches!(outcome, MallocOutcome::Done) {
+                    outcome = MallocOutcome::Compute(SimDuration::ZERO);
+                }
+            }
+        }
+        outcome
     }
 }

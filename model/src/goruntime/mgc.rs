@@ -1,6 +1,7 @@
 //! The garbage collector's cycle in the scheduler, after `src/runtime/mgc.go` (`gcStart`,
-//! `gcMarkDone`, `gcMarkTermination`), `mgcmark.go` (`gcAssistAlloc`, background mark workers),
-//! `mgcsweep.go` (proportional sweep) and `mgcpacer.go` (`findRunnableGCWorker`).
+//! `gcMarkDone`, `gcMarkTermination`, the background mark workers) and `mgcpacer.go`
+//! (`findRunnableGCWorker`). Marking and assists are in `mgcmark.rs` (mgcmark.go), sweeping in
+//! `mgcsweep.rs` (mgcsweep.go), `mallocgc` in `malloc.rs` (malloc.go).
 //!
 //! A cycle: the allocation that crosses the trigger calls `gcStart`; the world stops for sweep
 //! termination (pools are cleared); marking runs concurrently, on dedicated workers (whole Ps),
@@ -12,9 +13,9 @@
 //! objects allocated during marking are black and need no scanning (Go's hybrid barrier).
 
 use super::mgclimit::CpuLimiter;
-use super::mgcpacer::{GcPercent, MemStats, Pacer, GC_OVER_ASSIST_WORK};
+use super::mgcpacer::{GcPercent, MemStats, Pacer};
 use super::proc::Runtime;
-use super::runtime2::{Gi, PAction, Pi, WaitReason, Yield};
+use super::runtime2::{Gi, PAction, Pi, Yield};
 use super::stw::FreezeCause;
 use super::trace::TraceEv;
 use crate::world::Ev;
@@ -23,9 +24,6 @@ use hdrhistogram::Histogram;
 use serde::Deserialize;
 use std::cell::Cell;
 use std::rc::Rc;
-
-/// Page size for sweeping (`pageSize`).
-const PAGE_BYTES: f64 = 8192.0;
 
 /// GC model parameters (`[server.gc]`). GOGC and GOMEMLIMIT are `server.gogc`/`gomemlimit`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -149,34 +147,34 @@ pub(crate) struct GcState {
     pub stats: GcStats,
     // mark state
     pub mark_start: SimTime,
-    cycle_start: SimTime,
-    scan_total: f64,
-    scan_done: f64,
-    bg_credit: f64,
-    last_adv: SimTime,
-    markers: u32,
+    pub(super) cycle_start: SimTime,
+    pub(super) scan_total: f64,
+    pub(super) scan_done: f64,
+    pub(super) bg_credit: f64,
+    pub(super) last_adv: SimTime,
+    pub(super) markers: u32,
     pub dedicated_needed: u32,
-    idle_markers: u32,
-    max_idle: u32,
-    mark_gen: u32,
+    pub(super) idle_markers: u32,
+    pub(super) max_idle: u32,
+    pub(super) mark_gen: u32,
     /// Scannable and noscan bytes retained when marking began (the snapshot it keeps alive).
-    r0: u64,
-    r0_noscan: u64,
-    alloc_in_mark: u64,
-    stack_scan: u64,
-    trigger_at_start: u64,
-    goal_at_start: u64,
-    stw_sweep_term: SimDuration,
+    pub(super) r0: u64,
+    pub(super) r0_noscan: u64,
+    pub(super) alloc_in_mark: u64,
+    pub(super) stack_scan: u64,
+    pub(super) trigger_at_start: u64,
+    pub(super) goal_at_start: u64,
+    pub(super) stw_sweep_term: SimDuration,
     pub assist_waiters: Vec<Gi>,
-    t_assist: u64,
-    t_idle: u64,
-    t_workers: u64,
+    pub(super) t_assist: u64,
+    pub(super) t_idle: u64,
+    pub(super) t_workers: u64,
     /// Cycle number the goroutines' assist credits belong to.
     pub epoch: u64,
-    sweep_pages_left: f64,
-    sweep_pages_per_byte: f64,
+    pub(super) sweep_pages_left: f64,
+    pub(super) sweep_pages_per_byte: f64,
     /// Cached trigger (recomputed when the heap crosses it, or when pacing inputs change).
-    trigger: u64,
+    pub(super) trigger: u64,
 }
 
 impl GcState {
@@ -249,7 +247,7 @@ impl GcState {
         }
     }
 
-    fn rate_per_ns(&self) -> f64 {
+    pub(super) fn rate_per_ns(&self) -> f64 {
         self.cfg.mark_bytes_per_us / 1000.0
     }
 }
@@ -276,151 +274,26 @@ pub(crate) enum MallocOutcome {
 }
 
 impl Runtime {
-    fn stacks_bytes(&self) -> u64 {
+    pub(super) fn stacks_bytes(&self) -> u64 {
         self.live * self.gc.cfg.stack_bytes
     }
 
-    fn stw_work(&self, base: SimDuration) -> SimDuration {
+    pub(super) fn stw_work(&self, base: SimDuration) -> SimDuration {
         let c = &self.gc.cfg;
         base + c.stw_per_p * self.cfg.gomaxprocs as u64
             + c.stw_per_1k_goroutines.mul_f64(self.live as f64 / 1000.0)
     }
 
-    fn refresh_trigger(&mut self) {
+    pub(super) fn refresh_trigger(&mut self) {
         let mem = self.gc.mem_stats(self.stacks_bytes());
         self.gc.trigger = self.gc.pacer.trigger(&mem).0;
-    }
-
-    /// `mallocgc` for `bytes` by the running goroutine `g` on `p`: charge the allocation and its
-    /// proportional sweep, pay a mark assist if the goroutine is in debt, account the heap, and
-    /// start a cycle if the heap crossed the trigger.
-    pub(crate) fn mallocgc(
-        &mut self,
-        k: &mut Kernel<Ev>,
-        g: Gi,
-        bytes: u64,
-        live: Retain,
-    ) -> MallocOutcome {
-        let cfg = &self.gc.cfg;
-        let mut cost = cfg.malloc_base + cfg.malloc_per_kib.mul_f64(bytes as f64 / 1024.0);
-        // deductSweepCredit: proportional sweep.
-        if self.gc.sweep_pages_left > 0.0 {
-            let pages = (bytes as f64 * self.gc.sweep_pages_per_byte).min(self.gc.sweep_pages_left);
-            self.gc.sweep_pages_left -= pages;
-            cost += cfg.sweep_per_page.mul_f64(pages);
-        }
-        self.charge(cost);
-        let mut outcome = MallocOutcome::Done;
-        // deductAssistCredit → gcAssistAlloc.
-        if self.gc.phase == GcPhase::Mark {
-            outcome = self.gc_assist_alloc(k, g, bytes);
-        }
-        self.gc.heap_live += bytes;
-        self.gc.stats.total_alloc += bytes;
-        if self.gc.phase == GcPhase::Mark {
-            self.gc.alloc_in_mark += bytes;
-            self.gc.pacer.heap_live = self.gc.heap_live;
-        } else {
-            self.gc.pacer.heap_live = self.gc.heap_live;
-            self.gc.pacer.heap_scan += bytes;
-        }
-        match live {
-            Retain::No => {}
-            Retain::Scan => self.gc.retained.set(self.gc.retained.get() + bytes),
-            Retain::NoScan => self
-                .gc
-                .retained_noscan
-                .set(self.gc.retained_noscan.get() + bytes),
-        }
-        self.gc.stats.heap_peak = self.gc.stats.heap_peak.max(self.gc.heap_live);
-        // gcTrigger{kind: gcTriggerHeap}.test()
-        if self.gc.phase == GcPhase::Off
-            && self.gc.cfg.enabled
-            && self.gc.heap_live >= self.gc.trigger
-        {
-            self.refresh_trigger();
-            if self.gc.heap_live >= self.gc.trigger {
-                let at = self.local_now;
-                self.gc_start(k, at);
-                if matches!(outcome, MallocOutcome::Done) {
-                    outcome = MallocOutcome::Compute(SimDuration::ZERO);
-                }
-            }
-        }
-        outcome
-    }
-
-    /// `gcAssistAlloc`: allocation during marking is paid for in scan work, first stolen from
-    /// the background workers' credit, then done by the goroutine itself (at least 64 KiB of
-    /// work per assist). Skipped while the CPU limiter is on.
-    fn gc_assist_alloc(&mut self, k: &mut Kernel<Ev>, g: Gi, bytes: u64) -> MallocOutcome {
-        let epoch = self.gc.epoch;
-        let gr = &mut self.allgs[g as usize];
-        if gr.assist_epoch != epoch {
-            gr.assist_epoch = epoch;
-            gr.assist_bytes = 0;
-        }
-        gr.assist_bytes -= bytes as i64;
-        if gr.assist_bytes >= 0 || self.gc.limiter.limiting() {
-            return MallocOutcome::Done;
-        }
-        let now = self.local_now;
-        self.gc_advance(now);
-        // gcController.update → revise: the assist ratio follows heapLive and the work done.
-        let mem = self.gc.mem_stats(self.stacks_bytes());
-        self.gc.pacer.heap_live = self.gc.heap_live;
-        self.gc.pacer.scan_work = self.gc.scan_done as u64;
-        self.gc.pacer.revise(&mem);
-        let (wpb, bpw) = (
-            self.gc.pacer.assist_work_per_byte,
-            self.gc.pacer.assist_bytes_per_work,
-        );
-        let mut debt = -self.allgs[g as usize].assist_bytes;
-        let mut work = (wpb * debt as f64) as u64;
-        if work < GC_OVER_ASSIST_WORK {
-            work = GC_OVER_ASSIST_WORK;
-            debt = (bpw * work as f64) as i64;
-        }
-        // Steal background credit first.
-        let stolen = self.gc.bg_credit.min(work as f64);
-        self.gc.bg_credit -= stolen;
-        let mut credit = (stolen * bpw) as i64;
-        let mut left = work as f64 - stolen;
-        let mut t = SimDuration::ZERO;
-        if left > 0.0 {
-            let avail = (self.gc.scan_total - self.gc.scan_done).max(0.0);
-            let done = left.min(avail);
-            self.gc.scan_done += done;
-            t = SimDuration::from_nanos((done / self.gc.rate_per_ns()).ceil() as u64);
-            credit += (done * bpw) as i64;
-            left -= done;
-        }
-        let gr = &mut self.allgs[g as usize];
-        gr.assist_bytes += if stolen >= work as f64 { debt } else { credit };
-        gr.assist_time += t;
-        self.gc.t_assist += t.as_nanos();
-        self.gc.limiter.assist_pool += t.as_nanos();
-        self.gc.stats.assist_total += t;
-        self.gc_reschedule_mark_done(k, now);
-        if left > 0.0 && self.allgs[g as usize].assist_bytes < 0 {
-            // Out of work: wait for the cycle to end ("GC assist wait").
-            self.gc.stats.assist_waits += 1;
-            self.gc.assist_waiters.push(g);
-            return MallocOutcome::AssistWait;
-        }
-        if t.is_zero() {
-            MallocOutcome::Done
-        } else {
-            MallocOutcome::Compute(t)
-        }
     }
 
     /// `gcStart`: finish sweeping, stop the world for sweep termination (clearing pools),
     /// plan workers (`startCycle`), enable marking and restart the world.
     pub(crate) fn gc_start(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
         // The triggering goroutine finishes sweeping first.
-        let left = std::mem::take(&mut self.gc.sweep_pages_left);
-        let at = at + self.gc.cfg.sweep_per_page.mul_f64(left);
+        let at = at + self.finish_sweep();
         let d1 = self.stop_latency() + self.stw_work(self.gc.cfg.stw_sweep_term_base);
         self.limiter_update(at, false);
         let stacks = self.stacks_bytes();
@@ -488,25 +361,6 @@ impl Runtime {
         if !on && self.gc.limiter.limiting() {
             tracing::debug!(target: "costream::gc", at_ns = now.as_nanos(), "GC CPU limiter on");
         }
-    }
-
-    /// Integrates mark progress by the running workers up to `now` (frozen time excluded).
-    pub(crate) fn gc_advance(&mut self, now: SimTime) {
-        if self.gc.phase != GcPhase::Mark || now <= self.gc.last_adv {
-            return;
-        }
-        let frozen = self
-            .frozen_at(now)
-            .total()
-            .saturating_sub(self.frozen_at(self.gc.last_adv).total());
-        let dt = now
-            .saturating_since(self.gc.last_adv)
-            .as_nanos()
-            .saturating_sub(frozen) as f64;
-        let w = self.gc.rate_per_ns() * self.gc.markers as f64 * dt;
-        self.gc.scan_done += w;
-        self.gc.bg_credit += w;
-        self.gc.last_adv = now;
     }
 
     /// (Re)predicts when marking finishes at the current rate.
@@ -707,11 +561,7 @@ impl Runtime {
         self.record_stw(d2);
         self.limiter_update(until, true);
         self.refresh_trigger();
-        // gcPaceSweeper: sweep the old heap's pages over the distance to the next trigger.
-        let pages = peak as f64 / PAGE_BYTES;
-        self.gc.sweep_pages_left = pages;
-        self.gc.sweep_pages_per_byte =
-            pages / (self.gc.trigger.saturating_sub(marked).max(1)) as f64;
+        self.gc_pace_sweeper(peak, marked);
         self.gc.stats.cycles.push(GcCycle {
             start: self.gc.cycle_start,
             end: until,
@@ -815,11 +665,6 @@ impl Runtime {
     }
     pub fn limiter_on(&self) -> bool {
         self.gc.limiter.limiting()
-    }
-
-    /// Parks the running goroutine in "GC assist wait".
-    pub(crate) fn park_assist_wait(&mut self, g: Gi) {
-        self.gopark(g, WaitReason::GcAssistWait);
     }
 
     /// Requests a compute yield of `d` for the running goroutine.
