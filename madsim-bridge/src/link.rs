@@ -1,7 +1,7 @@
 //! A madsim endpoint whose datagrams cross costream's link model.
 //!
 //! madsim's network offers a loss rate and a uniform latency range; costream's
-//! [`Link`](costream_model::net::link::Link) adds a delay distribution with correlation,
+//! [`Link`](costream_net::link::Link) adds a delay distribution with correlation,
 //! Gilbert–Elliott loss, reordering, duplication and a rate limit with a drop-tail queue
 //! (docs/metrics.md). [`ImpairedEndpoint::send_to`] asks the sender's link to the destination
 //! for each datagram's fate and, if it is delivered, puts it in the destination's mailbox at
@@ -15,7 +15,7 @@
 //! destination) link draws from its own stream of madsim's seed.
 
 use crate::Bridge;
-use costream_model::net::link::{Fate, Link, LinkConfig, LinkStats};
+use costream_net::link::{Fate, Link, LinkConfig, LinkStats};
 use costream_sim::SimRng;
 use madsim::net::Endpoint;
 use std::collections::BTreeMap;

@@ -5,10 +5,10 @@
 
 use crate::link::ImpairedEndpoint;
 use crate::Bridge;
-use costream_model::media::qoe::StreamQoe;
-use costream_model::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
-use costream_model::media::rtp::{MediaKind, Rtp, RTP_WIRE_BYTES};
-use costream_model::media::source::{AudioConfig, AudioSource, VideoConfig, VideoSource};
+use costream_media::qoe::StreamQoe;
+use costream_media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
+use costream_media::rtp::{MediaKind, Rtp, RTP_WIRE_BYTES};
+use costream_media::source::{AudioConfig, AudioSource, VideoConfig, VideoSource};
 use costream_sim::{SimDuration, SimTime};
 use std::io;
 use std::net::SocketAddr;

@@ -10,8 +10,8 @@ use costream_madsim::link::ImpairedEndpoint;
 use costream_madsim::media::{publish, subscribe, MediaConfig, Qoe, TAG_MEDIA, TAG_PLI};
 use costream_madsim::stall::{inject, Cause, Profile, Stall, StallPlan};
 use costream_madsim::Bridge;
-use costream_model::media::rtp::Rtp;
-use costream_model::net::link::{LinkConfig, Loss};
+use costream_media::rtp::Rtp;
+use costream_net::link::{LinkConfig, Loss};
 use costream_sim::{SimDuration, SimTime};
 use madsim::runtime::Handle;
 use std::net::SocketAddr;
@@ -154,7 +154,7 @@ async fn run(setup: Setup) -> (Vec<Qoe>, Vec<Stall>) {
 #[madsim::test]
 async fn forwarding_holds_qoe_under_impairments_and_gc_pauses() {
     let media = MediaConfig {
-        video: costream_model::media::source::VideoConfig {
+        video: costream_media::source::VideoConfig {
             enabled: true,
             ..Default::default()
         },

@@ -4,7 +4,7 @@
 
 use costream_madsim::link::ImpairedEndpoint;
 use costream_madsim::Bridge;
-use costream_model::net::link::LinkConfig;
+use costream_net::link::LinkConfig;
 use costream_sim::{SimDuration, SimTime};
 use madsim::runtime::Handle;
 

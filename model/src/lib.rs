@@ -29,6 +29,13 @@
 //! assert_eq!(*printed.borrow(), [9, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // runnext, as on Go
 //! ```
 
+/// Media models (RTP, sources, receivers, QoE): the `costream-media` crate.
+pub use costream_media as media;
+/// The network (links, impairments, faults): the `costream-net` crate.
+pub use costream_net as net;
+/// Durations and sizes as scenario files write them: `costream_sim::units`.
+pub use costream_sim::units;
+
 pub mod budget;
 pub mod conformance;
 pub mod explore;
@@ -36,8 +43,6 @@ pub mod goruntime;
 pub mod html;
 pub mod leak;
 pub mod macros;
-pub mod media;
-pub mod net;
 pub mod parallel;
 pub mod report;
 pub mod scenario;
@@ -47,7 +52,6 @@ pub mod swarm;
 pub mod sweep;
 pub mod testing;
 pub mod trace_export;
-pub mod units;
 pub mod workload;
 pub mod world;
 

@@ -13,6 +13,7 @@ pub mod queue;
 pub mod rng;
 pub mod task;
 pub mod time;
+pub mod units;
 
 pub use digest::Digest;
 pub use kernel::{Kernel, Next, RunLimits};

@@ -57,7 +57,7 @@ pub struct VideoConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FpsChange {
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub at: SimDuration,
     pub fps: u32,
 }

@@ -21,14 +21,14 @@ use std::collections::{BTreeMap, VecDeque};
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct JitterBufferConfig {
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub min_delay: SimDuration,
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub max_delay: SimDuration,
     /// Packets in the delay window.
     pub window: usize,
     /// Latency budget for "frames within budget" (ITU-T G.114: 150 ms).
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub budget: SimDuration,
 }
 
@@ -471,7 +471,7 @@ impl VideoReceiver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::rtp::MediaKind;
+    use crate::rtp::MediaKind;
 
     const MS: u64 = 1_000_000;
 

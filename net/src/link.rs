@@ -57,11 +57,11 @@ pub enum Loss {
 #[serde(deny_unknown_fields, default)]
 pub struct LinkConfig {
     /// Base one-way delay (netem `delay`, libwebrtc `queue_delay_ms`).
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub delay: SimDuration,
     /// Jitter: standard deviation for normal and Pareto, half-width for uniform
     /// (netem `delay TIME JITTER`, libwebrtc `delay_standard_deviation_ms`).
-    #[serde(with = "crate::units::dur")]
+    #[serde(with = "costream_sim::units::dur")]
     pub jitter: SimDuration,
     pub distribution: Distribution,
     /// Correlation of successive jitter draws, percent (netem `delay … CORRELATION`).
@@ -80,7 +80,7 @@ pub struct LinkConfig {
     /// netem `limit`).
     pub queue_packets: u32,
     /// Drop-tail queue limit in bytes; 0 is unbounded.
-    #[serde(with = "crate::units::bytes")]
+    #[serde(with = "costream_sim::units::bytes")]
     pub queue_bytes: u64,
 }
 

@@ -1,12 +1,13 @@
 //! Units people write in scenario files: durations with a unit (`"20ms"`) and byte sizes
 //! (`1460`, `"64KiB"`), as serde helpers. The bottom of the model: every layer's config uses
-//! them and they use nothing above `costream_sim`.
+//! them, and they use nothing but the kernel's time types.
 
 /// Serde helpers for durations written as strings ("20ms").
 pub mod dur {
-    use costream_sim::SimDuration;
+    use crate::SimDuration;
     use serde::{Deserialize, Deserializer};
 
+    /// A duration: a string with a unit (`"20ms"`), or 0.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SimDuration, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]
@@ -67,6 +68,7 @@ pub fn parse_bytes(s: &str) -> Result<u64, String> {
 pub mod bytes {
     use serde::{Deserialize, Deserializer};
 
+    /// A size in bytes: an integer, or a string with a unit (`"64KiB"`).
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
         #[derive(Deserialize)]
         #[serde(untagged)]

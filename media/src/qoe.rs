@@ -105,7 +105,7 @@ impl StreamQoe {
 
     /// Checks that frames play in capture order: a frame captured after the latest played one
     /// must play after it, and one captured before it, before it.
-    pub(crate) fn note_playout(&mut self, capture: SimTime, playout: SimTime) {
+    pub fn note_playout(&mut self, capture: SimTime, playout: SimTime) {
         match self.latest_played {
             Some((c, p)) if (capture > c && playout < p) || (capture < c && playout > p) => {
                 self.playout_inversions += 1;
@@ -117,7 +117,7 @@ impl StreamQoe {
         }
     }
 
-    pub(crate) fn record_frame(&mut self, latency: SimDuration) {
+    pub fn record_frame(&mut self, latency: SimDuration) {
         self.frames_rendered += 1;
         self.latency.record(latency.as_nanos().max(1));
         if latency <= self.budget {

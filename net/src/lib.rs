@@ -7,7 +7,7 @@
 
 pub mod link;
 
-use crate::media::rtp::Rtp;
+use costream_media::rtp::Rtp;
 use costream_sim::{Kernel, RngStreams, SimRng, SimTime};
 use link::{Fate, Link, LinkConfig, LinkStats};
 use serde::Deserialize;
@@ -166,8 +166,8 @@ impl<S: Socket> Net<S> {
         k.schedule(at.max(k.now()), NetEv::Deliver { slot }.into());
     }
 
-    /// Takes an arriving datagram and where it goes.
-    pub(crate) fn arrive(&mut self, slot: u32, now: SimTime) -> Option<(Datagram, ArriveTo<S>)> {
+    /// Takes an arriving datagram and where it goes (the world calls this on `NetEv::Deliver`).
+    pub fn arrive(&mut self, slot: u32, now: SimTime) -> Option<(Datagram, ArriveTo<S>)> {
         let mut d = self.inflight[slot as usize]
             .take()
             .expect("in-flight datagram");
@@ -234,7 +234,8 @@ impl<S: Socket> Net<S> {
     }
 }
 
-pub(crate) enum ArriveTo<S> {
+/// Where an arriving datagram goes.
+pub enum ArriveTo<S> {
     Socket(S),
     Sink(Rc<RefCell<dyn Sink>>),
 }
