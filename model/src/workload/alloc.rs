@@ -39,3 +39,19 @@ pub fn run(
     let out = sim.run_with_progress(progress);
     (sim, out)
 }
+
+/// The allocation loop as a [`super::Workload`].
+pub struct AllocWorkload;
+
+impl super::Workload for AllocWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Alloc)
+    }
+}

@@ -219,3 +219,19 @@ pub fn run(
     }
     (sim, out, m)
 }
+
+/// The breaker workload as a [`super::Workload`].
+pub struct BreakerWorkload;
+
+impl super::Workload for BreakerWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Breaker(m))
+    }
+}

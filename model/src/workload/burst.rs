@@ -108,3 +108,19 @@ pub fn run(
     let out = sim.run_with_progress(progress);
     (sim, out, m)
 }
+
+/// The burst workload as a [`super::Workload`].
+pub struct BurstWorkload;
+
+impl super::Workload for BurstWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Burst(m))
+    }
+}

@@ -12,10 +12,11 @@ pub mod signalling;
 pub mod split;
 pub mod tuner;
 
-use crate::scenario::{Scenario, Workload};
+use crate::scenario::{self, Scenario};
 use crate::world::{RunOutcome, Sim, SimBuilder, SimOptions};
 use costream_sim::SimTime;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 /// What a workload measured.
@@ -33,6 +34,8 @@ pub struct Ran {
     pub sim: Sim,
     pub out: RunOutcome,
     pub measured: Measured,
+    /// Which workload ran, so readers of the run ask it for its metrics and its report.
+    pub workload: scenario::Workload,
 }
 
 impl Ran {
@@ -42,6 +45,68 @@ impl Ran {
             Measured::Room(m) => m.borrow(),
             _ => panic!("not a room run"),
         }
+    }
+}
+
+/// A metric a workload measures: its name in `--until` conditions and sweeps, and what it is.
+pub type Metric = (&'static str, &'static str);
+
+/// One program a scenario can run. Each workload's file holds all of it: how it runs, what
+/// it measures, how its section is checked and what its report says; the rest of the model
+/// reaches it through [`workload_for`], so a new workload is a file and a registry line.
+pub trait Workload: Sync {
+    /// Builds the workload's goroutines on a simulation from [`new_sim`] and runs it.
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, Measured);
+
+    /// The metrics only this workload measures (every workload measures [`COMMON_METRICS`]).
+    fn metrics(&self) -> &'static [Metric] {
+        &[]
+    }
+
+    /// The values of [`Self::metrics`] for a finished run; one it could not measure (no audio
+    /// was received) is left out.
+    fn measure(&self, _ran: &Ran, _m: &mut BTreeMap<&'static str, f64>) {}
+
+    /// Refuses a metric of this workload that `sc` does not measure (video with no video).
+    fn check_metric(&self, _sc: &Scenario, _cond: &str, _metric: &str) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Metrics every workload measures, from the runtime and the simulation.
+pub const COMMON_METRICS: [Metric; 5] = [
+    ("goroutines_max", "most goroutines alive at once"),
+    ("sched.p99_us", "runnable → running, 99th percentile"),
+    ("gc.cycles", "GC cycles"),
+    ("gc.stw_p99_us", "stop-the-world pause, 99th percentile"),
+    ("events", "simulation events handled"),
+];
+
+/// Every workload, in the order their metrics are listed.
+pub const ALL: [scenario::Workload; 6] = [
+    scenario::Workload::Room,
+    scenario::Workload::Alloc,
+    scenario::Workload::Burst,
+    scenario::Workload::Signalling,
+    scenario::Workload::Gosched,
+    scenario::Workload::Breaker,
+];
+
+/// The registry: the implementation of the scenario's `workload = "..."`.
+pub fn workload_for(w: scenario::Workload) -> &'static dyn Workload {
+    match w {
+        scenario::Workload::Room => &room::RoomWorkload,
+        scenario::Workload::Alloc => &alloc::AllocWorkload,
+        scenario::Workload::Burst => &burst::BurstWorkload,
+        scenario::Workload::Signalling => &signalling::SignallingWorkload,
+        scenario::Workload::Gosched => &gosched::GoschedWorkload,
+        scenario::Workload::Breaker => &breaker::BreakerWorkload,
     }
 }
 
@@ -69,56 +134,13 @@ pub fn run_with(
     sc: &Scenario,
     seed: u64,
     opts: &SimOptions,
-    progress: impl FnMut(SimTime, u64),
+    mut progress: impl FnMut(SimTime, u64),
 ) -> Ran {
-    match sc.workload {
-        Workload::Room => {
-            let (sim, out, m) = room::run_with_progress(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Room(m),
-            }
-        }
-        Workload::Alloc => {
-            let (sim, out) = alloc::run(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Alloc,
-            }
-        }
-        Workload::Burst => {
-            let (sim, out, m) = burst::run(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Burst(m),
-            }
-        }
-        Workload::Breaker => {
-            let (sim, out, m) = breaker::run(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Breaker(m),
-            }
-        }
-        Workload::Gosched => {
-            let (sim, out, m) = gosched::run(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Gosched(m),
-            }
-        }
-        Workload::Signalling => {
-            let (sim, out, m) = signalling::run(sc, seed, opts, progress);
-            Ran {
-                sim,
-                out,
-                measured: Measured::Signalling(m),
-            }
-        }
+    let (sim, out, measured) = workload_for(sc.workload).run(sc, seed, opts, &mut progress);
+    Ran {
+        sim,
+        out,
+        measured,
+        workload: sc.workload,
     }
 }

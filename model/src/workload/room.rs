@@ -882,3 +882,80 @@ pub fn run_with_progress(
     }
     (sim, out, m)
 }
+
+/// Co-streaming rooms as a [`super::Workload`].
+pub struct RoomWorkload;
+
+fn pct_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1e6
+    }
+}
+
+impl super::Workload for RoomWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run_with_progress(sc, seed, opts, progress);
+        (sim, out, super::Measured::Room(m))
+    }
+
+    fn metrics(&self) -> &'static [super::Metric] {
+        &[
+            ("audio.p50_ms", "audio capture → playout, median (room)"),
+            (
+                "audio.p99_ms",
+                "audio capture → playout, 99th percentile (room)",
+            ),
+            (
+                "video.p99_ms",
+                "video capture → playout, 99th percentile (room)",
+            ),
+            (
+                "forward.p99_ms",
+                "arrival → forwarded at the server, 99th percentile (room)",
+            ),
+            (
+                "audio.lost_pct",
+                "audio packets lost at the players, percent (room)",
+            ),
+            ("dropped", "packets dropped at a full hand-off (room)"),
+            ("video_shed", "video packets shed by degradation (room)"),
+        ]
+    }
+
+    fn measure(&self, ran: &super::Ran, m: &mut BTreeMap<&'static str, f64>) {
+        let super::Measured::Room(r) = &ran.measured else {
+            return;
+        };
+        let r = r.borrow();
+        if let Some((a, _, _)) = r.aggregate(MediaKind::Audio) {
+            m.insert("audio.p50_ms", pct_ms(&a.latency.to_hdr(), 0.5));
+            m.insert("audio.p99_ms", pct_ms(&a.latency.to_hdr(), 0.99));
+            let lost = r.packets_lost(MediaKind::Audio).max(0) as f64;
+            let total = lost + a.packets_received as f64;
+            m.insert("audio.lost_pct", 100.0 * lost / total.max(1.0));
+        }
+        if let Some((v, _, _)) = r.aggregate(MediaKind::Video) {
+            m.insert("video.p99_ms", pct_ms(&v.latency.to_hdr(), 0.99));
+        }
+        m.insert("forward.p99_ms", pct_ms(&r.forward_latency, 0.99));
+        m.insert("dropped", r.dropped as f64);
+        m.insert("video_shed", r.video_shed as f64);
+    }
+
+    fn check_metric(&self, sc: &Scenario, cond: &str, metric: &str) -> Result<(), String> {
+        if metric == "video.p99_ms" && !sc.video.enabled {
+            return Err(format!(
+                "--until `{cond}`: metric `{metric}` is not measured: this scenario sends no video (video.enabled = false)\n  hint: add --set video.enabled=true, or use audio.p99_ms"
+            ));
+        }
+        Ok(())
+    }
+}

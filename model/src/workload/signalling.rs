@@ -191,3 +191,19 @@ async fn handle_fixed(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
     cancel.cancel(go);
     inbound.close(go);
 }
+
+/// The signalling sessions as a [`super::Workload`].
+pub struct SignallingWorkload;
+
+impl super::Workload for SignallingWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Signalling(m))
+    }
+}
