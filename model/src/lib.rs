@@ -45,6 +45,7 @@ pub mod server;
 pub mod shrink;
 pub mod swarm;
 pub mod sweep;
+pub mod table;
 pub mod testing;
 pub mod trace_export;
 pub mod units;

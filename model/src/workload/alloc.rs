@@ -12,6 +12,7 @@
 //! ```
 
 use crate::scenario::Scenario;
+use crate::table::mib;
 use crate::world::{RunOutcome, Sim};
 use costream_sim::SimTime;
 
@@ -53,5 +54,20 @@ impl super::Workload for AllocWorkload {
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out) = run(sc, seed, opts, progress);
         (sim, out, super::Measured::Alloc)
+    }
+
+    fn summary(&self, sc: &Scenario, ran: &super::Ran) -> Vec<String> {
+        let a = &sc.alloc;
+        let (cycles, total) = ran.sim.runtime(0, |rt| {
+            (rt.gc_stats().cycles.len(), rt.gc_stats().total_alloc)
+        });
+        vec![format!(
+            "allocation loop: {} MiB live ({}), {} MiB allocated in {} B objects → {cycles} GC cycles ({} MiB allocated per cycle)",
+            mib(a.live),
+            if a.live_scan { "scanned" } else { "noscan" },
+            mib(total),
+            a.object,
+            if cycles == 0 { "-".to_string() } else { mib(total / cycles as u64) }
+        )]
     }
 }

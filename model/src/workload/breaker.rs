@@ -21,11 +21,13 @@ use crate::scenario::Scenario;
 use crate::server::breaker::{
     trip_after_consecutive_failures, Breaker, Counts, Refused, Settings, Transition,
 };
+use crate::table::{ms, pct, timeline, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// A scheduled downstream fault.
@@ -233,5 +235,68 @@ impl super::Workload for BreakerWorkload {
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
         (sim, out, super::Measured::Breaker(m))
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let b = &sc.breaker;
+        let mut v = vec![format!(
+            "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
+            b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
+        )];
+        for f in &b.faults {
+            v.push(format!(
+                "  fault {}–{}: +{} latency, {:.0}% errors",
+                f.from,
+                f.until,
+                f.extra_latency,
+                100.0 * f.error_rate
+            ));
+        }
+        v
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return;
+        };
+        let m = m.borrow();
+        let _ = writeln!(s, "\nrequests");
+        let mut t = Table::new(&[
+            "requests",
+            "ok",
+            "errors",
+            "timeouts",
+            "refused (open)",
+            "refused (half-open)",
+            "call P50 ms",
+            "call P99 ms",
+        ]);
+        t.row(vec![
+            m.requests.to_string(),
+            m.ok.to_string(),
+            m.errors.to_string(),
+            m.timeouts.to_string(),
+            m.refused_open.to_string(),
+            m.refused_half_open.to_string(),
+            ms(pct(&m.latency, 0.5)),
+            ms(pct(&m.latency, 0.99)),
+        ]);
+        s.push_str(&t.render("  "));
+        timeline(s, "breaker timeline", &m.transitions);
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return (None, "-".into());
+        };
+        let m = m.borrow();
+        (
+            Some(m.latency.clone()),
+            format!(
+                "{} refused, {} flips",
+                m.refused_open + m.refused_half_open,
+                m.transitions.len()
+            ),
+        )
     }
 }

@@ -22,10 +22,12 @@
 
 use crate::goruntime::LostTime;
 use crate::scenario::Scenario;
+use crate::table::{latency_row, mib, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::SimTime;
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// Per-request measurements.
@@ -123,4 +125,53 @@ impl super::Workload for BurstWorkload {
         let (sim, out, m) = run(sc, seed, opts, progress);
         (sim, out, super::Measured::Burst(m))
     }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let b = &sc.burst;
+        vec![format!(
+            "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
+            b.requests,
+            b.interval,
+            b.buffer >> 10,
+            if b.pool { "sync.Pool" } else { "fresh allocation" },
+            b.garbage >> 10,
+            b.cpu,
+            mib(b.live)
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        if let super::Measured::Burst(m) = &ran.measured {
+            burst_section(s, &m.borrow());
+        }
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            _ => (None, "-".into()),
+        }
+    }
+}
+
+fn burst_section(s: &mut String, m: &crate::workload::burst::BurstMetrics) {
+    let _ = writeln!(s, "\nrequests: {} in {} bursts", m.requests, m.bursts);
+    let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+    t.row(latency_row("burst start → done", &m.latency));
+    t.row(latency_row("lost to stop-the-world", &m.stw_lost));
+    t.row(latency_row("spent in mark assists", &m.assist));
+    s.push_str(&t.render("  "));
+    let share = |n: u64| {
+        if m.requests == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / m.requests as f64
+        }
+    };
+    let _ = writeln!(
+        s,
+        "  {:.1}% of requests sat through a stop-the-world pause; {:.1}% assisted the GC",
+        share(m.requests_hit_by_stw),
+        share(m.requests_assisting)
+    );
 }

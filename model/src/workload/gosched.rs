@@ -21,11 +21,13 @@
 //! Gosched sends the loop through `schedule` every N messages.
 
 use crate::scenario::Scenario;
+use crate::table::{latency_row, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// `[gosched]`.
@@ -124,5 +126,40 @@ impl super::Workload for GoschedWorkload {
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
         (sim, out, super::Measured::Gosched(m))
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let g = &sc.gosched;
+        let every = if g.every == 0 {
+            "never".to_string()
+        } else {
+            format!("every {} messages", g.every)
+        };
+        vec![format!(
+            "{} low-priority loops ({} per message, Gosched {every}) · a {} request every {}",
+            g.loops, g.message_cpu, g.request_cpu, g.request_interval
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        let super::Measured::Gosched(m) = &ran.measured else {
+            return;
+        };
+        let m = m.borrow();
+        let _ = writeln!(
+            s,
+            "\nrequests: {} handled · low-priority messages: {}",
+            m.requests, m.messages
+        );
+        let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+        t.row(latency_row("tick due → handled", &m.latency));
+        s.push_str(&t.render("  "));
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            _ => (None, "-".into()),
+        }
     }
 }

@@ -15,6 +15,7 @@ pub mod tuner;
 use crate::scenario::{self, Scenario};
 use crate::world::{RunOutcome, Sim, SimBuilder, SimOptions};
 use costream_sim::SimTime;
+use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -76,6 +77,18 @@ pub trait Workload: Sync {
     /// Refuses a metric of this workload that `sc` does not measure (video with no video).
     fn check_metric(&self, _sc: &Scenario, _cond: &str, _metric: &str) -> Result<(), String> {
         Ok(())
+    }
+
+    /// What the workload ran, from the effective scenario, for the report's header.
+    fn summary(&self, sc: &Scenario, ran: &Ran) -> Vec<String>;
+
+    /// The report's section of what the workload measured, before the runtime's sections.
+    fn report(&self, _s: &mut String, _sc: &Scenario, _ran: &Ran) {}
+
+    /// For a matrix's comparison table: the latency the workload is judged by (end to end as
+    /// it defines it) and what it lost.
+    fn comparison(&self, _ran: &Ran) -> (Option<Histogram<u64>>, String) {
+        (None, "-".into())
     }
 }
 

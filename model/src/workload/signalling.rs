@@ -39,9 +39,11 @@
 use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
 use crate::scenario::Scenario;
+use crate::table::Table;
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use serde::Deserialize;
+use std::fmt::Write as _;
 
 /// `[signalling]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -205,5 +207,67 @@ impl super::Workload for SignallingWorkload {
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
         (sim, out, super::Measured::Signalling(m))
+    }
+
+    fn summary(&self, sc: &Scenario, ran: &super::Ran) -> Vec<String> {
+        let super::Measured::Signalling(m) = &ran.measured else {
+            return Vec::new();
+        };
+        vec![format!(
+            "signalling sessions ({}): {} sessions, {} messages",
+            if sc.signalling.fixed {
+                "fixed: ctx.Done, bounded inbound, close on exit"
+            } else {
+                "buggy: reader never sees its session end"
+            },
+            m.sessions,
+            m.messages
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        if let super::Measured::Signalling(m) = &ran.measured {
+            signalling_section(s, m);
+        }
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<hdrhistogram::Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
+            _ => (None, "-".into()),
+        }
+    }
+}
+
+fn signalling_section(s: &mut String, m: &crate::workload::signalling::SignallingMetrics) {
+    for (title, leaks) in [
+        (
+            "goroutines still alive when main returned (goleak-style)",
+            &m.still_alive,
+        ),
+        ("goroutines blocked on unreachable channels", &m.unreachable),
+    ] {
+        let _ = writeln!(s, "\n{title}: {}", leaks.len());
+        if leaks.is_empty() {
+            continue;
+        }
+        let mut t = Table::new(&[
+            "function",
+            "created by",
+            "waiting on",
+            "count",
+            "longest wait",
+        ]);
+        for (f, by, reason, n, w) in crate::leak::by_site(leaks) {
+            t.row(vec![
+                f.into(),
+                by.into(),
+                reason.as_str().into(),
+                n.to_string(),
+                w.to_string(),
+            ]);
+        }
+        s.push_str(&t.render("  "));
+        let _ = writeln!(s, "  first: {}", leaks[0]);
     }
 }
