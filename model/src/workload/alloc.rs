@@ -12,9 +12,38 @@
 //! ```
 
 use crate::scenario::Scenario;
+use crate::scenario::{size_le, Invalid, Stage, GIB};
 use crate::table::mib;
 use crate::world::{RunOutcome, Sim};
+use costream_sim::SimDuration;
 use costream_sim::SimTime;
+use serde::Deserialize;
+
+/// An allocation loop (the pacer experiment of docs/gc.md): `live` bytes retained, then
+/// `total` bytes allocated in `object`-byte pieces by one goroutine.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AllocSection {
+    #[serde(with = "crate::units::bytes")]
+    pub live: u64,
+    /// Whether the live heap holds pointers (scanned by every cycle) or not (`[]byte`).
+    pub live_scan: bool,
+    #[serde(with = "crate::units::bytes")]
+    pub total: u64,
+    #[serde(with = "crate::units::bytes")]
+    pub object: u64,
+}
+
+impl Default for AllocSection {
+    fn default() -> Self {
+        Self {
+            live: 16 << 20,
+            live_scan: false,
+            total: 4 << 30,
+            object: 16 << 10,
+        }
+    }
+}
 
 /// Builds and runs the allocation loop.
 pub fn run(
@@ -69,5 +98,28 @@ impl super::Workload for AllocWorkload {
             a.object,
             if cycles == 0 { "-".to_string() } else { mib(total / cycles as u64) }
         )]
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        let a = &sc.alloc;
+        match stage {
+            Stage::Ranges if a.object == 0 || a.object > a.total.max(1) => Err((
+                "alloc.object".to_string(),
+                format!("{} bytes is out of range", a.object),
+                "use 1 byte up to alloc.total".into(),
+            )),
+            Stage::Values => {
+                size_le("alloc.live", a.live, 64 * GIB)?;
+                size_le("alloc.total", a.total, 1 << 40)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn min_duration(&self, _sc: &Scenario) -> (SimDuration, String) {
+        (
+            SimDuration::from_millis(1),
+            "shares of the run need at least 1 ms to mean anything".to_string(),
+        )
     }
 }

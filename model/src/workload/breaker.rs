@@ -18,6 +18,7 @@
 use crate::goruntime::census::BUCKET;
 use crate::goruntime::RecvCase;
 use crate::scenario::Scenario;
+use crate::scenario::{dur_in, Invalid, Stage};
 use crate::server::breaker::{
     trip_after_consecutive_failures, Breaker, Counts, Refused, Settings, Transition,
 };
@@ -296,6 +297,79 @@ impl super::Workload for BreakerWorkload {
                 "{} refused, {} flips",
                 m.refused_open + m.refused_half_open,
                 m.transitions.len()
+            ),
+        )
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Sections {
+            return Ok(());
+        }
+        let b = &sc.breaker;
+        let (us, minute, hour) = (
+            SimDuration::from_micros(1),
+            SimDuration::from_secs(60),
+            SimDuration::from_secs(3600),
+        );
+        dur_in("breaker.request_interval", b.request_interval, us, minute)?;
+        dur_in("breaker.latency", b.latency, SimDuration::ZERO, minute)?;
+        dur_in(
+            "breaker.latency_jitter",
+            b.latency_jitter,
+            SimDuration::ZERO,
+            minute,
+        )?;
+        dur_in("breaker.call_timeout", b.call_timeout, us, minute)?;
+        dur_in("breaker.timeout", b.timeout, us, hour)?;
+        dur_in("breaker.interval", b.interval, SimDuration::ZERO, hour)?;
+        let rate = |name: String, r: f64| -> Result<(), Invalid> {
+            if (0.0..=1.0).contains(&r) {
+                Ok(())
+            } else {
+                Err((
+                    name,
+                    format!("{r} is out of range"),
+                    "use a fraction in [0, 1], e.g. 0.05".to_string(),
+                ))
+            }
+        };
+        rate("breaker.error_rate".into(), b.error_rate)?;
+        if b.max_requests == 0 || b.trip_after == 0 {
+            return Err((
+                "breaker.max_requests".to_string(),
+                format!(
+                    "max_requests {} / trip_after {} must be at least 1",
+                    b.max_requests, b.trip_after
+                ),
+                "gobreaker treats max_requests 0 as 1; write 1 to say so".into(),
+            ));
+        }
+        for (i, f) in b.faults.iter().enumerate() {
+            if f.from >= f.until {
+                return Err((
+                    format!("breaker.faults[{i}]"),
+                    format!("from {} is not before until {}", f.from, f.until),
+                    "give the window as from < until, e.g. from = \"2s\", until = \"5s\"".into(),
+                ));
+            }
+            rate(format!("breaker.faults[{i}].error_rate"), f.error_rate)?;
+            dur_in(
+                &format!("breaker.faults[{i}].extra_latency"),
+                f.extra_latency,
+                SimDuration::ZERO,
+                minute,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        let b = &sc.breaker;
+        (
+            b.request_interval + b.latency,
+            format!(
+                "the first call needs breaker.request_interval + breaker.latency ({})",
+                b.request_interval + b.latency
             ),
         )
     }

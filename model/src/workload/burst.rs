@@ -22,13 +22,51 @@
 
 use crate::goruntime::LostTime;
 use crate::scenario::Scenario;
+use crate::scenario::{dur_in, size_le, Invalid, Stage, GIB};
 use crate::table::{latency_row, mib, Table};
 use crate::world::{RunOutcome, Sim};
+use costream_sim::SimDuration;
 use costream_sim::SimTime;
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::rc::Rc;
+
+/// Bursts of short requests around GC cycles (§2.5): every `interval`, `requests`
+/// goroutines start at once; each takes a `buffer` (from a sync.Pool or freshly allocated),
+/// computes `cpu`, returns the buffer and exits. The server keeps `live` bytes of session state.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurstSection {
+    #[serde(with = "crate::units::dur")]
+    pub interval: SimDuration,
+    pub requests: u32,
+    #[serde(with = "crate::units::bytes")]
+    pub buffer: u64,
+    /// Other garbage each request allocates.
+    #[serde(with = "crate::units::bytes")]
+    pub garbage: u64,
+    #[serde(with = "crate::units::dur")]
+    pub cpu: SimDuration,
+    pub pool: bool,
+    #[serde(with = "crate::units::bytes")]
+    pub live: u64,
+}
+
+impl Default for BurstSection {
+    fn default() -> Self {
+        Self {
+            interval: SimDuration::from_millis(50),
+            requests: 2000,
+            buffer: 64 << 10,
+            garbage: 16 << 10,
+            cpu: SimDuration::from_micros(100),
+            pool: false,
+            live: 64 << 20,
+        }
+    }
+}
 
 /// Per-request measurements.
 pub struct BurstMetrics {
@@ -151,6 +189,46 @@ impl super::Workload for BurstWorkload {
             super::Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
             _ => (None, "-".into()),
         }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        let b = &sc.burst;
+        match stage {
+            Stage::Ranges => {
+                if b.requests == 0 || b.requests > 1_000_000 {
+                    return Err((
+                        "burst.requests".to_string(),
+                        format!("{} is out of range", b.requests),
+                        "use 1 to 1000000".into(),
+                    ));
+                }
+                dur_in(
+                    "burst.interval",
+                    b.interval,
+                    SimDuration::from_micros(1),
+                    SimDuration::from_secs(3600),
+                )?;
+                dur_in(
+                    "burst.cpu",
+                    b.cpu,
+                    SimDuration::ZERO,
+                    SimDuration::from_secs(1),
+                )
+            }
+            Stage::Values => {
+                size_le("burst.buffer", b.buffer, GIB)?;
+                size_le("burst.garbage", b.garbage, GIB)?;
+                size_le("burst.live", b.live, 64 * GIB)
+            }
+            Stage::Sections => Ok(()),
+        }
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.burst.interval,
+            format!("bursts start every burst.interval ({})", sc.burst.interval),
+        )
     }
 }
 

@@ -21,6 +21,7 @@
 //! Gosched sends the loop through `schedule` every N messages.
 
 use crate::scenario::Scenario;
+use crate::scenario::{dur_le, ints_in, Invalid, Stage};
 use crate::table::{latency_row, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
@@ -161,5 +162,46 @@ impl super::Workload for GoschedWorkload {
             super::Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
             _ => (None, "-".into()),
         }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Values {
+            return Ok(());
+        }
+        let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
+        let g = &sc.gosched;
+        ints_in(
+            &[
+                ("gosched.loops", g.loops, 0, 4096),
+                ("gosched.every", g.every, 0, 1_000_000),
+            ],
+            " (every: 0 means never)",
+        )?;
+        if g.loops > 0 && g.message_cpu.is_zero() {
+            return Err((
+                "gosched.message_cpu".into(),
+                "a loop whose messages cost no CPU never lets virtual time pass".into(),
+                "give each message some CPU, e.g. \"50us\"".into(),
+            ));
+        }
+        dur_le("gosched.message_cpu", g.message_cpu, sec)?;
+        if g.request_interval < SimDuration::from_micros(1) || g.request_interval > hour {
+            return Err((
+                "gosched.request_interval".into(),
+                format!("{} is out of range", g.request_interval),
+                "use 1us to 1h".into(),
+            ));
+        }
+        dur_le("gosched.request_cpu", g.request_cpu, sec)
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.gosched.request_interval,
+            format!(
+                "requests arrive every gosched.request_interval ({})",
+                sc.gosched.request_interval
+            ),
+        )
     }
 }

@@ -12,9 +12,9 @@ pub mod signalling;
 pub mod split;
 pub mod tuner;
 
-use crate::scenario::{self, Scenario};
+use crate::scenario::{self, Invalid, Scenario, Stage};
 use crate::world::{RunOutcome, Sim, SimBuilder, SimOptions};
-use costream_sim::SimTime;
+use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -78,6 +78,15 @@ pub trait Workload: Sync {
     fn check_metric(&self, _sc: &Scenario, _cond: &str, _metric: &str) -> Result<(), String> {
         Ok(())
     }
+
+    /// Checks this workload's own section, at each `stage` of [`Scenario::validate`].
+    fn validate(&self, _sc: &Scenario, _stage: Stage) -> Result<(), Invalid> {
+        Ok(())
+    }
+
+    /// The shortest run that measures anything, and why: a shorter one reports nothing, or
+    /// nonsense (a P busy for 12,500 % of a 1 ns run).
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String);
 
     /// What the workload ran, from the effective scenario, for the report's header.
     fn summary(&self, sc: &Scenario, ran: &Ran) -> Vec<String>;

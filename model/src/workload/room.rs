@@ -986,6 +986,17 @@ impl super::Workload for RoomWorkload {
             None => (None, "-".into()),
         }
     }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        let frame = SimDuration::from_nanos(1_000_000_000 / u64::from(sc.audio.fps.max(1)));
+        let path = sc.network.uplink.delay + sc.network.downlink.delay;
+        (
+            frame + path,
+            format!(
+                "the first audio frame ({frame} apart) needs {path} of network delay to reach a subscriber"
+            ),
+        )
+    }
 }
 
 /// The room workload's parameters: rooms, hosts, listeners, media and the architecture.

@@ -39,6 +39,7 @@
 use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
 use crate::scenario::Scenario;
+use crate::scenario::{dur_le, ints_in, Invalid, Stage};
 use crate::table::Table;
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
@@ -236,6 +237,40 @@ impl super::Workload for SignallingWorkload {
             super::Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
             _ => (None, "-".into()),
         }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Values {
+            return Ok(());
+        }
+        let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
+        let g = &sc.signalling;
+        ints_in(
+            &[
+                ("signalling.sessions", g.sessions, 1, 1_000_000),
+                ("signalling.messages_max", g.messages_max, 1, 10_000),
+                (
+                    "signalling.inbound_capacity",
+                    g.inbound_capacity,
+                    0,
+                    1 << 20,
+                ),
+            ],
+            "",
+        )?;
+        dur_le("signalling.arrival_mean", g.arrival_mean, hour)?;
+        dur_le("signalling.message_interval", g.message_interval, hour)?;
+        dur_le("signalling.process_cpu", g.process_cpu, sec)
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.signalling.arrival_mean,
+            format!(
+                "sessions arrive every signalling.arrival_mean ({}) on average",
+                sc.signalling.arrival_mean
+            ),
+        )
     }
 }
 
