@@ -122,4 +122,9 @@ impl super::Workload for AllocWorkload {
             "shares of the run need at least 1 ms to mean anything".to_string(),
         )
     }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let a = &sc.alloc;
+        (Vec::new(), (a.total / a.object.max(1)) as f64 * 2.0)
+    }
 }

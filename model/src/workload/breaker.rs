@@ -373,4 +373,13 @@ impl super::Workload for BreakerWorkload {
             ),
         )
     }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let b = &sc.breaker;
+        (
+            Vec::new(),
+            secs / b.request_interval.as_secs_f64().max(1e-9) * 8.0,
+        )
+    }
 }

@@ -20,6 +20,7 @@
 //!
 //! Each request's latency is split into what it lost to stop-the-world pauses and to assists.
 
+use super::PER_GOROUTINE;
 use crate::goruntime::LostTime;
 use crate::scenario::Scenario;
 use crate::scenario::{dur_in, size_le, Invalid, Stage, GIB};
@@ -229,6 +230,15 @@ impl super::Workload for BurstWorkload {
             sc.burst.interval,
             format!("bursts start every burst.interval ({})", sc.burst.interval),
         )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let mut items = Vec::new();
+        let b = &sc.burst;
+        items.push((b.requests as u64, "request goroutines", PER_GOROUTINE));
+        let bursts = secs / b.interval.as_secs_f64().max(1e-9);
+        (items, bursts * b.requests as f64 * 6.0)
     }
 }
 

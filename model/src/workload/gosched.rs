@@ -20,6 +20,7 @@
 //! passes through `schedule` (which runs its timers) or sysmon preempts the loop after 10 ms.
 //! Gosched sends the loop through `schedule` every N messages.
 
+use super::PER_GOROUTINE;
 use crate::scenario::Scenario;
 use crate::scenario::{dur_le, ints_in, Invalid, Stage};
 use crate::table::{latency_row, Table};
@@ -203,5 +204,15 @@ impl super::Workload for GoschedWorkload {
                 sc.gosched.request_interval
             ),
         )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let mut items = Vec::new();
+        let g = &sc.gosched;
+        items.push((g.loops as u64, "loop goroutines", PER_GOROUTINE));
+        let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
+            + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
+        (items, per_s * secs * 4.0)
     }
 }

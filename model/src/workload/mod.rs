@@ -88,6 +88,10 @@ pub trait Workload: Sync {
     /// nonsense (a P busy for 12,500 % of a 1 ns run).
     fn min_duration(&self, sc: &Scenario) -> (SimDuration, String);
 
+    /// The memory this workload holds, as (how many, what, bytes each), and how many events
+    /// it will handle before `run.max_events` caps them: the inputs of budget.rs's estimate.
+    fn estimate(&self, sc: &Scenario) -> (Vec<Items>, f64);
+
     /// What the workload ran, from the effective scenario, for the report's header.
     fn summary(&self, sc: &Scenario, ran: &Ran) -> Vec<String>;
 
@@ -100,6 +104,14 @@ pub trait Workload: Sync {
         (None, "-".into())
     }
 }
+
+/// Items of one kind in a memory estimate: how many, what they are, bytes each.
+pub type Items = (u64, &'static str, u64);
+
+/// Bytes in a KiB.
+pub const KIB: u64 = 1024;
+/// A goroutine that stays alive with its future, stack record and wait state.
+pub const PER_GOROUTINE: u64 = KIB;
 
 /// Metrics every workload measures, from the runtime and the simulation.
 pub const COMMON_METRICS: [Metric; 5] = [

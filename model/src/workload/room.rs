@@ -8,6 +8,7 @@
 //! `forwardLoop`, which spends CPU on it and writes a copy to every other participant. The Go
 //! program it models is in docs/scenarios.md.
 
+use super::KIB;
 use crate::media::qoe::StreamQoe;
 use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
 use crate::media::rtp::MediaKind;
@@ -885,6 +886,20 @@ pub fn run_with_progress(
     (sim, out, m)
 }
 
+// Memory per item, for the budget (docs/performance.md, "Memory of a run").
+
+/// Each participant (host or listener): its sockets, links both ways, endpoint, player.
+const PER_PARTICIPANT: u64 = 20 * KIB;
+/// Each published stream of one kind at the server: its goroutines, channel, forwarding state.
+const PER_STREAM: u64 = 2 * KIB;
+/// Each audio subscription: a jitter buffer, a receiver and its latency histogram.
+const PER_AUDIO_SUBSCRIPTION: u64 = 9 * KIB;
+/// Each video subscription: frame assembly, the receiver and packets held until playout.
+const PER_VIDEO_SUBSCRIPTION: u64 = 24 * KIB;
+/// Events per packet hop (arrival, read, hand-off, forward, delivery), measured on quickstart
+/// and rooms-1000 (2.7–3.1).
+const EVENTS_PER_HOP: f64 = 3.0;
+
 /// Co-streaming rooms as a [`super::Workload`].
 pub struct RoomWorkload;
 
@@ -995,6 +1010,35 @@ impl super::Workload for RoomWorkload {
             format!(
                 "the first audio frame ({frame} apart) needs {path} of network delay to reach a subscriber"
             ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let mut items = Vec::new();
+        let r = &sc.rooms;
+        let rooms = r.count as u64;
+        let hosts = r.hosts_per_room as u64;
+        let participants = rooms * (hosts + r.listeners as u64);
+        // Every host hears the other hosts; every listener hears every host.
+        let subscriptions = rooms * hosts * (hosts - 1 + r.listeners as u64);
+        let streams = rooms * hosts;
+        let video = sc.video.enabled;
+        items.push((participants, "participants", PER_PARTICIPANT));
+        let kinds = if video { 2 } else { 1 };
+        items.push((streams * kinds, "streams", PER_STREAM));
+        items.push((subscriptions, "audio subscriptions", PER_AUDIO_SUBSCRIPTION));
+        let mut packets_per_s = sc.audio.fps as f64;
+        if video {
+            items.push((subscriptions, "video subscriptions", PER_VIDEO_SUBSCRIPTION));
+            let v = &sc.video;
+            let frame_bytes = v.bitrate_kbps as f64 * 125.0 / v.fps.max(1) as f64;
+            let per_frame = (frame_bytes / v.mtu.max(100) as f64).ceil().max(1.0);
+            packets_per_s += v.fps as f64 * per_frame;
+        }
+        (
+            items,
+            packets_per_s * (streams + subscriptions) as f64 * EVENTS_PER_HOP * secs,
         )
     }
 }

@@ -36,6 +36,7 @@
 //! }
 //! ```
 
+use super::PER_GOROUTINE;
 use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
 use crate::scenario::Scenario;
@@ -270,6 +271,17 @@ impl super::Workload for SignallingWorkload {
                 "sessions arrive every signalling.arrival_mean ({}) on average",
                 sc.signalling.arrival_mean
             ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let mut items = Vec::new();
+        let s = &sc.signalling;
+        // A leaking reader keeps its goroutine, channel and session until the run ends.
+        items.push((2 * s.sessions as u64, "session goroutines", PER_GOROUTINE));
+        (
+            items,
+            s.sessions as f64 * (s.messages_max as f64 + 4.0) * 4.0,
         )
     }
 }
