@@ -39,6 +39,7 @@ pub mod macros;
 pub mod media;
 pub mod net;
 pub mod parallel;
+pub mod plot;
 pub mod report;
 pub mod scenario;
 pub mod server;

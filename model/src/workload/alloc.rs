@@ -11,6 +11,7 @@
 //! }
 //! ```
 
+use crate::plot::heap_plot;
 use crate::scenario::Scenario;
 use crate::scenario::{size_le, Invalid, Stage, GIB};
 use crate::table::mib;
@@ -126,5 +127,11 @@ impl super::Workload for AllocWorkload {
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let a = &sc.alloc;
         (Vec::new(), (a.total / a.object.max(1)) as f64 * 2.0)
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let end = ran.out.now.since_start().as_secs_f64().max(1e-9);
+        *s += &ran.sim.runtime(0, |rt| heap_plot(rt, end));
+        "the heap against the GC's goal"
     }
 }

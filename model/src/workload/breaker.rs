@@ -17,6 +17,9 @@
 
 use crate::goruntime::census::BUCKET;
 use crate::goruntime::RecvCase;
+use crate::plot::{
+    bucket, bucket_steps, lanes_plot, state_spans, tail_plot, time_plot, STATE_NOTE,
+};
 use crate::scenario::Scenario;
 use crate::scenario::{dur_in, Invalid, Stage};
 use crate::server::breaker::{
@@ -381,5 +384,76 @@ impl super::Workload for BreakerWorkload {
             Vec::new(),
             secs / b.request_interval.as_secs_f64().max(1e-9) * 8.0,
         )
+    }
+
+    fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return "";
+        };
+        let end_t = ran.out.now;
+        let end = end_t.since_start().as_secs_f64().max(1e-9);
+        let m = m.borrow();
+        let mut spans = state_spans(0, &m.transitions, end_t);
+        for f in &sc.breaker.faults {
+            let (a, b) = (f.from.as_secs_f64(), f.until.as_secs_f64().min(end));
+            if a < b {
+                spans.push((
+                    1,
+                    a,
+                    b,
+                    "#bbb",
+                    "fault",
+                    String::new(),
+                    format!(
+                        "fault {}–{}: +{} latency, {:.0}% errors",
+                        f.from,
+                        f.until,
+                        f.extra_latency,
+                        100.0 * f.error_rate
+                    ),
+                ));
+            }
+        }
+        *s += &lanes_plot(
+            "breaker-states",
+            "Breaker state over time",
+            end,
+            &["breaker", "downstream fault"],
+            &spans,
+            0.5,
+            &format!(
+                "{STATE_NOTE} · grey: the downstream's scheduled fault · {} state changes",
+                m.transitions.len()
+            ),
+        );
+        let n = end_t.as_nanos().div_ceil(BUCKET.as_nanos()) as usize;
+        let series = crate::workload::breaker::OUTCOMES
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let v: Vec<f64> = (0..n)
+                    .map(|i| m.outcomes.get(i).map_or(0.0, |o| o[k] as f64))
+                    .collect();
+                (name.to_string(), bucket_steps(&v, end))
+            })
+            .collect();
+        let mut p = time_plot(
+            "breaker-outcomes",
+            "Request outcomes over time",
+            &format!("requests per {}, by arrival", bucket()),
+            end,
+            series,
+        );
+        p.note = format!(
+            "{} requests: {} ok, {} errors, {} timeouts, {} refused while open, {} refused while half-open",
+            m.requests, m.ok, m.errors, m.timeouts, m.refused_open, m.refused_half_open
+        );
+        *s += &p.render();
+        *s += &tail_plot(
+            "latency-breaker",
+            "Call latency tail (admitted calls)",
+            &m.latency,
+        );
+        "breaker states and request outcomes"
     }
 }

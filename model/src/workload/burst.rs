@@ -22,6 +22,7 @@
 
 use super::PER_GOROUTINE;
 use crate::goruntime::LostTime;
+use crate::plot::tail_plot;
 use crate::scenario::Scenario;
 use crate::scenario::{dur_in, size_le, Invalid, Stage, GIB};
 use crate::table::{latency_row, mib, Table};
@@ -239,6 +240,24 @@ impl super::Workload for BurstWorkload {
         items.push((b.requests as u64, "request goroutines", PER_GOROUTINE));
         let bursts = secs / b.interval.as_secs_f64().max(1e-9);
         (items, bursts * b.requests as f64 * 6.0)
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Burst(m) = &ran.measured else {
+            return "";
+        };
+        let m = m.borrow();
+        *s += &tail_plot(
+            "latency-burst",
+            "Request latency tail: burst start → done",
+            &m.latency,
+        );
+        *s += &tail_plot(
+            "latency-stw",
+            "Time lost to stop-the-world, per request",
+            &m.stw_lost,
+        );
+        "request latency against GC pauses"
     }
 }
 

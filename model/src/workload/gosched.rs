@@ -21,6 +21,7 @@
 //! Gosched sends the loop through `schedule` every N messages.
 
 use super::PER_GOROUTINE;
+use crate::plot::tail_plot;
 use crate::scenario::Scenario;
 use crate::scenario::{dur_le, ints_in, Invalid, Stage};
 use crate::table::{latency_row, Table};
@@ -214,5 +215,18 @@ impl super::Workload for GoschedWorkload {
         let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
             + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
         (items, per_s * secs * 4.0)
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Gosched(m) = &ran.measured else {
+            return "";
+        };
+        let m = m.borrow();
+        *s += &tail_plot(
+            "latency-gosched",
+            "Request latency tail: tick due → handled",
+            &m.latency,
+        );
+        "request latency next to low-priority loops"
     }
 }

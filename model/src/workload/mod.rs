@@ -98,6 +98,10 @@ pub trait Workload: Sync {
     /// The report's section of what the workload measured, before the runtime's sections.
     fn report(&self, _s: &mut String, _sc: &Scenario, _ran: &Ran) {}
 
+    /// The HTML report's headline plots, the workload's main result, into `s`; returns what
+    /// they show, for the report's heading.
+    fn headline(&self, sc: &Scenario, ran: &Ran, s: &mut String) -> &'static str;
+
     /// For a matrix's comparison table: the latency the workload is judged by (end to end as
     /// it defines it) and what it lost.
     fn comparison(&self, _ran: &Ran) -> (Option<Histogram<u64>>, String) {

@@ -14,6 +14,7 @@ use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
 use crate::media::rtp::MediaKind;
 use crate::media::source::{AudioSource, VideoSource};
 use crate::net::{Datagram, Endpoint, Sink};
+use crate::plot::{held_steps, lanes_plot, state_spans, tail_plot, time_plot, STATE_NOTE};
 use crate::scenario::Direction;
 use crate::scenario::{Architecture, Handoff, Scenario};
 use crate::table::{latency_row, ms, pct, share_below, timeline, Table};
@@ -1040,6 +1041,68 @@ impl super::Workload for RoomWorkload {
             items,
             packets_per_s * (streams + subscriptions) as f64 * EVENTS_PER_HOP * secs,
         )
+    }
+
+    fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Room(m) = &ran.measured else {
+            return "";
+        };
+        let end_t = ran.out.now;
+        let end = end_t.since_start().as_secs_f64().max(1e-9);
+        let m = m.borrow();
+        for (id, name, kind) in [
+            (
+                "latency-audio",
+                "Audio latency tail: capture → playout",
+                MediaKind::Audio,
+            ),
+            (
+                "latency-video",
+                "Video latency tail: capture → render",
+                MediaKind::Video,
+            ),
+        ] {
+            if let Some((q, _, _)) = m.aggregate(kind) {
+                *s += &tail_plot(id, name, &q.latency.to_hdr());
+            }
+        }
+        *s += &tail_plot(
+            "latency-server",
+            "Server latency tail: arrival → forwarded",
+            &m.forward_latency,
+        );
+        if sc.forwarding.architecture == crate::scenario::Architecture::Split {
+            let w = &m.video_workers;
+            let changes: Vec<(f64, f64)> = w
+                .points
+                .iter()
+                .map(|&(t, n)| (t.since_start().as_secs_f64(), n as f64))
+                .collect();
+            let mut p = time_plot(
+                "video-workers",
+                "Elastic video workers over time",
+                "workers alive",
+                end,
+                vec![("video workers".into(), held_steps(0.0, &changes, end))],
+            );
+            p.note = format!(
+                "{} started, {} stopped, peak {}",
+                w.started, w.stopped, w.max
+            );
+            *s += &p.render();
+        }
+        if sc.degrade.enabled {
+            *s += &lanes_plot(
+                "video-breaker",
+                "Video breaker state over time",
+                end,
+                &["video breaker"],
+                &state_spans(0, &m.degrade_transitions, end_t),
+                0.5,
+                STATE_NOTE,
+            );
+        }
+        "latency tails at the participants and at the server"
     }
 }
 

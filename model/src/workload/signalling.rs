@@ -39,6 +39,7 @@
 use super::PER_GOROUTINE;
 use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
+use crate::plot::{held_steps, time_plot};
 use crate::scenario::Scenario;
 use crate::scenario::{dur_le, ints_in, Invalid, Stage};
 use crate::table::Table;
@@ -283,6 +284,49 @@ impl super::Workload for SignallingWorkload {
             items,
             s.sessions as f64 * (s.messages_max as f64 + 4.0) * 4.0,
         )
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Signalling(m) = &ran.measured else {
+            return "";
+        };
+        let end = ran.out.now.since_start().as_secs_f64().max(1e-9);
+        let steps = |leaks: &[crate::leak::Leak]| {
+            let mut at: Vec<f64> = leaks
+                .iter()
+                .map(|l| (end - l.waited.as_secs_f64()).max(0.0))
+                .collect();
+            at.sort_by(f64::total_cmp);
+            let changes: Vec<(f64, f64)> = at
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t, (i + 1) as f64))
+                .collect();
+            held_steps(0.0, &changes, end)
+        };
+        let mut p = time_plot(
+            "leaks",
+            "Leaked goroutines over time",
+            "goroutines",
+            end,
+            vec![
+                (
+                    "blocked on unreachable channels".into(),
+                    steps(&m.unreachable),
+                ),
+                (
+                    "still alive when main returned".into(),
+                    steps(&m.still_alive),
+                ),
+            ],
+        );
+        p.note = format!(
+            "Goroutines found leaked when the run ended ({} unreachable, {} still alive), counted from the moment each entered the state it never left.",
+            m.unreachable.len(),
+            m.still_alive.len()
+        );
+        *s += &p.render();
+        "leaked goroutines"
     }
 }
 
