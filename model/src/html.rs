@@ -17,7 +17,7 @@
 use crate::goruntime::census::BUCKET;
 use crate::goruntime::FreezeCause;
 use crate::scenario::Scenario;
-use crate::workload::{Measured, Ran};
+use crate::workload::Ran;
 
 pub use crate::plot::secs_label;
 use crate::plot::{bucket, bucket_steps, esc, heap_plot, heat_map, lanes_plot, time_plot, Span};
@@ -59,7 +59,7 @@ pub fn html_report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
             rt.live_goroutines()
         );
         body += &p.render();
-        if !matches!(ran.measured, Measured::Alloc) {
+        if !crate::workload::workload_for(ran.workload).heap_in_headline() {
             body += &heap_plot(rt, end);
         }
         // GC pauses and stalls on the timeline.

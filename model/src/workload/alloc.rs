@@ -134,4 +134,8 @@ impl super::Workload for AllocWorkload {
         *s += &ran.sim.runtime(0, |rt| heap_plot(rt, end));
         "the heap against the GC's goal"
     }
+
+    fn heap_in_headline(&self) -> bool {
+        true
+    }
 }

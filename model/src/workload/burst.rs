@@ -235,9 +235,8 @@ impl super::Workload for BurstWorkload {
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let secs = sc.run.duration.as_secs_f64();
-        let mut items = Vec::new();
         let b = &sc.burst;
-        items.push((b.requests as u64, "request goroutines", PER_GOROUTINE));
+        let items = vec![(b.requests as u64, "request goroutines", PER_GOROUTINE)];
         let bursts = secs / b.interval.as_secs_f64().max(1e-9);
         (items, bursts * b.requests as f64 * 6.0)
     }

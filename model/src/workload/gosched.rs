@@ -209,9 +209,8 @@ impl super::Workload for GoschedWorkload {
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let secs = sc.run.duration.as_secs_f64();
-        let mut items = Vec::new();
         let g = &sc.gosched;
-        items.push((g.loops as u64, "loop goroutines", PER_GOROUTINE));
+        let items = vec![(g.loops as u64, "loop goroutines", PER_GOROUTINE)];
         let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
             + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
         (items, per_s * secs * 4.0)

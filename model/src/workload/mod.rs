@@ -102,6 +102,11 @@ pub trait Workload: Sync {
     /// they show, for the report's heading.
     fn headline(&self, sc: &Scenario, ran: &Ran, s: &mut String) -> &'static str;
 
+    /// Whether [`Self::headline`] already plots the heap, so the runtime's plots leave it out.
+    fn heap_in_headline(&self) -> bool {
+        false
+    }
+
     /// For a matrix's comparison table: the latency the workload is judged by (end to end as
     /// it defines it) and what it lost.
     fn comparison(&self, _ran: &Ran) -> (Option<Histogram<u64>>, String) {

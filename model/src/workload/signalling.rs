@@ -276,10 +276,9 @@ impl super::Workload for SignallingWorkload {
     }
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
-        let mut items = Vec::new();
         let s = &sc.signalling;
         // A leaking reader keeps its goroutine, channel and session until the run ends.
-        items.push((2 * s.sessions as u64, "session goroutines", PER_GOROUTINE));
+        let items = vec![(2 * s.sessions as u64, "session goroutines", PER_GOROUTINE)];
         (
             items,
             s.sessions as f64 * (s.messages_max as f64 + 4.0) * 4.0,
