@@ -53,8 +53,9 @@ impl Ran {
 pub type Metric = (&'static str, &'static str);
 
 /// One program a scenario can run. Each workload's file holds all of it: how it runs, what
-/// it measures, how its section is checked and what its report says; the rest of the model
-/// reaches it through [`workload_for`], so a new workload is a file and a registry line.
+/// it measures, how its section is checked and what its reports say; the rest of the model
+/// reaches it through [`workload_for`], so a new workload is its file, its variants (of
+/// `scenario::Workload` and [`Measured`]) and its lines in [`workload_for`] and [`ALL`].
 pub trait Workload: Sync {
     /// Builds the workload's goroutines on a simulation from [`new_sim`] and runs it.
     fn run(
@@ -185,5 +186,22 @@ pub fn run_with(
         out,
         measured,
         workload: sc.workload,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A condition names a metric without saying whose, so no two may share a name.
+    #[test]
+    fn metric_names_are_unique_across_workloads() {
+        let mut seen: Vec<&str> = COMMON_METRICS.iter().map(|m| m.0).collect();
+        for w in ALL {
+            for m in workload_for(w).metrics() {
+                assert!(!seen.contains(&m.0), "{w:?} measures `{}` again", m.0);
+                seen.push(m.0);
+            }
+        }
     }
 }
