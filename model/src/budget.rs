@@ -8,29 +8,14 @@
 //! 1.5, which is enough to tell "fits" from "cannot fit"; a server that runs overloaded holds
 //! longer queues and can need somewhat more.
 
-use crate::scenario::{Scenario, Workload};
+use crate::scenario::Scenario;
 
-/// Bytes in a KiB.
-const KIB: u64 = 1024;
 /// The process itself: code, the runtime model, one P's structures.
 const BASE: u64 = 6 << 20;
-/// Each participant (host or listener): its sockets, links both ways, endpoint, player.
-const PER_PARTICIPANT: u64 = 20 * KIB;
-/// Each published stream of one kind at the server: its goroutines, channel, forwarding state.
-const PER_STREAM: u64 = 2 * KIB;
-/// Each audio subscription: a jitter buffer, a receiver and its latency histogram.
-const PER_AUDIO_SUBSCRIPTION: u64 = 9 * KIB;
-/// Each video subscription: frame assembly, the receiver and packets held until playout.
-const PER_VIDEO_SUBSCRIPTION: u64 = 24 * KIB;
-/// A goroutine that stays alive with its future, stack record and wait state.
-const PER_GOROUTINE: u64 = KIB;
 /// One kept event of the event log (`[u64; 4]`), for `--trace`.
 const PER_LOGGED_EVENT: u64 = 32;
 /// One event in the Chrome trace file (JSON text), for the size warning.
 const PER_TRACED_EVENT_ON_DISK: u64 = 110;
-/// Events per packet hop (arrival, read, hand-off, forward, delivery), measured on quickstart
-/// and rooms-1000 (2.7–3.1).
-const EVENTS_PER_HOP: f64 = 3.0;
 
 /// One part of the estimate.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,79 +87,10 @@ pub fn estimate(sc: &Scenario, traced: bool) -> MemoryEstimate {
         what: "the process".into(),
         bytes: BASE,
     }];
-    let secs = sc.run.duration.as_secs_f64();
-    let events: f64 = match sc.workload {
-        Workload::Room => {
-            let r = &sc.rooms;
-            let rooms = r.count as u64;
-            let hosts = r.hosts_per_room as u64;
-            let participants = rooms * (hosts + r.listeners as u64);
-            // Every host hears the other hosts; every listener hears every host.
-            let subscriptions = rooms * hosts * (hosts - 1 + r.listeners as u64);
-            let streams = rooms * hosts;
-            let video = sc.video.enabled;
-            part(&mut parts, participants, "participants", PER_PARTICIPANT);
-            let kinds = if video { 2 } else { 1 };
-            part(&mut parts, streams * kinds, "streams", PER_STREAM);
-            part(
-                &mut parts,
-                subscriptions,
-                "audio subscriptions",
-                PER_AUDIO_SUBSCRIPTION,
-            );
-            let mut packets_per_s = sc.audio.fps as f64;
-            if video {
-                part(
-                    &mut parts,
-                    subscriptions,
-                    "video subscriptions",
-                    PER_VIDEO_SUBSCRIPTION,
-                );
-                let v = &sc.video;
-                let frame_bytes = v.bitrate_kbps as f64 * 125.0 / v.fps.max(1) as f64;
-                let per_frame = (frame_bytes / v.mtu.max(100) as f64).ceil().max(1.0);
-                packets_per_s += v.fps as f64 * per_frame;
-            }
-            packets_per_s * (streams + subscriptions) as f64 * EVENTS_PER_HOP * secs
-        }
-        Workload::Burst => {
-            let b = &sc.burst;
-            part(
-                &mut parts,
-                b.requests as u64,
-                "request goroutines",
-                PER_GOROUTINE,
-            );
-            let bursts = secs / b.interval.as_secs_f64().max(1e-9);
-            bursts * b.requests as f64 * 6.0
-        }
-        Workload::Signalling => {
-            let s = &sc.signalling;
-            // A leaking reader keeps its goroutine, channel and session until the run ends.
-            part(
-                &mut parts,
-                2 * s.sessions as u64,
-                "session goroutines",
-                PER_GOROUTINE,
-            );
-            s.sessions as f64 * (s.messages_max as f64 + 4.0) * 4.0
-        }
-        Workload::Gosched => {
-            let g = &sc.gosched;
-            part(&mut parts, g.loops as u64, "loop goroutines", PER_GOROUTINE);
-            let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
-                + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
-            per_s * secs * 4.0
-        }
-        Workload::Breaker => {
-            let b = &sc.breaker;
-            secs / b.request_interval.as_secs_f64().max(1e-9) * 8.0
-        }
-        Workload::Alloc => {
-            let a = &sc.alloc;
-            (a.total / a.object.max(1)) as f64 * 2.0
-        }
-    };
+    let (items, events) = crate::workload::workload_for(sc.workload).estimate(sc);
+    for (n, what, each) in items {
+        part(&mut parts, n, what, each);
+    }
     let events = (events.min(sc.run.max_events as f64)).max(0.0) as u64;
     if traced {
         part(&mut parts, events, "logged events", PER_LOGGED_EVENT);

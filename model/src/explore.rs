@@ -5,9 +5,8 @@
 //! recorded it, so a replay tells an edited file, a build that is not deterministic and a
 //! different build of the model apart instead of reporting each as "diverged".
 
-use crate::media::rtp::MediaKind;
 use crate::scenario::{self, Scenario};
-use crate::workload::{self, Measured, Ran};
+use crate::workload::{self, Metric, Ran, COMMON_METRICS};
 use crate::world::{Checkpoint, EventLog, SimOptions};
 use costream_sim::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -28,33 +27,20 @@ pub fn load_one(file: &str, text: &str, sets: &[String]) -> Result<Scenario, Str
     Ok(v.remove(0).scenario)
 }
 
-/// Metrics a condition can name, with what they measure.
-pub const METRICS: [(&str, &str); 12] = [
-    ("audio.p50_ms", "audio capture → playout, median (room)"),
-    (
-        "audio.p99_ms",
-        "audio capture → playout, 99th percentile (room)",
-    ),
-    (
-        "video.p99_ms",
-        "video capture → playout, 99th percentile (room)",
-    ),
-    (
-        "forward.p99_ms",
-        "arrival → forwarded at the server, 99th percentile (room)",
-    ),
-    (
-        "audio.lost_pct",
-        "audio packets lost at the players, percent (room)",
-    ),
-    ("dropped", "packets dropped at a full hand-off (room)"),
-    ("video_shed", "video packets shed by degradation (room)"),
-    ("goroutines_max", "most goroutines alive at once"),
-    ("sched.p99_us", "runnable → running, 99th percentile"),
-    ("gc.cycles", "GC cycles"),
-    ("gc.stw_p99_us", "stop-the-world pause, 99th percentile"),
-    ("events", "simulation events handled"),
-];
+/// Metrics a condition can name, with what they measure: each workload's, then those every
+/// workload measures.
+pub fn metrics() -> Vec<Metric> {
+    let mut v: Vec<Metric> = Vec::new();
+    for w in workload::ALL {
+        for m in workload::workload_for(w).metrics() {
+            if !v.iter().any(|x| x.0 == m.0) {
+                v.push(*m);
+            }
+        }
+    }
+    v.extend(COMMON_METRICS);
+    v
+}
 
 /// `<metric> <op> <number>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -75,8 +61,9 @@ impl std::str::FromStr for Condition {
         };
         let metric = s[..i].trim().to_string();
         let num = s[i + op.len()..].trim();
-        if !METRICS.iter().any(|m| m.0 == metric) {
-            let known: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+        let all = metrics();
+        if !all.iter().any(|m| m.0 == metric) {
+            let known: Vec<&str> = all.iter().map(|m| m.0).collect();
             return Err(format!(
                 "--until {s:?}: unknown metric `{metric}`; known: {}",
                 known.join(", ")
@@ -115,27 +102,24 @@ impl Condition {
     }
     /// Refuses a metric that `sc`'s workload does not measure, before any seed runs.
     pub fn check_measured(&self, sc: &Scenario) -> Result<(), String> {
-        let any = [
-            "goroutines_max",
-            "sched.p99_us",
-            "gc.cycles",
-            "gc.stw_p99_us",
-            "events",
-        ];
+        let any: Vec<&str> = COMMON_METRICS.iter().map(|m| m.0).collect();
         let m = self.metric.as_str();
-        if !any.contains(&m) && sc.workload != scenario::Workload::Room {
+        let measures =
+            |w: scenario::Workload| workload::workload_for(w).metrics().iter().any(|x| x.0 == m);
+        if !any.contains(&m) && !measures(sc.workload) {
+            let by: Vec<String> = workload::ALL
+                .into_iter()
+                .filter(|&w| measures(w))
+                .map(|w| format!("{w:?}").to_lowercase())
+                .collect();
             return Err(format!(
-                "--until `{self}`: metric `{m}` is measured only by the room workload, and this scenario runs the {} workload\n  hint: every workload measures {}",
+                "--until `{self}`: metric `{m}` is measured only by the {} workload, and this scenario runs the {} workload\n  hint: every workload measures {}",
+                by.join(", "),
                 format!("{:?}", sc.workload).to_lowercase(),
                 any.join(", ")
             ));
         }
-        if m == "video.p99_ms" && !sc.video.enabled {
-            return Err(format!(
-                "--until `{self}`: metric `{m}` is not measured: this scenario sends no video (video.enabled = false)\n  hint: add --set video.enabled=true, or use audio.p99_ms"
-            ));
-        }
-        Ok(())
+        workload::workload_for(sc.workload).check_metric(sc, &self.to_string(), m)
     }
 
     /// How far `v` goes past the threshold in the condition's direction (for "worst").
@@ -156,7 +140,7 @@ fn pct_ms(h: &hdrhistogram::Histogram<u64>, q: f64) -> f64 {
     }
 }
 
-/// Every metric of a finished run (room metrics only for the room workload).
+/// Every metric of a finished run: those every workload measures, then its workload's own.
 pub fn measure(ran: &Ran) -> BTreeMap<&'static str, f64> {
     let mut m = BTreeMap::new();
     ran.sim.runtime(0, |rt| {
@@ -167,22 +151,7 @@ pub fn measure(ran: &Ran) -> BTreeMap<&'static str, f64> {
         m.insert("gc.stw_p99_us", pct_ms(&g.stw, 0.99) * 1e3);
     });
     m.insert("events", ran.out.events as f64);
-    if let Measured::Room(r) = &ran.measured {
-        let r = r.borrow();
-        if let Some((a, _, _)) = r.aggregate(MediaKind::Audio) {
-            m.insert("audio.p50_ms", pct_ms(&a.latency.to_hdr(), 0.5));
-            m.insert("audio.p99_ms", pct_ms(&a.latency.to_hdr(), 0.99));
-            let lost = r.packets_lost(MediaKind::Audio).max(0) as f64;
-            let total = lost + a.packets_received as f64;
-            m.insert("audio.lost_pct", 100.0 * lost / total.max(1.0));
-        }
-        if let Some((v, _, _)) = r.aggregate(MediaKind::Video) {
-            m.insert("video.p99_ms", pct_ms(&v.latency.to_hdr(), 0.99));
-        }
-        m.insert("forward.p99_ms", pct_ms(&r.forward_latency, 0.99));
-        m.insert("dropped", r.dropped as f64);
-        m.insert("video_shed", r.video_shed as f64);
-    }
+    workload::workload_for(ran.workload).measure(ran, &mut m);
     m
 }
 

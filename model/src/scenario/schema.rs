@@ -28,9 +28,9 @@ pub struct Scenario {
     #[serde(default)]
     pub rooms: RoomsSection,
     #[serde(default)]
-    pub alloc: AllocSection,
+    pub alloc: crate::workload::alloc::AllocSection,
     #[serde(default)]
-    pub burst: BurstSection,
+    pub burst: crate::workload::burst::BurstSection,
     #[serde(default)]
     pub signalling: crate::workload::signalling::SignallingSection,
     #[serde(default)]
@@ -192,67 +192,6 @@ impl Default for RoomsSection {
 
 fn default_rooms() -> u32 {
     1
-}
-
-/// An allocation loop (the pacer experiment of docs/gc.md): `live` bytes retained, then
-/// `total` bytes allocated in `object`-byte pieces by one goroutine.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AllocSection {
-    #[serde(with = "crate::units::bytes")]
-    pub live: u64,
-    /// Whether the live heap holds pointers (scanned by every cycle) or not (`[]byte`).
-    pub live_scan: bool,
-    #[serde(with = "crate::units::bytes")]
-    pub total: u64,
-    #[serde(with = "crate::units::bytes")]
-    pub object: u64,
-}
-
-impl Default for AllocSection {
-    fn default() -> Self {
-        Self {
-            live: 16 << 20,
-            live_scan: false,
-            total: 4 << 30,
-            object: 16 << 10,
-        }
-    }
-}
-
-/// Bursts of short requests around GC cycles (§2.5): every `interval`, `requests`
-/// goroutines start at once; each takes a `buffer` (from a sync.Pool or freshly allocated),
-/// computes `cpu`, returns the buffer and exits. The server keeps `live` bytes of session state.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct BurstSection {
-    #[serde(with = "crate::units::dur")]
-    pub interval: SimDuration,
-    pub requests: u32,
-    #[serde(with = "crate::units::bytes")]
-    pub buffer: u64,
-    /// Other garbage each request allocates.
-    #[serde(with = "crate::units::bytes")]
-    pub garbage: u64,
-    #[serde(with = "crate::units::dur")]
-    pub cpu: SimDuration,
-    pub pool: bool,
-    #[serde(with = "crate::units::bytes")]
-    pub live: u64,
-}
-
-impl Default for BurstSection {
-    fn default() -> Self {
-        Self {
-            interval: SimDuration::from_millis(50),
-            requests: 2000,
-            buffer: 64 << 10,
-            garbage: 16 << 10,
-            cpu: SimDuration::from_micros(100),
-            pool: false,
-            live: 64 << 20,
-        }
-    }
 }
 
 fn default_gogc() -> GcPercent {
@@ -465,10 +404,26 @@ impl Default for ForwardingSection {
     }
 }
 
-type Invalid = (String, String, String);
+/// A gibibyte, for size limits.
+pub(crate) const GIB: u64 = 1 << 30;
+
+/// A failed check: (field, problem, how to fix it).
+pub type Invalid = (String, String, String);
+
+/// Where in [`Scenario::validate`] a workload's own checks run, so that a scenario with more
+/// than one mistake is told of the same one first as before the checks moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stage {
+    /// After the run's and the server's ranges, before the rooms' and the media's.
+    Ranges,
+    /// After every section's ranges, before the values (NaN, sizes) are checked.
+    Sections,
+    /// Last of the values, before the run's length is checked against the workload.
+    Values,
+}
 
 /// Checks each `(field, value, min, max)`; `note` is added to the fix.
-fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> {
+pub(crate) fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> {
     for &(name, v, min, max) in fields {
         if v < min || v > max {
             return Err((
@@ -481,24 +436,53 @@ fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> 
     Ok(())
 }
 
+/// Checks that `field`'s duration lies in `[min, max]`.
+pub(crate) fn dur_in(
+    field: &str,
+    d: SimDuration,
+    min: SimDuration,
+    max: SimDuration,
+) -> Result<(), Invalid> {
+    if d < min || d > max {
+        Err((
+            field.to_string(),
+            format!("{d} is out of range"),
+            format!("use a value between {min} and {max}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that `field`'s duration is at most `max`.
+pub(crate) fn dur_le(field: &str, d: SimDuration, max: SimDuration) -> Result<(), Invalid> {
+    if d > max {
+        Err((
+            field.to_string(),
+            format!("{d} is out of range"),
+            format!("use at most {max}"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Checks that `field`'s size is at most `max` bytes.
+pub(crate) fn size_le(field: &str, b: u64, max: u64) -> Result<(), Invalid> {
+    if b > max {
+        Err((
+            field.to_string(),
+            format!("{b} bytes is out of range"),
+            format!("use at most {max} bytes"),
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 impl Scenario {
     /// Checks ranges serde cannot: returns (field, problem, how to fix it).
     pub fn validate(&self) -> Result<(), Invalid> {
-        let dur_in = |field: &str,
-                      d: SimDuration,
-                      min: SimDuration,
-                      max: SimDuration|
-         -> Result<(), Invalid> {
-            if d < min || d > max {
-                Err((
-                    field.to_string(),
-                    format!("{d} is out of range"),
-                    format!("use a value between {min} and {max}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
         dur_in(
             "run.duration",
             self.run.duration,
@@ -520,36 +504,8 @@ impl Scenario {
                 format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
             ));
         }
-        let b = &self.burst;
-        if self.workload == Workload::Burst {
-            if b.requests == 0 || b.requests > 1_000_000 {
-                return Err((
-                    "burst.requests".to_string(),
-                    format!("{} is out of range", b.requests),
-                    "use 1 to 1000000".into(),
-                ));
-            }
-            dur_in(
-                "burst.interval",
-                b.interval,
-                SimDuration::from_micros(1),
-                SimDuration::from_secs(3600),
-            )?;
-            dur_in(
-                "burst.cpu",
-                b.cpu,
-                SimDuration::ZERO,
-                SimDuration::from_secs(1),
-            )?;
-        }
-        let a = &self.alloc;
-        if self.workload == Workload::Alloc && (a.object == 0 || a.object > a.total.max(1)) {
-            return Err((
-                "alloc.object".to_string(),
-                format!("{} bytes is out of range", a.object),
-                "use 1 byte up to alloc.total".into(),
-            ));
-        }
+        let w = crate::workload::workload_for(self.workload);
+        w.validate(self, Stage::Ranges)?;
         let r = &self.rooms;
         if r.count == 0 || r.count > 1_000_000 {
             return Err((
@@ -798,64 +754,7 @@ impl Scenario {
                 ));
             }
         }
-        if self.workload == Workload::Breaker {
-            let b = &self.breaker;
-            let (us, minute, hour) = (
-                SimDuration::from_micros(1),
-                SimDuration::from_secs(60),
-                SimDuration::from_secs(3600),
-            );
-            dur_in("breaker.request_interval", b.request_interval, us, minute)?;
-            dur_in("breaker.latency", b.latency, SimDuration::ZERO, minute)?;
-            dur_in(
-                "breaker.latency_jitter",
-                b.latency_jitter,
-                SimDuration::ZERO,
-                minute,
-            )?;
-            dur_in("breaker.call_timeout", b.call_timeout, us, minute)?;
-            dur_in("breaker.timeout", b.timeout, us, hour)?;
-            dur_in("breaker.interval", b.interval, SimDuration::ZERO, hour)?;
-            let rate = |name: String, r: f64| -> Result<(), Invalid> {
-                if (0.0..=1.0).contains(&r) {
-                    Ok(())
-                } else {
-                    Err((
-                        name,
-                        format!("{r} is out of range"),
-                        "use a fraction in [0, 1], e.g. 0.05".to_string(),
-                    ))
-                }
-            };
-            rate("breaker.error_rate".into(), b.error_rate)?;
-            if b.max_requests == 0 || b.trip_after == 0 {
-                return Err((
-                    "breaker.max_requests".to_string(),
-                    format!(
-                        "max_requests {} / trip_after {} must be at least 1",
-                        b.max_requests, b.trip_after
-                    ),
-                    "gobreaker treats max_requests 0 as 1; write 1 to say so".into(),
-                ));
-            }
-            for (i, f) in b.faults.iter().enumerate() {
-                if f.from >= f.until {
-                    return Err((
-                        format!("breaker.faults[{i}]"),
-                        format!("from {} is not before until {}", f.from, f.until),
-                        "give the window as from < until, e.g. from = \"2s\", until = \"5s\""
-                            .into(),
-                    ));
-                }
-                rate(format!("breaker.faults[{i}].error_rate"), f.error_rate)?;
-                dur_in(
-                    &format!("breaker.faults[{i}].extra_latency"),
-                    f.extra_latency,
-                    SimDuration::ZERO,
-                    minute,
-                )?;
-            }
-        }
+        w.validate(self, Stage::Sections)?;
         self.validate_values()?;
         self.validate_min_duration()
     }
@@ -869,17 +768,6 @@ impl Scenario {
             SimDuration::from_secs(60),
             SimDuration::from_secs(3600),
         );
-        let dur_le = |field: &str, d: SimDuration, max: SimDuration| -> Result<(), Invalid> {
-            if d > max {
-                Err((
-                    field.to_string(),
-                    format!("{d} is out of range"),
-                    format!("use at most {max}"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
         let num_in = |field: &str, v: f64, min: f64, max: f64, fix: &str| -> Result<(), Invalid> {
             if v.is_finite() && v >= min && v <= max {
                 Ok(())
@@ -891,18 +779,6 @@ impl Scenario {
                 ))
             }
         };
-        let size_le = |field: &str, b: u64, max: u64| -> Result<(), Invalid> {
-            if b > max {
-                Err((
-                    field.to_string(),
-                    format!("{b} bytes is out of range"),
-                    format!("use at most {max} bytes"),
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        const GIB: u64 = 1 << 30;
 
         let a = &self.audio;
         num_in(
@@ -1062,116 +938,14 @@ impl Scenario {
         )?;
         dur_le("degrade.upgrade_after", self.degrade.upgrade_after, hour)?;
 
-        match self.workload {
-            Workload::Alloc => {
-                size_le("alloc.live", self.alloc.live, 64 * GIB)?;
-                size_le("alloc.total", self.alloc.total, 1 << 40)?;
-            }
-            Workload::Burst => {
-                let b = &self.burst;
-                size_le("burst.buffer", b.buffer, GIB)?;
-                size_le("burst.garbage", b.garbage, GIB)?;
-                size_le("burst.live", b.live, 64 * GIB)?;
-            }
-            Workload::Signalling => {
-                let g = &self.signalling;
-                ints_in(
-                    &[
-                        ("signalling.sessions", g.sessions, 1, 1_000_000),
-                        ("signalling.messages_max", g.messages_max, 1, 10_000),
-                        (
-                            "signalling.inbound_capacity",
-                            g.inbound_capacity,
-                            0,
-                            1 << 20,
-                        ),
-                    ],
-                    "",
-                )?;
-                dur_le("signalling.arrival_mean", g.arrival_mean, hour)?;
-                dur_le("signalling.message_interval", g.message_interval, hour)?;
-                dur_le("signalling.process_cpu", g.process_cpu, sec)?;
-            }
-            Workload::Gosched => {
-                let g = &self.gosched;
-                ints_in(
-                    &[
-                        ("gosched.loops", g.loops, 0, 4096),
-                        ("gosched.every", g.every, 0, 1_000_000),
-                    ],
-                    " (every: 0 means never)",
-                )?;
-                if g.loops > 0 && g.message_cpu.is_zero() {
-                    return Err((
-                        "gosched.message_cpu".into(),
-                        "a loop whose messages cost no CPU never lets virtual time pass".into(),
-                        "give each message some CPU, e.g. \"50us\"".into(),
-                    ));
-                }
-                dur_le("gosched.message_cpu", g.message_cpu, sec)?;
-                if g.request_interval < SimDuration::from_micros(1) || g.request_interval > hour {
-                    return Err((
-                        "gosched.request_interval".into(),
-                        format!("{} is out of range", g.request_interval),
-                        "use 1us to 1h".into(),
-                    ));
-                }
-                dur_le("gosched.request_cpu", g.request_cpu, sec)?;
-            }
-            Workload::Room | Workload::Breaker => {}
-        }
-        Ok(())
+        crate::workload::workload_for(self.workload).validate(self, Stage::Values)
     }
 
     /// A run too short for its workload's first measurement reports nothing, or nonsense (a
     /// P busy for 12,500 % of a 1 ns run): refuse it, saying what the first measurement needs.
     fn validate_min_duration(&self) -> Result<(), Invalid> {
         let floor = SimDuration::from_millis(1);
-        let (need, why) = match self.workload {
-            Workload::Room => {
-                let frame =
-                    SimDuration::from_nanos(1_000_000_000 / u64::from(self.audio.fps.max(1)));
-                let path = self.network.uplink.delay + self.network.downlink.delay;
-                (
-                    frame + path,
-                    format!(
-                        "the first audio frame ({frame} apart) needs {path} of network delay to reach a subscriber"
-                    ),
-                )
-            }
-            Workload::Burst => (
-                self.burst.interval,
-                format!(
-                    "bursts start every burst.interval ({})",
-                    self.burst.interval
-                ),
-            ),
-            Workload::Breaker => (
-                self.breaker.request_interval + self.breaker.latency,
-                format!(
-                    "the first call needs breaker.request_interval + breaker.latency ({})",
-                    self.breaker.request_interval + self.breaker.latency
-                ),
-            ),
-            Workload::Gosched => (
-                self.gosched.request_interval,
-                format!(
-                    "requests arrive every gosched.request_interval ({})",
-                    self.gosched.request_interval
-                ),
-            ),
-            Workload::Signalling => (
-                self.signalling.arrival_mean,
-                format!(
-                    "sessions arrive every signalling.arrival_mean ({}) on average",
-                    self.signalling.arrival_mean
-                ),
-            ),
-            Workload::Alloc => (
-                floor,
-                "shares of the run need at least 1 ms to mean anything".to_string(),
-            ),
-        };
+        let (need, why) = crate::workload::workload_for(self.workload).min_duration(self);
         let need = need.max(floor);
         if self.run.duration < need {
             return Err((

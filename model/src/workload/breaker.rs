@@ -17,15 +17,21 @@
 
 use crate::goruntime::census::BUCKET;
 use crate::goruntime::RecvCase;
+use crate::plot::{
+    bucket, bucket_steps, lanes_plot, state_spans, tail_plot, time_plot, STATE_NOTE,
+};
 use crate::scenario::Scenario;
+use crate::scenario::{dur_in, Invalid, Stage};
 use crate::server::breaker::{
     trip_after_consecutive_failures, Breaker, Counts, Refused, Settings, Transition,
 };
+use crate::table::{ms, pct, timeline, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// A scheduled downstream fault.
@@ -218,4 +224,236 @@ pub fn run(
         mm.final_counts = b.counts();
     }
     (sim, out, m)
+}
+
+/// The breaker workload as a [`super::Workload`].
+pub struct BreakerWorkload;
+
+impl super::Workload for BreakerWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Breaker(m))
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let b = &sc.breaker;
+        let mut v = vec![format!(
+            "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
+            b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
+        )];
+        for f in &b.faults {
+            v.push(format!(
+                "  fault {}–{}: +{} latency, {:.0}% errors",
+                f.from,
+                f.until,
+                f.extra_latency,
+                100.0 * f.error_rate
+            ));
+        }
+        v
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return;
+        };
+        let m = m.borrow();
+        let _ = writeln!(s, "\nrequests");
+        let mut t = Table::new(&[
+            "requests",
+            "ok",
+            "errors",
+            "timeouts",
+            "refused (open)",
+            "refused (half-open)",
+            "call P50 ms",
+            "call P99 ms",
+        ]);
+        t.row(vec![
+            m.requests.to_string(),
+            m.ok.to_string(),
+            m.errors.to_string(),
+            m.timeouts.to_string(),
+            m.refused_open.to_string(),
+            m.refused_half_open.to_string(),
+            ms(pct(&m.latency, 0.5)),
+            ms(pct(&m.latency, 0.99)),
+        ]);
+        s.push_str(&t.render("  "));
+        timeline(s, "breaker timeline", &m.transitions);
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return (None, "-".into());
+        };
+        let m = m.borrow();
+        (
+            Some(m.latency.clone()),
+            format!(
+                "{} refused, {} flips",
+                m.refused_open + m.refused_half_open,
+                m.transitions.len()
+            ),
+        )
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Sections {
+            return Ok(());
+        }
+        let b = &sc.breaker;
+        let (us, minute, hour) = (
+            SimDuration::from_micros(1),
+            SimDuration::from_secs(60),
+            SimDuration::from_secs(3600),
+        );
+        dur_in("breaker.request_interval", b.request_interval, us, minute)?;
+        dur_in("breaker.latency", b.latency, SimDuration::ZERO, minute)?;
+        dur_in(
+            "breaker.latency_jitter",
+            b.latency_jitter,
+            SimDuration::ZERO,
+            minute,
+        )?;
+        dur_in("breaker.call_timeout", b.call_timeout, us, minute)?;
+        dur_in("breaker.timeout", b.timeout, us, hour)?;
+        dur_in("breaker.interval", b.interval, SimDuration::ZERO, hour)?;
+        let rate = |name: String, r: f64| -> Result<(), Invalid> {
+            if (0.0..=1.0).contains(&r) {
+                Ok(())
+            } else {
+                Err((
+                    name,
+                    format!("{r} is out of range"),
+                    "use a fraction in [0, 1], e.g. 0.05".to_string(),
+                ))
+            }
+        };
+        rate("breaker.error_rate".into(), b.error_rate)?;
+        if b.max_requests == 0 || b.trip_after == 0 {
+            return Err((
+                "breaker.max_requests".to_string(),
+                format!(
+                    "max_requests {} / trip_after {} must be at least 1",
+                    b.max_requests, b.trip_after
+                ),
+                "gobreaker treats max_requests 0 as 1; write 1 to say so".into(),
+            ));
+        }
+        for (i, f) in b.faults.iter().enumerate() {
+            if f.from >= f.until {
+                return Err((
+                    format!("breaker.faults[{i}]"),
+                    format!("from {} is not before until {}", f.from, f.until),
+                    "give the window as from < until, e.g. from = \"2s\", until = \"5s\"".into(),
+                ));
+            }
+            rate(format!("breaker.faults[{i}].error_rate"), f.error_rate)?;
+            dur_in(
+                &format!("breaker.faults[{i}].extra_latency"),
+                f.extra_latency,
+                SimDuration::ZERO,
+                minute,
+            )?;
+        }
+        Ok(())
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        let b = &sc.breaker;
+        (
+            b.request_interval + b.latency,
+            format!(
+                "the first call needs breaker.request_interval + breaker.latency ({})",
+                b.request_interval + b.latency
+            ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let b = &sc.breaker;
+        (
+            Vec::new(),
+            secs / b.request_interval.as_secs_f64().max(1e-9) * 8.0,
+        )
+    }
+
+    fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Breaker(m) = &ran.measured else {
+            return "";
+        };
+        let end_t = ran.out.now;
+        let end = end_t.since_start().as_secs_f64().max(1e-9);
+        let m = m.borrow();
+        let mut spans = state_spans(0, &m.transitions, end_t);
+        for f in &sc.breaker.faults {
+            let (a, b) = (f.from.as_secs_f64(), f.until.as_secs_f64().min(end));
+            if a < b {
+                spans.push((
+                    1,
+                    a,
+                    b,
+                    "#bbb",
+                    "fault",
+                    String::new(),
+                    format!(
+                        "fault {}–{}: +{} latency, {:.0}% errors",
+                        f.from,
+                        f.until,
+                        f.extra_latency,
+                        100.0 * f.error_rate
+                    ),
+                ));
+            }
+        }
+        *s += &lanes_plot(
+            "breaker-states",
+            "Breaker state over time",
+            end,
+            &["breaker", "downstream fault"],
+            &spans,
+            0.5,
+            &format!(
+                "{STATE_NOTE} · grey: the downstream's scheduled fault · {} state changes",
+                m.transitions.len()
+            ),
+        );
+        let n = end_t.as_nanos().div_ceil(BUCKET.as_nanos()) as usize;
+        let series = crate::workload::breaker::OUTCOMES
+            .iter()
+            .enumerate()
+            .map(|(k, name)| {
+                let v: Vec<f64> = (0..n)
+                    .map(|i| m.outcomes.get(i).map_or(0.0, |o| o[k] as f64))
+                    .collect();
+                (name.to_string(), bucket_steps(&v, end))
+            })
+            .collect();
+        let mut p = time_plot(
+            "breaker-outcomes",
+            "Request outcomes over time",
+            &format!("requests per {}, by arrival", bucket()),
+            end,
+            series,
+        );
+        p.note = format!(
+            "{} requests: {} ok, {} errors, {} timeouts, {} refused while open, {} refused while half-open",
+            m.requests, m.ok, m.errors, m.timeouts, m.refused_open, m.refused_half_open
+        );
+        *s += &p.render();
+        *s += &tail_plot(
+            "latency-breaker",
+            "Call latency tail (admitted calls)",
+            &m.latency,
+        );
+        "breaker states and request outcomes"
+    }
 }

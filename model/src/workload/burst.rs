@@ -20,13 +20,55 @@
 //!
 //! Each request's latency is split into what it lost to stop-the-world pauses and to assists.
 
+use super::PER_GOROUTINE;
 use crate::goruntime::LostTime;
+use crate::plot::tail_plot;
 use crate::scenario::Scenario;
+use crate::scenario::{dur_in, size_le, Invalid, Stage, GIB};
+use crate::table::{latency_row, mib, Table};
 use crate::world::{RunOutcome, Sim};
+use costream_sim::SimDuration;
 use costream_sim::SimTime;
 use hdrhistogram::Histogram;
+use serde::Deserialize;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
+
+/// Bursts of short requests around GC cycles (§2.5): every `interval`, `requests`
+/// goroutines start at once; each takes a `buffer` (from a sync.Pool or freshly allocated),
+/// computes `cpu`, returns the buffer and exits. The server keeps `live` bytes of session state.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BurstSection {
+    #[serde(with = "crate::units::dur")]
+    pub interval: SimDuration,
+    pub requests: u32,
+    #[serde(with = "crate::units::bytes")]
+    pub buffer: u64,
+    /// Other garbage each request allocates.
+    #[serde(with = "crate::units::bytes")]
+    pub garbage: u64,
+    #[serde(with = "crate::units::dur")]
+    pub cpu: SimDuration,
+    pub pool: bool,
+    #[serde(with = "crate::units::bytes")]
+    pub live: u64,
+}
+
+impl Default for BurstSection {
+    fn default() -> Self {
+        Self {
+            interval: SimDuration::from_millis(50),
+            requests: 2000,
+            buffer: 64 << 10,
+            garbage: 16 << 10,
+            cpu: SimDuration::from_micros(100),
+            pool: false,
+            live: 64 << 20,
+        }
+    }
+}
 
 /// Per-request measurements.
 pub struct BurstMetrics {
@@ -107,4 +149,135 @@ pub fn run(
     });
     let out = sim.run_with_progress(progress);
     (sim, out, m)
+}
+
+/// The burst workload as a [`super::Workload`].
+pub struct BurstWorkload;
+
+impl super::Workload for BurstWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Burst(m))
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let b = &sc.burst;
+        vec![format!(
+            "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
+            b.requests,
+            b.interval,
+            b.buffer >> 10,
+            if b.pool { "sync.Pool" } else { "fresh allocation" },
+            b.garbage >> 10,
+            b.cpu,
+            mib(b.live)
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        if let super::Measured::Burst(m) = &ran.measured {
+            burst_section(s, &m.borrow());
+        }
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            _ => (None, "-".into()),
+        }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        let b = &sc.burst;
+        match stage {
+            Stage::Ranges => {
+                if b.requests == 0 || b.requests > 1_000_000 {
+                    return Err((
+                        "burst.requests".to_string(),
+                        format!("{} is out of range", b.requests),
+                        "use 1 to 1000000".into(),
+                    ));
+                }
+                dur_in(
+                    "burst.interval",
+                    b.interval,
+                    SimDuration::from_micros(1),
+                    SimDuration::from_secs(3600),
+                )?;
+                dur_in(
+                    "burst.cpu",
+                    b.cpu,
+                    SimDuration::ZERO,
+                    SimDuration::from_secs(1),
+                )
+            }
+            Stage::Values => {
+                size_le("burst.buffer", b.buffer, GIB)?;
+                size_le("burst.garbage", b.garbage, GIB)?;
+                size_le("burst.live", b.live, 64 * GIB)
+            }
+            Stage::Sections => Ok(()),
+        }
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.burst.interval,
+            format!("bursts start every burst.interval ({})", sc.burst.interval),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let b = &sc.burst;
+        let items = vec![(b.requests as u64, "request goroutines", PER_GOROUTINE)];
+        let bursts = secs / b.interval.as_secs_f64().max(1e-9);
+        (items, bursts * b.requests as f64 * 6.0)
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Burst(m) = &ran.measured else {
+            return "";
+        };
+        let m = m.borrow();
+        *s += &tail_plot(
+            "latency-burst",
+            "Request latency tail: burst start → done",
+            &m.latency,
+        );
+        *s += &tail_plot(
+            "latency-stw",
+            "Time lost to stop-the-world, per request",
+            &m.stw_lost,
+        );
+        "request latency against GC pauses"
+    }
+}
+
+fn burst_section(s: &mut String, m: &crate::workload::burst::BurstMetrics) {
+    let _ = writeln!(s, "\nrequests: {} in {} bursts", m.requests, m.bursts);
+    let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+    t.row(latency_row("burst start → done", &m.latency));
+    t.row(latency_row("lost to stop-the-world", &m.stw_lost));
+    t.row(latency_row("spent in mark assists", &m.assist));
+    s.push_str(&t.render("  "));
+    let share = |n: u64| {
+        if m.requests == 0 {
+            0.0
+        } else {
+            100.0 * n as f64 / m.requests as f64
+        }
+    };
+    let _ = writeln!(
+        s,
+        "  {:.1}% of requests sat through a stop-the-world pause; {:.1}% assisted the GC",
+        share(m.requests_hit_by_stw),
+        share(m.requests_assisting)
+    );
 }

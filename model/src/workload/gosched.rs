@@ -20,12 +20,17 @@
 //! passes through `schedule` (which runs its timers) or sysmon preempts the loop after 10 ms.
 //! Gosched sends the loop through `schedule` every N messages.
 
+use super::PER_GOROUTINE;
+use crate::plot::tail_plot;
 use crate::scenario::Scenario;
+use crate::scenario::{dur_le, ints_in, Invalid, Stage};
+use crate::table::{latency_row, Table};
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 use std::cell::RefCell;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// `[gosched]`.
@@ -109,4 +114,118 @@ pub fn run(
     });
     let out = sim.run_with_progress(progress);
     (sim, out, m)
+}
+
+/// The gosched workload as a [`super::Workload`].
+pub struct GoschedWorkload;
+
+impl super::Workload for GoschedWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Gosched(m))
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        let g = &sc.gosched;
+        let every = if g.every == 0 {
+            "never".to_string()
+        } else {
+            format!("every {} messages", g.every)
+        };
+        vec![format!(
+            "{} low-priority loops ({} per message, Gosched {every}) · a {} request every {}",
+            g.loops, g.message_cpu, g.request_cpu, g.request_interval
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        let super::Measured::Gosched(m) = &ran.measured else {
+            return;
+        };
+        let m = m.borrow();
+        let _ = writeln!(
+            s,
+            "\nrequests: {} handled · low-priority messages: {}",
+            m.requests, m.messages
+        );
+        let mut t = Table::new(&["(ms)", "P50", "P99", "max", "mean"]);
+        t.row(latency_row("tick due → handled", &m.latency));
+        s.push_str(&t.render("  "));
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
+            _ => (None, "-".into()),
+        }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Values {
+            return Ok(());
+        }
+        let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
+        let g = &sc.gosched;
+        ints_in(
+            &[
+                ("gosched.loops", g.loops, 0, 4096),
+                ("gosched.every", g.every, 0, 1_000_000),
+            ],
+            " (every: 0 means never)",
+        )?;
+        if g.loops > 0 && g.message_cpu.is_zero() {
+            return Err((
+                "gosched.message_cpu".into(),
+                "a loop whose messages cost no CPU never lets virtual time pass".into(),
+                "give each message some CPU, e.g. \"50us\"".into(),
+            ));
+        }
+        dur_le("gosched.message_cpu", g.message_cpu, sec)?;
+        if g.request_interval < SimDuration::from_micros(1) || g.request_interval > hour {
+            return Err((
+                "gosched.request_interval".into(),
+                format!("{} is out of range", g.request_interval),
+                "use 1us to 1h".into(),
+            ));
+        }
+        dur_le("gosched.request_cpu", g.request_cpu, sec)
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.gosched.request_interval,
+            format!(
+                "requests arrive every gosched.request_interval ({})",
+                sc.gosched.request_interval
+            ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let g = &sc.gosched;
+        let items = vec![(g.loops as u64, "loop goroutines", PER_GOROUTINE)];
+        let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
+            + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
+        (items, per_s * secs * 4.0)
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Gosched(m) = &ran.measured else {
+            return "";
+        };
+        let m = m.borrow();
+        *s += &tail_plot(
+            "latency-gosched",
+            "Request latency tail: tick due → handled",
+            &m.latency,
+        );
+        "request latency next to low-priority loops"
+    }
 }

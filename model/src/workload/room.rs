@@ -8,18 +8,22 @@
 //! `forwardLoop`, which spends CPU on it and writes a copy to every other participant. The Go
 //! program it models is in docs/scenarios.md.
 
+use super::KIB;
 use crate::media::qoe::StreamQoe;
 use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
 use crate::media::rtp::MediaKind;
 use crate::media::source::{AudioSource, VideoSource};
 use crate::net::{Datagram, Endpoint, Sink};
+use crate::plot::{held_steps, lanes_plot, state_spans, tail_plot, time_plot, STATE_NOTE};
 use crate::scenario::Direction;
 use crate::scenario::{Architecture, Handoff, Scenario};
+use crate::table::{latency_row, ms, pct, share_below, timeline, Table};
 use crate::world::{Process, RunOutcome, Sim, World};
 use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::rc::Rc;
 
 /// The server is host 0; participant `i` (0-based, over all rooms) is host `i + 1`.
@@ -881,4 +885,507 @@ pub fn run_with_progress(
         m.borrow_mut().degrade_levels = dg.levels();
     }
     (sim, out, m)
+}
+
+// Memory per item, for the budget (docs/performance.md, "Memory of a run").
+
+/// Each participant (host or listener): its sockets, links both ways, endpoint, player.
+const PER_PARTICIPANT: u64 = 20 * KIB;
+/// Each published stream of one kind at the server: its goroutines, channel, forwarding state.
+const PER_STREAM: u64 = 2 * KIB;
+/// Each audio subscription: a jitter buffer, a receiver and its latency histogram.
+const PER_AUDIO_SUBSCRIPTION: u64 = 9 * KIB;
+/// Each video subscription: frame assembly, the receiver and packets held until playout.
+const PER_VIDEO_SUBSCRIPTION: u64 = 24 * KIB;
+/// Events per packet hop (arrival, read, hand-off, forward, delivery), measured on quickstart
+/// and rooms-1000 (2.7–3.1).
+const EVENTS_PER_HOP: f64 = 3.0;
+
+/// Co-streaming rooms as a [`super::Workload`].
+pub struct RoomWorkload;
+
+fn pct_ms(h: &Histogram<u64>, q: f64) -> f64 {
+    if h.is_empty() {
+        0.0
+    } else {
+        h.value_at_quantile(q) as f64 / 1e6
+    }
+}
+
+impl super::Workload for RoomWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run_with_progress(sc, seed, opts, progress);
+        (sim, out, super::Measured::Room(m))
+    }
+
+    fn metrics(&self) -> &'static [super::Metric] {
+        &[
+            ("audio.p50_ms", "audio capture → playout, median (room)"),
+            (
+                "audio.p99_ms",
+                "audio capture → playout, 99th percentile (room)",
+            ),
+            (
+                "video.p99_ms",
+                "video capture → playout, 99th percentile (room)",
+            ),
+            (
+                "forward.p99_ms",
+                "arrival → forwarded at the server, 99th percentile (room)",
+            ),
+            (
+                "audio.lost_pct",
+                "audio packets lost at the players, percent (room)",
+            ),
+            ("dropped", "packets dropped at a full hand-off (room)"),
+            ("video_shed", "video packets shed by degradation (room)"),
+        ]
+    }
+
+    fn measure(&self, ran: &super::Ran, m: &mut BTreeMap<&'static str, f64>) {
+        let super::Measured::Room(r) = &ran.measured else {
+            return;
+        };
+        let r = r.borrow();
+        if let Some((a, _, _)) = r.aggregate(MediaKind::Audio) {
+            m.insert("audio.p50_ms", pct_ms(&a.latency.to_hdr(), 0.5));
+            m.insert("audio.p99_ms", pct_ms(&a.latency.to_hdr(), 0.99));
+            let lost = r.packets_lost(MediaKind::Audio).max(0) as f64;
+            let total = lost + a.packets_received as f64;
+            m.insert("audio.lost_pct", 100.0 * lost / total.max(1.0));
+        }
+        if let Some((v, _, _)) = r.aggregate(MediaKind::Video) {
+            m.insert("video.p99_ms", pct_ms(&v.latency.to_hdr(), 0.99));
+        }
+        m.insert("forward.p99_ms", pct_ms(&r.forward_latency, 0.99));
+        m.insert("dropped", r.dropped as f64);
+        m.insert("video_shed", r.video_shed as f64);
+    }
+
+    fn check_metric(&self, sc: &Scenario, cond: &str, metric: &str) -> Result<(), String> {
+        if metric == "video.p99_ms" && !sc.video.enabled {
+            return Err(format!(
+                "--until `{cond}`: metric `{metric}` is not measured: this scenario sends no video (video.enabled = false)\n  hint: add --set video.enabled=true, or use audio.p99_ms"
+            ));
+        }
+        Ok(())
+    }
+
+    fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
+        vec![room_summary(sc)]
+    }
+
+    fn report(&self, s: &mut String, sc: &Scenario, ran: &super::Ran) {
+        let now = ran.out.now;
+        let cpu = ran.sim.runtime(0, |rt| rt.cpu_used_ns(now));
+        room_section(s, sc, &ran.room(), cpu, now)
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
+        let m = ran.room();
+        match m.aggregate(MediaKind::Audio) {
+            Some((q, _, _)) => {
+                let expected = q.frames_rendered + q.frames_dropped;
+                let lost = if expected == 0 {
+                    "-".into()
+                } else {
+                    format!("{:.2}%", 100.0 * q.frames_dropped as f64 / expected as f64)
+                };
+                (Some(q.latency.to_hdr()), lost)
+            }
+            None => (None, "-".into()),
+        }
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        let frame = SimDuration::from_nanos(1_000_000_000 / u64::from(sc.audio.fps.max(1)));
+        let path = sc.network.uplink.delay + sc.network.downlink.delay;
+        (
+            frame + path,
+            format!(
+                "the first audio frame ({frame} apart) needs {path} of network delay to reach a subscriber"
+            ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let secs = sc.run.duration.as_secs_f64();
+        let mut items = Vec::new();
+        let r = &sc.rooms;
+        let rooms = r.count as u64;
+        let hosts = r.hosts_per_room as u64;
+        let participants = rooms * (hosts + r.listeners as u64);
+        // Every host hears the other hosts; every listener hears every host.
+        let subscriptions = rooms * hosts * (hosts - 1 + r.listeners as u64);
+        let streams = rooms * hosts;
+        let video = sc.video.enabled;
+        items.push((participants, "participants", PER_PARTICIPANT));
+        let kinds = if video { 2 } else { 1 };
+        items.push((streams * kinds, "streams", PER_STREAM));
+        items.push((subscriptions, "audio subscriptions", PER_AUDIO_SUBSCRIPTION));
+        let mut packets_per_s = sc.audio.fps as f64;
+        if video {
+            items.push((subscriptions, "video subscriptions", PER_VIDEO_SUBSCRIPTION));
+            let v = &sc.video;
+            let frame_bytes = v.bitrate_kbps as f64 * 125.0 / v.fps.max(1) as f64;
+            let per_frame = (frame_bytes / v.mtu.max(100) as f64).ceil().max(1.0);
+            packets_per_s += v.fps as f64 * per_frame;
+        }
+        (
+            items,
+            packets_per_s * (streams + subscriptions) as f64 * EVENTS_PER_HOP * secs,
+        )
+    }
+
+    fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Room(m) = &ran.measured else {
+            return "";
+        };
+        let end_t = ran.out.now;
+        let end = end_t.since_start().as_secs_f64().max(1e-9);
+        let m = m.borrow();
+        for (id, name, kind) in [
+            (
+                "latency-audio",
+                "Audio latency tail: capture → playout",
+                MediaKind::Audio,
+            ),
+            (
+                "latency-video",
+                "Video latency tail: capture → render",
+                MediaKind::Video,
+            ),
+        ] {
+            if let Some((q, _, _)) = m.aggregate(kind) {
+                *s += &tail_plot(id, name, &q.latency.to_hdr());
+            }
+        }
+        *s += &tail_plot(
+            "latency-server",
+            "Server latency tail: arrival → forwarded",
+            &m.forward_latency,
+        );
+        if sc.forwarding.architecture == crate::scenario::Architecture::Split {
+            let w = &m.video_workers;
+            let changes: Vec<(f64, f64)> = w
+                .points
+                .iter()
+                .map(|&(t, n)| (t.since_start().as_secs_f64(), n as f64))
+                .collect();
+            let mut p = time_plot(
+                "video-workers",
+                "Elastic video workers over time",
+                "workers alive",
+                end,
+                vec![("video workers".into(), held_steps(0.0, &changes, end))],
+            );
+            p.note = format!(
+                "{} started, {} stopped, peak {}",
+                w.started, w.stopped, w.max
+            );
+            *s += &p.render();
+        }
+        if sc.degrade.enabled {
+            *s += &lanes_plot(
+                "video-breaker",
+                "Video breaker state over time",
+                end,
+                &["video breaker"],
+                &state_spans(0, &m.degrade_transitions, end_t),
+                0.5,
+                STATE_NOTE,
+            );
+        }
+        "latency tails at the participants and at the server"
+    }
+}
+
+/// The room workload's parameters: rooms, hosts, listeners, media and the architecture.
+fn room_summary(sc: &Scenario) -> String {
+    let handoff = match sc.forwarding.handoff {
+        Handoff::Blocking => "blocking",
+        Handoff::Nonblocking => "non-blocking (drop when full)",
+    };
+    let f = &sc.forwarding;
+    let arch =
+        match f.architecture {
+            crate::scenario::Architecture::PerStream => {
+                format!(
+                    "goroutine per stream, hand-off {handoff}, capacity {}",
+                    f.channel_capacity
+                )
+            }
+            crate::scenario::Architecture::Pool => format!(
+                "worker pool of {} over a {}-packet ring, {} per take",
+                sc.pool_workers(),
+                f.ring_capacity,
+                f.take_batch
+            ),
+            crate::scenario::Architecture::Split => {
+                format!(
+            "split: audio {} forwarders, video scaled 1 worker per {} fps (max {}) every {}",
+            if f.lock_audio { "LockOSThread" } else { "resident" },
+            f.fps_per_worker,
+            f.max_video_workers,
+            f.scale_interval
+        )
+            }
+            crate::scenario::Architecture::Livekit => format!(
+                "LiveKit: forwardRTP per layer, DownTrackSpreader threshold {} over NumCPU {} taking {} at a time, NACK {}",
+                f.spreader_threshold,
+                sc.num_cpu(),
+                f.spreader_step,
+                if f.nack { "on" } else { "off" }
+            ),
+        };
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let video = if sc.video.enabled {
+        format!(" · video {} fps", sc.video.fps)
+    } else {
+        String::new()
+    };
+    format!(
+        "{} × {}{} · audio {} fps{video} · {arch}",
+        plural(sc.rooms.count, "room", "rooms"),
+        plural(sc.rooms.hosts_per_room, "host", "hosts"),
+        if sc.rooms.listeners > 0 {
+            format!(" + {}", plural(sc.rooms.listeners, "listener", "listeners"))
+        } else {
+            String::new()
+        },
+        sc.audio.fps
+    )
+}
+
+fn room_section(
+    s: &mut String,
+    sc: &Scenario,
+    m: &crate::workload::room::RoomMetrics,
+    cpu_ns: u64,
+    end: SimTime,
+) {
+    let f = &sc.forwarding;
+    let _ = writeln!(s, "\nframes");
+    let mut t = Table::new(&[
+        "published",
+        "arrived",
+        "read",
+        "dropped",
+        "forwarded",
+        "copies out",
+        "drop rate",
+    ]);
+    let drop_rate = if m.read == 0 {
+        0.0
+    } else {
+        100.0 * m.dropped as f64 / m.read as f64
+    };
+    t.row(vec![
+        m.published.to_string(),
+        m.arrived.to_string(),
+        m.read.to_string(),
+        m.dropped.to_string(),
+        m.forwarded_frames.to_string(),
+        m.forwarded_copies.to_string(),
+        format!("{drop_rate:.2}%"),
+    ]);
+    s.push_str(&t.render("  "));
+    let copies = m.forwarded_copies + m.retransmitted;
+    if copies > 0 {
+        let _ = writeln!(
+            s,
+            "  server CPU per packet out: {:.1} us ({:.3} CPU-s for {copies} packets; the LiveKit benchmark implies 13 audio, 18 meeting, 26 livestream)",
+            cpu_ns as f64 / 1e3 / copies as f64,
+            cpu_ns as f64 / 1e9
+        );
+    }
+    let _ = writeln!(s, "\nlatency per frame (ms)");
+    let mut t = Table::new(&["", "P50", "P99", "max", "mean"]);
+    for (name, h) in [
+        ("arrival → forwarded", &m.forward_latency),
+        ("capture → forwarded", &m.end_to_end),
+    ] {
+        t.row(latency_row(name, h));
+    }
+    s.push_str(&t.render("  "));
+    if sc.degrade.enabled {
+        let _ = writeln!(
+            s,
+            "\ndegradation: {} video packets shed while video forwarding waited more than {}",
+            m.video_shed, sc.degrade.max_queue_delay
+        );
+        timeline(s, "video breaker timeline", &m.degrade_transitions);
+        match &m.degrade_levels {
+            None => {
+                let open = crate::workload::degrade::time_open(&m.degrade_transitions, end);
+                let _ = writeln!(s, "  video paused (breaker open) for {open} in all");
+            }
+            Some((layers, tl)) => {
+                let name = |lv: u8| match lv {
+                    0 => "top layer".to_string(),
+                    x if x == *layers => "paused".to_string(),
+                    x => format!("layer {x}"),
+                };
+                let steps: Vec<String> = tl
+                    .iter()
+                    .take(16)
+                    .map(|(t, lv)| format!("{} at {t}", name(*lv)))
+                    .collect();
+                let _ = writeln!(s, "  video level: {}", steps.join(" → "));
+                let per = crate::workload::degrade::time_per_level(*layers, tl, end);
+                let shares: Vec<String> = per
+                    .iter()
+                    .enumerate()
+                    .map(|(i, d)| format!("{} {d}", name(i as u8)))
+                    .collect();
+                let _ = writeln!(s, "  time per level: {}", shares.join(" · "));
+            }
+        }
+    }
+    if f.architecture == crate::scenario::Architecture::Livekit {
+        let _ = writeln!(
+            s,
+            "\nNACK: {} sequence numbers NACKed, {} retransmitted, {} no longer held",
+            m.nacked, m.retransmitted, m.rtx_missing
+        );
+    }
+    if f.architecture == crate::scenario::Architecture::Split {
+        let w = &m.video_workers;
+        let mut at = Vec::new();
+        let mut t = SimTime::ZERO;
+        while t <= SimTime::ZERO + sc.run.duration && at.len() < 60 {
+            at.push(w.at(t).to_string());
+            t += f.scale_interval;
+        }
+        let _ = writeln!(
+            s,
+            "\nelastic video workers: {} started, {} stopped, peak {}; alive every {}: {}",
+            w.started,
+            w.stopped,
+            w.max,
+            f.scale_interval,
+            at.join(" ")
+        );
+    }
+    qoe_section(s, m);
+}
+
+fn qoe_section(s: &mut String, m: &crate::workload::room::RoomMetrics) {
+    use crate::media::rtp::MediaKind;
+    let _ = writeln!(
+        s,
+        "\nquality of experience at the participants (capture → playout; docs/metrics.md)"
+    );
+    let mut t = Table::new(&[
+        "",
+        "streams",
+        "packets",
+        "lost",
+        "late",
+        "jitter ms",
+        "P50 ms",
+        "P95 ms",
+        "P99 ms",
+        "max ms",
+        "≤150ms",
+        "≤200ms",
+        "≤400ms",
+        "frames lost",
+        "freezes",
+        "kbit/s",
+    ]);
+    for (name, kind) in [("audio", MediaKind::Audio), ("video", MediaKind::Video)] {
+        let Some((q, n, jitter)) = m.aggregate(kind) else {
+            continue;
+        };
+        let h = &q.latency.to_hdr();
+        // Sums `f` over every received stream of this kind, across all players.
+        let sum = |f: &dyn Fn(&crate::media::qoe::StreamQoe) -> f64| -> f64 {
+            m.players
+                .iter()
+                .map(|p| {
+                    p.borrow()
+                        .streams()
+                        .filter(|x| x.kind == kind)
+                        .map(f)
+                        .sum::<f64>()
+                })
+                .sum()
+        };
+        let lost = sum(&|x| x.packets_lost() as f64) as i64;
+        let kbps = sum(&|x| x.kbps()) / n.max(1) as f64;
+        t.row(vec![
+            name.into(),
+            n.to_string(),
+            q.packets_received.to_string(),
+            lost.to_string(),
+            q.packets_late.to_string(),
+            format!("{:.2}", jitter * 1e3),
+            ms(pct(h, 0.5)),
+            ms(pct(h, 0.95)),
+            ms(pct(h, 0.99)),
+            ms(h.max()),
+            share_below(h, 150_000_000),
+            share_below(h, 200_000_000),
+            share_below(h, 400_000_000),
+            q.frames_dropped.to_string(),
+            format!("{} ({})", q.freeze_count, q.total_freezes_duration),
+            format!("{kbps:.0}"),
+        ]);
+    }
+    s.push_str(&t.render("  "));
+    let streams: usize = m.players.iter().map(|p| p.borrow().streams().count()).sum();
+    if streams > 1 {
+        let show = streams.min(6);
+        let _ = writeln!(s, "  per stream (first {show} of {streams}):");
+        let mut t = Table::new(&[
+            "player",
+            "ssrc",
+            "kind",
+            "packets",
+            "lost",
+            "jitter ms",
+            "P50 ms",
+            "P99 ms",
+            "frames lost",
+            "freezes",
+            "jb delay ms",
+        ]);
+        let shown = m.players.iter().flat_map(|p| {
+            let p = p.borrow();
+            let who = p.participant;
+            let rows: Vec<Vec<String>> = p.streams().map(|q| stream_row(who, q)).collect();
+            rows
+        });
+        for row in shown.take(show) {
+            t.row(row);
+        }
+        s.push_str(&t.render("    "));
+    }
+}
+
+/// One line of the per-stream table.
+fn stream_row(who: u32, q: &crate::media::qoe::StreamQoe) -> Vec<String> {
+    vec![
+        who.to_string(),
+        q.ssrc.to_string(),
+        format!("{:?}", q.kind).to_lowercase(),
+        q.packets_received.to_string(),
+        q.packets_lost().to_string(),
+        format!("{:.2}", q.jitter.seconds() * 1e3),
+        ms(q.latency.value_at_quantile(0.5)),
+        ms(q.latency.value_at_quantile(0.99)),
+        q.frames_dropped.to_string(),
+        q.freeze_count.to_string(),
+        q.jitter_buffer_delay
+            .as_nanos()
+            .checked_div(q.frames_rendered)
+            .map_or("-".into(), ms),
+    ]
 }

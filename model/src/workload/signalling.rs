@@ -36,12 +36,17 @@
 //! }
 //! ```
 
+use super::PER_GOROUTINE;
 use crate::goruntime::WaitGroup;
 use crate::leak::{self, Leak};
+use crate::plot::{held_steps, time_plot};
 use crate::scenario::Scenario;
+use crate::scenario::{dur_le, ints_in, Invalid, Stage};
+use crate::table::Table;
 use crate::world::{RunOutcome, Sim};
 use costream_sim::{SimDuration, SimTime};
 use serde::Deserialize;
+use std::fmt::Write as _;
 
 /// `[signalling]`.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
@@ -190,4 +195,169 @@ async fn handle_fixed(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
     }
     cancel.cancel(go);
     inbound.close(go);
+}
+
+/// The signalling sessions as a [`super::Workload`].
+pub struct SignallingWorkload;
+
+impl super::Workload for SignallingWorkload {
+    fn run(
+        &self,
+        sc: &Scenario,
+        seed: u64,
+        opts: &crate::world::SimOptions,
+        progress: &mut dyn FnMut(SimTime, u64),
+    ) -> (Sim, RunOutcome, super::Measured) {
+        let (sim, out, m) = run(sc, seed, opts, progress);
+        (sim, out, super::Measured::Signalling(m))
+    }
+
+    fn summary(&self, sc: &Scenario, ran: &super::Ran) -> Vec<String> {
+        let super::Measured::Signalling(m) = &ran.measured else {
+            return Vec::new();
+        };
+        vec![format!(
+            "signalling sessions ({}): {} sessions, {} messages",
+            if sc.signalling.fixed {
+                "fixed: ctx.Done, bounded inbound, close on exit"
+            } else {
+                "buggy: reader never sees its session end"
+            },
+            m.sessions,
+            m.messages
+        )]
+    }
+
+    fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
+        if let super::Measured::Signalling(m) = &ran.measured {
+            signalling_section(s, m);
+        }
+    }
+
+    fn comparison(&self, ran: &super::Ran) -> (Option<hdrhistogram::Histogram<u64>>, String) {
+        match &ran.measured {
+            super::Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
+            _ => (None, "-".into()),
+        }
+    }
+
+    fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
+        if stage != Stage::Values {
+            return Ok(());
+        }
+        let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
+        let g = &sc.signalling;
+        ints_in(
+            &[
+                ("signalling.sessions", g.sessions, 1, 1_000_000),
+                ("signalling.messages_max", g.messages_max, 1, 10_000),
+                (
+                    "signalling.inbound_capacity",
+                    g.inbound_capacity,
+                    0,
+                    1 << 20,
+                ),
+            ],
+            "",
+        )?;
+        dur_le("signalling.arrival_mean", g.arrival_mean, hour)?;
+        dur_le("signalling.message_interval", g.message_interval, hour)?;
+        dur_le("signalling.process_cpu", g.process_cpu, sec)
+    }
+
+    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
+        (
+            sc.signalling.arrival_mean,
+            format!(
+                "sessions arrive every signalling.arrival_mean ({}) on average",
+                sc.signalling.arrival_mean
+            ),
+        )
+    }
+
+    fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
+        let s = &sc.signalling;
+        // A leaking reader keeps its goroutine, channel and session until the run ends.
+        let items = vec![(2 * s.sessions as u64, "session goroutines", PER_GOROUTINE)];
+        (
+            items,
+            s.sessions as f64 * (s.messages_max as f64 + 4.0) * 4.0,
+        )
+    }
+
+    fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
+        let super::Measured::Signalling(m) = &ran.measured else {
+            return "";
+        };
+        let end = ran.out.now.since_start().as_secs_f64().max(1e-9);
+        let steps = |leaks: &[crate::leak::Leak]| {
+            let mut at: Vec<f64> = leaks
+                .iter()
+                .map(|l| (end - l.waited.as_secs_f64()).max(0.0))
+                .collect();
+            at.sort_by(f64::total_cmp);
+            let changes: Vec<(f64, f64)> = at
+                .iter()
+                .enumerate()
+                .map(|(i, &t)| (t, (i + 1) as f64))
+                .collect();
+            held_steps(0.0, &changes, end)
+        };
+        let mut p = time_plot(
+            "leaks",
+            "Leaked goroutines over time",
+            "goroutines",
+            end,
+            vec![
+                (
+                    "blocked on unreachable channels".into(),
+                    steps(&m.unreachable),
+                ),
+                (
+                    "still alive when main returned".into(),
+                    steps(&m.still_alive),
+                ),
+            ],
+        );
+        p.note = format!(
+            "Goroutines found leaked when the run ended ({} unreachable, {} still alive), counted from the moment each entered the state it never left.",
+            m.unreachable.len(),
+            m.still_alive.len()
+        );
+        *s += &p.render();
+        "leaked goroutines"
+    }
+}
+
+fn signalling_section(s: &mut String, m: &crate::workload::signalling::SignallingMetrics) {
+    for (title, leaks) in [
+        (
+            "goroutines still alive when main returned (goleak-style)",
+            &m.still_alive,
+        ),
+        ("goroutines blocked on unreachable channels", &m.unreachable),
+    ] {
+        let _ = writeln!(s, "\n{title}: {}", leaks.len());
+        if leaks.is_empty() {
+            continue;
+        }
+        let mut t = Table::new(&[
+            "function",
+            "created by",
+            "waiting on",
+            "count",
+            "longest wait",
+        ]);
+        for (f, by, reason, n, w) in crate::leak::by_site(leaks) {
+            t.row(vec![
+                f.into(),
+                by.into(),
+                reason.as_str().into(),
+                n.to_string(),
+                w.to_string(),
+            ]);
+        }
+        s.push_str(&t.render("  "));
+        let _ = writeln!(s, "  first: {}", leaks[0]);
+    }
 }
