@@ -118,3 +118,63 @@ fn paths_are_found_in_prose() {
              scenarios/*.toml, docs/<name>.md or xmodel/src/a.rs";
     assert_eq!(cited(t), ["model/src/world.rs", "tests/fuzz.rs"]);
 }
+
+/// The article's chapters are "§2.5", never "seed 2.5": readers take a seed for an RNG seed.
+#[test]
+fn chapters_of_the_article_are_sections_not_seeds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![root.join("README.md")];
+    let mut stack: Vec<_> = [
+        "docs",
+        "scenarios",
+        "src",
+        "model/src",
+        "sim/src",
+        "media/src",
+        "net/src",
+    ]
+    .iter()
+    .map(|d| root.join(d))
+    .collect();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("a folder") {
+            let p = e.expect("an entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p
+                .extension()
+                .is_some_and(|x| x == "rs" || x == "md" || x == "toml")
+            {
+                files.push(p);
+            }
+        }
+    }
+    files.sort();
+    let mut found = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f).expect("readable");
+        for (n, line) in text.lines().enumerate() {
+            let l = line.to_lowercase();
+            let chapter = l.match_indices("seed ").any(|(i, _)| {
+                let rest = &l.as_bytes()[i + 5..];
+                let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+                digits > 0
+                    && rest.get(digits) == Some(&b'.')
+                    && rest.get(digits + 1).is_some_and(|b| b.is_ascii_digit())
+            });
+            if chapter || l.contains("seed chapter") {
+                found.push(format!(
+                    "{}:{}: {}",
+                    f.strip_prefix(root).unwrap().display(),
+                    n + 1,
+                    line.trim()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "the article's chapters are cited as seeds (write §N.N):\n  {}",
+        found.join("\n  ")
+    );
+}
