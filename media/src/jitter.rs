@@ -14,6 +14,7 @@ pub struct Rfc3550Jitter {
 }
 
 impl Rfc3550Jitter {
+    /// An estimator for a stream whose RTP clock ticks `clock_rate` times a second.
     pub fn new(clock_rate: u32) -> Self {
         Self {
             transit: None,

@@ -49,6 +49,7 @@ pub struct LatencyHistogram {
 }
 
 impl LatencyHistogram {
+    /// An empty histogram.
     pub fn new() -> Self {
         Self::default()
     }
@@ -78,10 +79,12 @@ impl LatencyHistogram {
         self.counts[at] = self.counts[at].saturating_add(n);
     }
 
+    /// Samples recorded.
     pub fn len(&self) -> u64 {
         self.len
     }
 
+    /// Whether no sample was recorded.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -9,14 +9,19 @@ use costream_sim::{SimDuration, SimTime};
 /// What one receiver saw of one stream.
 #[derive(Clone)]
 pub struct StreamQoe {
+    /// Audio or video.
     pub kind: MediaKind,
+    /// The stream's RTP SSRC.
     pub ssrc: u32,
     /// RFC 3550 interarrival jitter (`jitter`).
     pub jitter: Rfc3550Jitter,
+    /// Packets that arrived, duplicates included (`packetsReceived`).
     pub packets_received: u64,
+    /// Arrivals of a sequence number already seen.
     pub duplicates: u64,
     /// Highest extended sequence number seen and the first, for `packetsLost`.
     pub first_seq: Option<u64>,
+    /// The highest extended sequence number seen.
     pub highest_seq: u64,
     /// Packets that arrived after their playout time (`packetsDiscarded`).
     pub packets_late: u64,
@@ -25,18 +30,25 @@ pub struct StreamQoe {
     /// Frames not played: concealed audio frames (`concealmentEvents` counts runs) or dropped
     /// video frames (`framesDropped`: late, incomplete, or undecodable).
     pub frames_dropped: u64,
+    /// Runs of concealed audio frames (`concealmentEvents`).
     pub concealment_events: u64,
+    /// Video freezes (`freezeCount`: a render gap of at least max(3 × mean, mean + 150 ms)).
     pub freeze_count: u64,
+    /// Time spent frozen (`totalFreezesDuration`).
     pub total_freezes_duration: SimDuration,
     /// Capture → playout (audio) or render (video) per frame, in ns.
     pub latency: LatencyHistogram,
     /// Sum of playout minus arrival over played frames (`jitterBufferDelay`).
     pub jitter_buffer_delay: SimDuration,
+    /// Payload bytes received (`bytesReceived`).
     pub bytes_received: u64,
+    /// When the first packet arrived.
     pub first_arrival: Option<SimTime>,
+    /// When the latest packet arrived.
     pub last_arrival: SimTime,
     /// The latency budget and how many frames met it.
     pub budget: SimDuration,
+    /// Frames whose latency was within `budget`.
     pub within_budget: u64,
     /// Frames played out of capture order (a later frame played before an earlier one).
     pub playout_inversions: u64,
@@ -45,6 +57,7 @@ pub struct StreamQoe {
 }
 
 impl StreamQoe {
+    /// The books of stream `ssrc` of `kind`, counting frames within `budget`.
     pub fn new(kind: MediaKind, ssrc: u32, budget: SimDuration) -> Self {
         Self {
             kind,
@@ -117,6 +130,7 @@ impl StreamQoe {
         }
     }
 
+    /// A frame played or rendered `latency` after its capture.
     pub fn record_frame(&mut self, latency: SimDuration) {
         self.frames_rendered += 1;
         self.latency.record(latency.as_nanos().max(1));

@@ -22,8 +22,10 @@ use std::collections::{BTreeMap, VecDeque};
 #[serde(deny_unknown_fields, default)]
 pub struct JitterBufferConfig {
     #[serde(with = "costream_sim::units::dur")]
+    /// The least playout delay the buffer targets.
     pub min_delay: SimDuration,
     #[serde(with = "costream_sim::units::dur")]
+    /// The most playout delay it targets, however late packets arrive.
     pub max_delay: SimDuration,
     /// Packets in the delay window.
     pub window: usize,
@@ -145,6 +147,7 @@ fn note_packet(q: &mut StreamQoe, p: &Rtp, at: SimTime, seen: &mut Seen) -> Opti
 
 /// An adaptive audio jitter buffer.
 pub struct AudioReceiver {
+    /// What this receiver saw of its stream.
     pub qoe: StreamQoe,
     cfg: JitterBufferConfig,
     window: DelayWindow,
@@ -158,6 +161,7 @@ pub struct AudioReceiver {
 }
 
 impl AudioReceiver {
+    /// A receiver of audio stream `ssrc`.
     pub fn new(ssrc: u32, cfg: JitterBufferConfig) -> Self {
         let cap = cfg.window.max(1);
         Self {
@@ -177,6 +181,7 @@ impl AudioReceiver {
         SimDuration::from_nanos(self.target)
     }
 
+    /// Packet `p` arrives at `at`: it is scheduled for playout, or counted late or a duplicate.
     pub fn on_packet(&mut self, p: &Rtp, at: SimTime) {
         if note_packet(&mut self.qoe, p, at, &mut self.seen).is_none() {
             return;
@@ -247,6 +252,7 @@ struct FrameState {
 
 /// A video frame assembler with a playout deadline.
 pub struct VideoReceiver {
+    /// What this receiver saw of its stream.
     pub qoe: StreamQoe,
     cfg: JitterBufferConfig,
     window: DelayWindow,
@@ -259,6 +265,7 @@ pub struct VideoReceiver {
     gaps: VecDeque<u64>,
     /// When the decoder lost its reference: a key frame request (PLI) is due.
     pub pli_needed: Option<SimTime>,
+    /// Key frame requests sent.
     pub plis: u64,
     /// Waiting past its time for the next frame (a PLI has been asked for).
     stalled: bool,
@@ -273,6 +280,7 @@ const MAX_WAIT_FOR_FRAME: SimDuration = SimDuration::from_secs(3);
 const MAX_ALLOWED_FRAME_DELAY: SimDuration = SimDuration::from_millis(5);
 
 impl VideoReceiver {
+    /// A receiver of video stream `ssrc`.
     pub fn new(ssrc: u32, cfg: JitterBufferConfig) -> Self {
         let cap = cfg.window.max(1);
         Self {
@@ -297,6 +305,7 @@ impl VideoReceiver {
         capture + SimDuration::from_nanos(self.window.min() + self.target)
     }
 
+    /// Packet `p` arrives at `at`: it joins its frame, which renders once complete and due.
     pub fn on_packet(&mut self, p: &Rtp, at: SimTime) {
         self.settle(at);
         if note_packet(&mut self.qoe, p, at, &mut self.seen).is_none() {

@@ -7,7 +7,9 @@ use costream_sim::SimTime;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum MediaKind {
     #[default]
+    /// Opus-like audio: one packet per frame.
     Audio,
+    /// Video: frames of one or more packets, with key frames.
     Video,
 }
 
@@ -24,7 +26,9 @@ impl MediaKind {
 /// One RTP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Rtp {
+    /// The stream's synchronisation source.
     pub ssrc: u32,
+    /// Audio or video.
     pub kind: MediaKind,
     /// Sequence number (wraps at 2^16).
     pub seq: u16,
@@ -34,7 +38,9 @@ pub struct Rtp {
     pub marker: bool,
     /// Frame index in the stream, its packet count, and whether it is a key frame.
     pub frame: u32,
+    /// Packets in the frame.
     pub frame_packets: u16,
+    /// Whether the frame is a key frame.
     pub keyframe: bool,
     /// Simulcast layer (0 = highest).
     pub layer: u8,

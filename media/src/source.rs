@@ -37,7 +37,9 @@ impl Default for AudioConfig {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct VideoConfig {
+    /// Whether the hosts publish video.
     pub enabled: bool,
+    /// Frames per second captured.
     pub fps: u32,
     /// Bitrate of the top layer (LiveKit's 720p preset: 1.7 Mbit/s).
     pub bitrate_kbps: u32,
@@ -58,7 +60,9 @@ pub struct VideoConfig {
 #[serde(deny_unknown_fields)]
 pub struct FpsChange {
     #[serde(with = "costream_sim::units::dur")]
+    /// When the change takes effect, from the start of the run.
     pub at: SimDuration,
+    /// The new frame rate.
     pub fps: u32,
 }
 
@@ -79,6 +83,7 @@ impl Default for VideoConfig {
 
 /// An audio stream: one packet per frame.
 pub struct AudioSource {
+    /// The stream's RTP SSRC.
     pub ssrc: u32,
     interval: SimDuration,
     payload: u32,
@@ -91,6 +96,7 @@ pub struct AudioSource {
 }
 
 impl AudioSource {
+    /// An audio source for stream `ssrc`.
     pub fn new(ssrc: u32, cfg: &AudioConfig) -> Self {
         Self {
             ssrc,
@@ -105,6 +111,7 @@ impl AudioSource {
         }
     }
 
+    /// Time between frames.
     pub fn interval(&self) -> SimDuration {
         self.interval
     }
@@ -154,7 +161,9 @@ impl AudioSource {
 
 /// A video stream (one simulcast layer): frames packetised at the MTU.
 pub struct VideoSource {
+    /// The stream's RTP SSRC.
     pub ssrc: u32,
+    /// Its simulcast layer (0 = highest).
     pub layer: u8,
     interval: SimDuration,
     gop: u32,
@@ -174,6 +183,7 @@ pub struct VideoSource {
 }
 
 impl VideoSource {
+    /// A video source for stream `ssrc`, layer `layer`, at `kbps` kbit/s.
     pub fn new(ssrc: u32, layer: u8, kbps: u32, cfg: &VideoConfig) -> Self {
         let mut v = Self {
             ssrc,
@@ -209,6 +219,7 @@ impl VideoSource {
         self.key_bytes = delta * self.keyframe_factor;
     }
 
+    /// Time between frames at the current frame rate.
     pub fn interval(&self) -> SimDuration {
         self.interval
     }

@@ -1,9 +1,11 @@
 //! The network: one-way links with impairments between hosts ([`link`]), and delivery of
 //! datagrams to sockets (a [`Socket`]: the world binds Go's `Fd`s) or to sinks (receivers that
 //! are not goroutines, such as a co-streaming participant's player). It knows no Go runtime
-//! and no world: it schedules its own [`NetEv`] on whatever kernel carries them. Links are created on first use with the default
-//! configuration unless one was set; each has its own random stream, so adding a link never
-//! shifts another's draws.
+//! and no world: it schedules its own [`NetEv`] on whatever kernel carries them. Links are
+//! created on first use with the default configuration unless one was set; each has its own
+//! random stream, so adding a link never shifts another's draws.
+
+#![deny(missing_docs)]
 
 pub mod link;
 
@@ -21,8 +23,11 @@ pub type Addr = (u32, u32);
 /// A UDP datagram carrying one RTP packet.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Datagram {
+    /// Sender: host and port.
     pub src: Addr,
+    /// Destination: host and port.
     pub dst: Addr,
+    /// The RTP packet carried.
     pub rtp: Rtp,
     /// When it reached its destination (set by the network).
     pub arrived: SimTime,
@@ -30,11 +35,13 @@ pub struct Datagram {
 
 /// A receiver that is not a goroutine.
 pub trait Sink {
+    /// Datagram `d` arrives at `now`.
     fn receive(&mut self, now: SimTime, d: &Datagram);
 }
 
 /// What a socket endpoint tells the network: how many datagrams wait in it unread.
 pub trait Socket: Clone {
+    /// Datagrams delivered to the socket and not yet read.
     fn queued(&self) -> usize;
 }
 
@@ -42,13 +49,24 @@ pub trait Socket: Clone {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum NetEv {
     /// A datagram reaches its destination.
-    Deliver { slot: u32 },
+    Deliver {
+        /// The in-flight datagram's slot.
+        slot: u32,
+    },
     /// A scheduled network fault starts or ends.
-    Fault { index: u32, on: bool },
+    Fault {
+        /// Which scheduled fault.
+        index: u32,
+        /// Starts (true) or ends (false).
+        on: bool,
+    },
 }
 
+/// Where datagrams to an address go.
 pub enum Endpoint<S> {
+    /// A socket a program reads from.
     Socket(S),
+    /// A receiver that is not a program (a participant's player).
     Sink(Rc<RefCell<dyn Sink>>),
 }
 
@@ -56,17 +74,22 @@ pub enum Endpoint<S> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FaultKind {
+    /// Every packet on the link is dropped.
     Partition,
+    /// Packets are held until the fault ends, then arrive together.
     Clog,
 }
 
 /// Network totals.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct NetStats {
+    /// Datagrams sent.
     pub sent: u64,
+    /// Datagrams that reached an endpoint (a socket or a sink).
     pub delivered: u64,
     /// Of `delivered`, the datagrams that reached a goroutine's socket (not a sink).
     pub delivered_to_sockets: u64,
+    /// Datagrams that arrived at an address nothing was bound to.
     pub no_endpoint: u64,
 }
 
@@ -75,6 +98,7 @@ pub struct NetStats {
 pub struct Net<S> {
     links: HashMap<(u32, u32), (Link, SimRng)>,
     configs: HashMap<(u32, u32), LinkConfig>,
+    /// The configuration of a link nobody set (`set_link`).
     pub default_link: LinkConfig,
     endpoints: HashMap<Addr, Endpoint<S>>,
     inflight: Vec<Option<Datagram>>,
@@ -82,10 +106,12 @@ pub struct Net<S> {
     streams: RngStreams,
     /// Links clogged until a time: arrivals are held until then.
     clogged: BTreeMap<(u32, u32), SimTime>,
+    /// Totals over every datagram.
     pub stats: NetStats,
 }
 
 impl<S: Socket> Net<S> {
+    /// A network with no links yet; each link draws from its own stream of `streams`.
     pub fn new(streams: RngStreams) -> Self {
         Self {
             links: HashMap::new(),
@@ -108,6 +134,7 @@ impl<S: Socket> Net<S> {
         }
     }
 
+    /// Binds `addr` to `e`: datagrams to it go there.
     pub fn bind(&mut self, addr: Addr, e: Endpoint<S>) {
         self.endpoints.insert(addr, e);
     }
@@ -236,6 +263,8 @@ impl<S: Socket> Net<S> {
 
 /// Where an arriving datagram goes.
 pub enum ArriveTo<S> {
+    /// To the socket bound at its destination.
     Socket(S),
+    /// To the sink bound at its destination.
     Sink(Rc<RefCell<dyn Sink>>),
 }

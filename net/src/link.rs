@@ -31,23 +31,33 @@ pub enum Distribution {
 #[serde(tag = "model", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Loss {
     #[default]
+    /// No loss.
     None,
     /// Independent loss with probability `percent` / 100 (netem `loss random P`,
     /// libwebrtc `loss_percent`).
-    Random { percent: f64 },
+    Random {
+        /// Loss probability, percent.
+        percent: f64,
+    },
     /// libwebrtc's two-state burst model: stationary loss `percent`, mean burst length
     /// `avg_burst_loss_length` (`prob_loss_bursting = 1 − 1/L`,
     /// `prob_start_bursting = p/(1−p)/L`).
     Burst {
+        /// Stationary loss, percent.
         percent: f64,
+        /// Mean length of a loss burst, packets.
         avg_burst_loss_length: f64,
     },
     /// netem `loss gemodel p r 1-h 1-k`: good→bad `p`, bad→good `r` (percent), loss in bad
     /// state `one_minus_h`, loss in good state `one_minus_k` (percent).
     Gemodel {
+        /// Good → bad, percent per packet.
         p: f64,
+        /// Bad → good, percent per packet.
         r: f64,
+        /// Loss in the bad state, percent.
         one_minus_h: f64,
+        /// Loss in the good state, percent.
         one_minus_k: f64,
     },
 }
@@ -63,9 +73,11 @@ pub struct LinkConfig {
     /// (netem `delay TIME JITTER`, libwebrtc `delay_standard_deviation_ms`).
     #[serde(with = "costream_sim::units::dur")]
     pub jitter: SimDuration,
+    /// How jitter is distributed.
     pub distribution: Distribution,
     /// Correlation of successive jitter draws, percent (netem `delay … CORRELATION`).
     pub correlation: f64,
+    /// The loss model.
     pub loss: Loss,
     /// Percent of packets duplicated (netem `duplicate`).
     pub duplicate: f64,
@@ -191,7 +203,12 @@ impl LinkConfig {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fate {
     /// Arrives at `at`; `dup` is the arrival of a duplicate, if one was made.
-    Deliver { at: SimTime, dup: Option<SimTime> },
+    Deliver {
+        /// When it arrives.
+        at: SimTime,
+        /// When its duplicate arrives, if the link made one.
+        dup: Option<SimTime>,
+    },
     /// Dropped by the full queue (drop-tail).
     QueueDrop,
     /// Lost by the loss model.
@@ -203,18 +220,26 @@ pub enum Fate {
 /// Counters of a link.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LinkStats {
+    /// Packets that entered the link.
     pub sent: u64,
+    /// Packets delivered (their duplicates are counted in `duplicated`).
     pub delivered: u64,
+    /// Packets lost by the loss model.
     pub lost: u64,
+    /// Packets dropped by the full queue.
     pub queue_drops: u64,
+    /// Packets dropped by a partition.
     pub partitioned: u64,
+    /// Duplicates made.
     pub duplicated: u64,
+    /// Packets sent at once, skipping the delay (`reorder`).
     pub reordered: u64,
 }
 
 /// A link's state.
 #[derive(Clone, Debug)]
 pub struct Link {
+    /// Its parameters.
     pub cfg: LinkConfig,
     /// Departure times (end of serialisation) of packets still in the rate limiter, with sizes.
     queue: VecDeque<(SimTime, u32)>,
@@ -227,10 +252,12 @@ pub struct Link {
     last_jitter: f64,
     /// Partitioned: every packet is dropped.
     pub partitioned: bool,
+    /// Its counters.
     pub stats: LinkStats,
 }
 
 impl Link {
+    /// A link with parameters `cfg` and an empty queue.
     pub fn new(cfg: LinkConfig) -> Self {
         Self {
             cfg,
