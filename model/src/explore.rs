@@ -338,17 +338,15 @@ const SEALED: [&str; 11] = [
     "scenario",
 ];
 
-/// FNV-1a, 64 bits: fixed and simple (std's hashers may change between Rust releases). A seal
-/// catches edits by hand, not forgery.
+/// [`costream_sim::Fnv1a`] of `parts`, each after its length, as hex. A seal catches edits by
+/// hand, not forgery.
 fn fnv(parts: &[&[u8]]) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
+    let mut h = costream_sim::Fnv1a::new();
     for p in parts {
-        for &b in (p.len() as u64).to_le_bytes().iter().chain(p.iter()) {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
+        h.write(&(p.len() as u64).to_le_bytes());
+        h.write(p);
     }
-    format!("{h:016x}")
+    format!("{:016x}", h.finish())
 }
 
 impl Replay {

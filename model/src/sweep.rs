@@ -157,14 +157,9 @@ pub fn default_out(file: &str, shard: Option<(usize, usize)>) -> String {
     }
 }
 
-/// FNV-1a, 64 bits, as hex: fixed and simple (std's hashers may change between releases).
+/// FNV-1a of `bytes` as hex ([`costream_sim::fnv1a`]).
 fn fnv(bytes: &[u8]) -> String {
-    let mut h = 0xcbf2_9ce4_8422_2325u64;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    format!("{:016x}", costream_sim::fnv1a(bytes))
 }
 
 /// The hash that names a loaded scenario in a sweep header: of its every field, defaults filled

@@ -15,7 +15,7 @@ pub mod task;
 pub mod time;
 pub mod units;
 
-pub use digest::Digest;
+pub use digest::{fnv1a, Digest, Fnv1a};
 pub use kernel::{Kernel, Next, RunLimits};
 pub use queue::EventQueue;
 pub use rng::{RngStreams, SimRng};

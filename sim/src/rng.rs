@@ -3,6 +3,7 @@
 //! Every stream is a ChaCha8 generator whose key is derived from `(run seed, stream name, index)`
 //! alone, so adding a new consumer never shifts the draws of existing ones.
 
+use crate::digest::fnv1a;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{RngCore, SeedableRng};
 
@@ -10,16 +11,6 @@ use rand_core::{RngCore, SeedableRng};
 #[derive(Clone, Copy, Debug)]
 pub struct RngStreams {
     seed: u64,
-}
-
-/// FNV-1a over bytes: stable across platforms and Rust versions (unlike `DefaultHasher`).
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h
 }
 
 /// SplitMix64 step, used to expand (seed, name) into a 256-bit ChaCha key.
