@@ -1,7 +1,7 @@
 //! Every repository file the README, docs/ and the code's comments name exists: a doc that
 //! cites `model/src/world.rs` or `tests/fuzz.rs` sends a reader to a real file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 const ROOTS: [&str; 11] = [
     "model/",
@@ -44,35 +44,41 @@ fn cited(text: &str) -> Vec<String> {
     out
 }
 
+/// Every crate's sources.
+const SOURCES: [&str; 6] = [
+    "src",
+    "model/src",
+    "sim/src",
+    "media/src",
+    "net/src",
+    "madsim-bridge/src",
+];
+
+/// The files with one of `exts` under the folders `dirs` of `root`, at any depth.
+fn files_under(root: &Path, dirs: &[&str], exts: &[&str]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = dirs.iter().map(|d| root.join(d)).collect();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("a folder") {
+            let p = e.expect("an entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| exts.iter().any(|e| x == *e)) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn the_docs_cite_only_files_that_exist() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut docs = vec![root.join("README.md")];
-    for e in std::fs::read_dir(root.join("docs")).expect("docs/") {
-        let p = e.expect("a docs entry").path();
-        if p.extension().is_some_and(|x| x == "md") {
-            docs.push(p);
-        }
-    }
+    docs.extend(files_under(root, &["docs"], &["md"]));
     // Comments in the code cite files too.
-    let mut stack = vec![
-        root.join("src"),
-        root.join("model/src"),
-        root.join("sim/src"),
-        root.join("tests"),
-        root.join("madsim-bridge/src"),
-        root.join("benches"),
-    ];
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("a source folder") {
-            let p = e.expect("an entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p.extension().is_some_and(|x| x == "rs") {
-                docs.push(p);
-            }
-        }
-    }
+    docs.extend(files_under(root, &SOURCES, &["rs"]));
+    docs.extend(files_under(root, &["tests", "benches"], &["rs"]));
     docs.sort();
     let mut missing = Vec::new();
     for d in &docs {
@@ -124,31 +130,12 @@ fn paths_are_found_in_prose() {
 fn chapters_of_the_article_are_sections_not_seeds() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![root.join("README.md")];
-    let mut stack: Vec<_> = [
-        "docs",
-        "scenarios",
-        "src",
-        "model/src",
-        "sim/src",
-        "media/src",
-        "net/src",
-    ]
-    .iter()
-    .map(|d| root.join(d))
-    .collect();
-    while let Some(dir) = stack.pop() {
-        for e in std::fs::read_dir(&dir).expect("a folder") {
-            let p = e.expect("an entry").path();
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|x| x == "rs" || x == "md" || x == "toml")
-            {
-                files.push(p);
-            }
-        }
-    }
+    files.extend(files_under(
+        root,
+        &["docs", "scenarios"],
+        &["rs", "md", "toml"],
+    ));
+    files.extend(files_under(root, &SOURCES, &["rs", "md", "toml"]));
     files.sort();
     let mut found = Vec::new();
     for f in &files {

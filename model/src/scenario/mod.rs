@@ -61,20 +61,14 @@ impl Source<'_> {
     /// The snippet for `field`: the `--set` that wrote it, its `[matrix]` entry, or its line
     /// in the file; `want_key` marks the key rather than the value (an unknown field).
     fn snippet(&self, field: &str, want_key: bool, label: &str) -> Option<String> {
-        let covers = |k: &str| {
-            field == k
-                || field
-                    .strip_prefix(k)
-                    .is_some_and(|r| r.starts_with('.') || r.starts_with('['))
-        };
         let set = self.overrides.iter().rev().find(|o| {
             o.split_once('=')
-                .is_some_and(|(k, _)| !k.trim().is_empty() && covers(k.trim()))
+                .is_some_and(|(k, _)| !k.trim().is_empty() && within(field, k.trim()))
         });
         if let Some(o) = set {
             return Some(set_snippet(o, label));
         }
-        if let Some(k) = self.matrix.iter().find(|k| covers(k)) {
+        if let Some(k) = self.matrix.iter().find(|k| within(field, k)) {
             let path = [diag::Seg::Key("matrix".into()), diag::Seg::Key(k.clone())];
             if let Some((sp, _)) = diag::locate(self.text, &path, false) {
                 return Some(diag::render(self.file, self.text, sp, label));
@@ -98,6 +92,14 @@ impl Source<'_> {
         };
         Some(diag::render(self.file, self.text, sp, &label))
     }
+}
+
+/// Whether the field path `field` is `key` or lies inside it (`receiver.max_delay` inside
+/// `receiver`, `network.faults[0].from` inside `network.faults`).
+fn within(field: &str, key: &str) -> bool {
+    field
+        .strip_prefix(key)
+        .is_some_and(|r| r.is_empty() || r.starts_with('.') || r.starts_with('['))
 }
 
 /// `--set KEY=VALUE` drawn with a caret under the value.
@@ -162,10 +164,7 @@ pub fn load_variants(
     }
     for o in overrides {
         let key = o.split_once('=').map_or(o.as_str(), |(k, _)| k).trim();
-        let hit = axes.iter().find(|(mk, _)| {
-            let under = |a: &str, b: &str| a.strip_prefix(b).is_some_and(|r| r.starts_with('.'));
-            mk == key || under(key, mk)
-        });
+        let hit = axes.iter().find(|(mk, _)| within(key, mk));
         if let Some((mk, vals)) = hit {
             let vals: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
             let at = diag::locate(

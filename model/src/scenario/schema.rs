@@ -480,6 +480,19 @@ pub(crate) fn size_le(field: &str, b: u64, max: u64) -> Result<(), Invalid> {
     }
 }
 
+/// Checks that `field`'s number is finite and in `[min, max]`; `fix` is added to the hint.
+pub(crate) fn num_in(field: &str, v: f64, min: f64, max: f64, fix: &str) -> Result<(), Invalid> {
+    if v.is_finite() && v >= min && v <= max {
+        Ok(())
+    } else {
+        Err((
+            field.to_string(),
+            format!("{v} is out of range"),
+            format!("use a number from {min} to {max}{fix}"),
+        ))
+    }
+}
+
 impl Scenario {
     /// Checks ranges serde cannot: returns (field, problem, how to fix it).
     pub fn validate(&self) -> Result<(), Invalid> {
@@ -768,18 +781,6 @@ impl Scenario {
             SimDuration::from_secs(60),
             SimDuration::from_secs(3600),
         );
-        let num_in = |field: &str, v: f64, min: f64, max: f64, fix: &str| -> Result<(), Invalid> {
-            if v.is_finite() && v >= min && v <= max {
-                Ok(())
-            } else {
-                Err((
-                    field.to_string(),
-                    format!("{v} is out of range"),
-                    format!("use a number from {min} to {max}{fix}"),
-                ))
-            }
-        };
-
         let a = &self.audio;
         num_in(
             "audio.talk_share",
