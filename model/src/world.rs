@@ -15,6 +15,11 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll};
 
+/// Behaviour tests of the runtime model: they run it in a [`Sim`], so they live with the
+/// composer.
+#[cfg(test)]
+mod runtime_tests;
+
 /// Kernel events. Every handler is a model function named after the Go code it follows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ev {

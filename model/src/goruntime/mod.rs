@@ -30,9 +30,6 @@ pub mod time;
 pub mod topology;
 pub mod trace;
 
-#[cfg(test)]
-mod tests;
-
 pub use chan::Chan;
 pub use context::{CancelFunc, Context, CtxErr};
 pub use costs::Costs;

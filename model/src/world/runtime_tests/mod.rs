@@ -1,4 +1,5 @@
-//! Behaviour tests of the runtime model, one file per Go source file they pin.
+//! Behaviour tests of the runtime model (`crate::goruntime`), one file per Go source file they
+//! pin.
 
 mod chan_test;
 mod context_test;
