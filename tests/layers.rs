@@ -10,8 +10,6 @@ use std::path::Path;
 
 /// Modules still in an import cycle, each group one strongly connected component.
 const STILL_TANGLED: &[&[&str]] = &[
-    // One event enum and a back-pointer: the runtime reaches the world that holds it.
-    &["goruntime", "world"],
     // Workloads read the whole `Scenario`, and the scenario holds the workloads' sections.
     &["scenario", "workload"],
 ];

@@ -118,7 +118,7 @@ fn two_go_runtimes_exchange_datagrams() {
     use costream_model::media::rtp::Rtp;
     use costream_model::net::link::LinkConfig;
     use costream_model::net::Datagram;
-    use costream_model::{RunLimits, RuntimeConfig, Sim, SimDuration};
+    use costream_model::{GoNet, RunLimits, RuntimeConfig, Sim, SimDuration};
     use std::{cell::RefCell, rc::Rc};
 
     let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(5)));

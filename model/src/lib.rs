@@ -61,7 +61,7 @@ pub use costream_sim::{RunLimits, SimDuration, SimTime};
 pub use goruntime::{
     Chan, Costs, Fd, GStatus, RecvCase, RuntimeConfig, SelectCase, SendCase, WaitReason,
 };
-pub use world::{EndReason, Go, Process, RunOutcome, Sim, World};
+pub use world::{EndReason, Go, GoNet, Process, RunOutcome, Sim, World};
 pub use world::{EventLog, SimBuilder, SimOptions};
 
 /// The README's Rust example, compiled and run by `cargo test --doc` so that it stays true.

@@ -1,54 +1,74 @@
 //! The simulated world: the kernel, one Go runtime per host, external processes (network,
 //! remote peers), and the loop that runs them. Goroutines reach the world through [`Go`].
 
-use crate::goruntime::chan::Chan;
+pub use crate::goruntime::host::{go_panic, Core, EndReason, Ev, Freeze, HostEv};
+pub use crate::goruntime::Go;
+
+use crate::goruntime::host::{GoPanic, Shared};
 use crate::goruntime::netpoll::Fd;
-use crate::goruntime::proc::{Fatal, Runtime, RuntimeConfig};
-use crate::goruntime::runtime2::{Gi, Pi, Yield};
-use crate::goruntime::select::{Select, SelectCase};
-use crate::goruntime::time::Sleep;
-use costream_sim::{Kernel, Next, RngStreams, RunLimits, SimDuration, SimRng, SimTime, TaskSlab};
+use crate::goruntime::proc::{Runtime, RuntimeConfig};
+use crate::goruntime::runtime2::{Gi, Pi};
+use crate::net::{ArriveTo, Datagram, Endpoint, FaultKind, Net, NetEv};
+use costream_sim::{Kernel, Next, RngStreams, RunLimits, SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
-use std::fmt;
 use std::future::Future;
-use std::pin::Pin;
+use std::ops::{Deref, DerefMut};
 use std::rc::Rc;
-use std::task::{Context, Poll};
 
 /// Behaviour tests of the runtime model: they run it in a [`Sim`], so they live with the
 /// composer.
 #[cfg(test)]
 mod runtime_tests;
 
-/// Kernel events. Every handler is a model function named after the Go code it follows.
+/// The world's own events, which the kernel carries as [`Ev::Host`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ev {
-    /// A P's M takes its next step (schedule, or resume the G it runs).
-    PStep { host: u32, p: Pi, gen: u32 },
-    /// A preemption signal reaches goroutine `g`, which was running on `p`.
-    Preempt { host: u32, p: Pi, g: Gi },
-    /// sysmon wakes from `usleep` (or from its deep sleep).
-    Sysmon { host: u32, gen: u32, deep: bool },
-    /// The M blocked in netpoll returns.
-    NetpollWake { host: u32, gen: u32 },
+enum WorldEv {
+    /// The network's: a datagram arrives, or a fault starts or ends.
+    Net(NetEv),
     /// An external process's next action.
     Process { id: u32 },
-    /// The predicted end of a GC mark phase.
-    GcMarkDone { host: u32, gen: u32 },
-    /// A stall source acts (a pause begins, or a cgroup quota check).
-    Stall {
-        host: u32,
-        kind: crate::goruntime::stall::StallKind,
-    },
-    /// The network's: a datagram arrives, or a fault starts or ends.
-    Net(crate::net::NetEv),
-    /// The world restarts after a `GOMAXPROCS` stop: `procresize`.
-    Procresize { host: u32, n: u32 },
 }
 
-impl From<crate::net::NetEv> for Ev {
-    fn from(e: crate::net::NetEv) -> Self {
-        Ev::Net(e)
+/// [`HostEv::kind`] of each world event.
+const NET_DELIVER: u32 = 0;
+const NET_FAULT_OFF: u32 = 1;
+const NET_FAULT_ON: u32 = 2;
+const PROCESS: u32 = 3;
+
+impl From<WorldEv> for Ev {
+    fn from(e: WorldEv) -> Self {
+        let (kind, a) = match e {
+            WorldEv::Net(NetEv::Deliver { slot }) => (NET_DELIVER, slot),
+            WorldEv::Net(NetEv::Fault { index, on: false }) => (NET_FAULT_OFF, index),
+            WorldEv::Net(NetEv::Fault { index, on: true }) => (NET_FAULT_ON, index),
+            WorldEv::Process { id } => (PROCESS, id),
+        };
+        Ev::Host(HostEv { kind, a })
+    }
+}
+
+impl From<HostEv> for WorldEv {
+    fn from(h: HostEv) -> Self {
+        match h.kind {
+            NET_DELIVER => WorldEv::Net(NetEv::Deliver { slot: h.a }),
+            NET_FAULT_OFF => WorldEv::Net(NetEv::Fault {
+                index: h.a,
+                on: false,
+            }),
+            NET_FAULT_ON => WorldEv::Net(NetEv::Fault {
+                index: h.a,
+                on: true,
+            }),
+            PROCESS => WorldEv::Process { id: h.a },
+            _ => unreachable!("not a world event: {h:?}"),
+        }
+    }
+}
+
+/// The network schedules its events on the runtime's kernel.
+impl From<NetEv> for Ev {
+    fn from(e: NetEv) -> Self {
+        WorldEv::Net(e).into()
     }
 }
 
@@ -59,87 +79,111 @@ impl<T: 'static> crate::net::Socket for Fd<T> {
     }
 }
 
-/// Why a run ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum EndReason {
-    /// The configured virtual-time limit was reached.
-    TimeLimit,
-    /// The event budget was spent.
-    BudgetSpent,
-    /// The main goroutine returned (the program exits, as Go's does).
-    MainReturned,
-    /// Every goroutine finished and nothing else is scheduled.
-    AllFinished,
-    /// Nothing can ever run again: Go's "all goroutines are asleep - deadlock!".
-    Deadlock(Fatal),
-    /// An unrecovered panic.
-    Panic(Fatal),
-}
-
-impl fmt::Display for EndReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            EndReason::TimeLimit => write!(f, "time limit"),
-            EndReason::BudgetSpent => write!(f, "event budget spent"),
-            EndReason::MainReturned => write!(f, "main returned"),
-            EndReason::AllFinished => write!(f, "all goroutines finished"),
-            EndReason::Deadlock(_) => write!(f, "deadlock"),
-            EndReason::Panic(_) => write!(f, "panic"),
-        }
-    }
-}
-
-/// The unwind payload of a modelled Go panic ("send on closed channel").
-pub(crate) struct GoPanic(pub String);
-
-/// Panics the running goroutine as Go's `panic(msg)` would: the program dies with `msg`.
-/// Raised with `resume_unwind` so Rust's panic hook stays quiet.
-pub fn go_panic(msg: &str) -> ! {
-    std::panic::resume_unwind(Box::new(GoPanic(msg.to_string())))
-}
-
 /// Model code outside any goroutine: a remote peer, a network link, a load generator.
 pub trait Process {
     /// Acts at `now`; returns when it next wants to act.
-    fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime>;
+    fn fire(&mut self, w: &mut World<'_>, now: SimTime) -> Option<SimTime>;
 }
 
 /// A network fault on a schedule: the links it affects (as `(from, to)` host pairs), its kind
 /// and when it ends.
-pub type ScheduledFault = (Vec<(u32, u32)>, crate::net::FaultKind, SimTime);
+pub type ScheduledFault = (Vec<(u32, u32)>, FaultKind, SimTime);
 
-/// Everything a run mutates.
-pub struct World {
-    pub kernel: Kernel<Ev>,
-    pub rts: Vec<Runtime>,
-    pub streams: RngStreams,
-    pub net: crate::net::Net<Fd<crate::net::Datagram>>,
+/// Everything a run mutates: the runtimes' [`Core`] (reached through `Deref`: `w.kernel`,
+/// `w.rts`, `w.streams`) and the world's network and faults.
+pub struct World<'a> {
+    pub core: &'a mut Core,
+    pub net: &'a mut Net<Fd<Datagram>>,
     /// Scheduled network faults.
-    pub faults: Vec<ScheduledFault>,
-    processes: Vec<Option<Box<dyn Process>>>,
+    pub faults: &'a mut Vec<ScheduledFault>,
 }
 
-impl World {
-    pub fn now(&self) -> SimTime {
-        self.kernel.now()
+impl Deref for World<'_> {
+    type Target = Core;
+    fn deref(&self) -> &Core {
+        self.core
     }
 }
 
-#[doc(hidden)]
-pub struct Shared {
-    pub world: RefCell<World>,
-    pub tasks: TaskSlab,
-    next_chan: Cell<u64>,
+impl DerefMut for World<'_> {
+    fn deref_mut(&mut self) -> &mut Core {
+        self.core
+    }
+}
+
+/// The world's part of the run: what the runtime does not know about.
+struct WorldPart {
+    net: Net<Fd<Datagram>>,
+    faults: Vec<ScheduledFault>,
+    processes: Vec<Option<Box<dyn Process>>>,
+}
+
+impl WorldPart {
+    /// The view [`Process::fire`] and [`Sim::with_world_mut`] hand out.
+    fn view<'a>(&'a mut self, core: &'a mut Core) -> World<'a> {
+        World {
+            core,
+            net: &mut self.net,
+            faults: &mut self.faults,
+        }
+    }
+}
+
+/// What the world keeps in the runtime's extension slot ([`Shared::ext`]).
+struct Ext {
+    part: RefCell<WorldPart>,
     /// Digest checkpoints: the interval and the next one due, when on ([`SimOptions`]).
     checkpoint: Cell<Option<(SimDuration, SimTime)>>,
     checkpoints: RefCell<Vec<Checkpoint>>,
 }
 
-/// A goroutine's view of its runtime: spawn, compute, channels, timers, select.
-#[derive(Clone)]
-pub struct Go {
-    pub(crate) sh: Rc<Shared>,
-    pub(crate) host: u32,
+/// The world's part behind a goroutine's handle.
+fn ext(go: &Go) -> &Ext {
+    go.sh
+        .ext
+        .downcast_ref::<Ext>()
+        .expect("a Go handle made by a Sim")
+}
+
+/// What goroutines do with the world's network: the runtime's [`Go`] knows no network.
+pub trait GoNet {
+    /// A UDP socket bound to `port` on this host.
+    fn bind(&self, port: u32) -> Fd<Datagram>;
+    /// `sendto`: charges the system call to this goroutine, then the network carries it.
+    fn udp_send(&self, d: Datagram);
+    /// Runs `f` with the world, for model code that must touch it (delivering to a socket).
+    fn with_world<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R;
+}
+
+impl GoNet for Go {
+    fn bind(&self, port: u32) -> Fd<Datagram> {
+        let fd = self.fd();
+        ext(self)
+            .part
+            .borrow_mut()
+            .net
+            .bind((self.host, port), Endpoint::Socket(fd.clone()));
+        fd
+    }
+
+    fn udp_send(&self, d: Datagram) {
+        let mut part = ext(self).part.borrow_mut();
+        let mut c = self.sh.core.borrow_mut();
+        let Core { kernel, rts, .. } = &mut *c;
+        let rt = &mut rts[self.host as usize];
+        let now = if rt.cur.is_some() {
+            rt.charge(rt.costs().fd_write)
+        } else {
+            kernel.now()
+        };
+        part.net.send(kernel, now, d);
+    }
+
+    fn with_world<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R {
+        let mut part = ext(self).part.borrow_mut();
+        let mut c = self.sh.core.borrow_mut();
+        f(&mut part.view(&mut c))
+    }
 }
 
 /// The outcome of a run.
@@ -160,9 +204,6 @@ impl RunOutcome {
         }
     }
 }
-
-/// One stop of the world: when, how long, why.
-pub type Freeze = (SimTime, SimDuration, crate::goruntime::FreezeCause);
 
 /// The run's digest after the last event before `at_ns` of virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -243,25 +284,10 @@ impl SimBuilder {
     }
 }
 
-/// `file.rs:line` of a call site, made once per site and kept for the process (a program
-/// has finitely many `go` statements, as Go's binary has one name per closure).
-fn caller_name(at: &'static std::panic::Location<'static>) -> &'static str {
-    use std::collections::BTreeMap;
-    use std::sync::{Mutex, OnceLock};
-    static NAMES: OnceLock<Mutex<BTreeMap<(&'static str, u32), &'static str>>> = OnceLock::new();
-    let file = at.file().rsplit(['/', '\\']).next().unwrap_or(at.file());
-    let mut names = NAMES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    names
-        .entry((file, at.line()))
-        .or_insert_with(|| Box::leak(format!("{file}:{}", at.line()).into_boxed_str()))
-}
-
 /// A simulation: owns the world and runs it.
 pub struct Sim {
     sh: Rc<Shared>,
+    ext: Rc<Ext>,
 }
 
 impl Sim {
@@ -278,28 +304,29 @@ impl Sim {
             EventLog::Last(n) => kernel.keep_log(Some(n)),
             EventLog::Window(from, until) => kernel.keep_log_window(from, until),
         }
-        let world = World {
+        let core = Core {
             kernel,
             rts: Vec::new(),
             streams: RngStreams::new(seed),
-            net: crate::net::Net::new(RngStreams::new(seed)),
-            faults: Vec::new(),
-            processes: Vec::new(),
         };
-        Self {
-            sh: Rc::new(Shared {
-                world: RefCell::new(world),
-                tasks: TaskSlab::new(),
-                next_chan: Cell::new(1),
-                checkpoint: Cell::new(options.checkpoint_every.map(|d| (d, SimTime::ZERO + d))),
-                checkpoints: RefCell::new(Vec::new()),
+        let ext = Rc::new(Ext {
+            part: RefCell::new(WorldPart {
+                net: Net::new(RngStreams::new(seed)),
+                faults: Vec::new(),
+                processes: Vec::new(),
             }),
+            checkpoint: Cell::new(options.checkpoint_every.map(|d| (d, SimTime::ZERO + d))),
+            checkpoints: RefCell::new(Vec::new()),
+        });
+        Self {
+            sh: Rc::new(Shared::new(core, ext.clone())),
+            ext,
         }
     }
 
     /// Adds a host running its own Go runtime; returns its index.
     pub fn add_runtime(&self, cfg: RuntimeConfig) -> u32 {
-        let mut w = self.sh.world.borrow_mut();
+        let mut w = self.sh.core.borrow_mut();
         let host = w.rts.len() as u32;
         let mut rt = Runtime::new(host, cfg, &w.streams);
         if w.kernel.log().is_some() {
@@ -307,7 +334,7 @@ impl Sim {
         }
         w.rts.push(rt);
         w.rts[host as usize].shared = Some(Rc::downgrade(&self.sh));
-        let World { kernel, rts, .. } = &mut *w;
+        let Core { kernel, rts, .. } = &mut *w;
         rts[host as usize].start_sysmon(kernel);
         rts[host as usize].start_stalls(kernel);
         host
@@ -315,7 +342,7 @@ impl Sim {
 
     /// The digest checkpoints taken during the run, when on ([`SimOptions::checkpoints`]).
     pub fn checkpoints(&self) -> Vec<Checkpoint> {
-        self.sh.checkpoints.borrow().clone()
+        self.ext.checkpoints.borrow().clone()
     }
 
     /// The events recorded into the digest, when the run keeps them ([`EventLog`]): a copy.
@@ -326,23 +353,23 @@ impl Sim {
     /// The index in the whole run of the first kept event: events before it were dropped from
     /// a capped log or came before the log's window ([`EventLog::Window`]).
     pub fn first_kept_index(&self) -> u64 {
-        self.sh.world.borrow().kernel.log_dropped()
+        self.sh.core.borrow().kernel.log_dropped()
     }
 
     /// Whether this simulation keeps an event log (its [`SimOptions`] asked for one).
     pub fn keeps_events(&self) -> bool {
-        self.sh.world.borrow().kernel.log().is_some()
+        self.sh.core.borrow().kernel.log().is_some()
     }
 
     /// Runs `f` on the kept events without copying them (empty when the run kept none).
     pub fn with_events<R>(&self, f: impl FnOnce(&[[u64; 4]]) -> R) -> R {
-        f(self.sh.world.borrow().kernel.log().unwrap_or(&[]))
+        f(self.sh.core.borrow().kernel.log().unwrap_or(&[]))
     }
 
     /// Event `index` of the log in words a person can read: time, host, the tracer's event
     /// name, and for goroutine events the goroutine with its function and creator.
     pub fn describe_event(&self, index: usize) -> String {
-        let w = self.sh.world.borrow();
+        let w = self.sh.core.borrow();
         let Some(rec) = w.kernel.log().and_then(|l| l.get(index)) else {
             return "(no event: the run ended here)".into();
         };
@@ -366,7 +393,7 @@ impl Sim {
     /// The index in the kept log of the first event about a goroutine (created, started,
     /// blocked, ...), if any.
     pub fn first_goroutine_event(&self) -> Option<usize> {
-        let w = self.sh.world.borrow();
+        let w = self.sh.core.borrow();
         w.kernel
             .log()?
             .iter()
@@ -375,7 +402,7 @@ impl Sim {
 
     /// Each goroutine's function by (host, goid), when the run keeps its events.
     pub fn goroutine_names(&self) -> std::collections::BTreeMap<(u32, u64), &'static str> {
-        let w = self.sh.world.borrow();
+        let w = self.sh.core.borrow();
         let mut m = std::collections::BTreeMap::new();
         for (h, rt) in w.rts.iter().enumerate() {
             if let Some(names) = &rt.goid_names {
@@ -389,7 +416,7 @@ impl Sim {
 
     /// Every stop of the world per host: when, how long, why.
     pub fn freezes(&self) -> Vec<(u64, Vec<Freeze>)> {
-        let w = self.sh.world.borrow();
+        let w = self.sh.core.borrow();
         w.rts
             .iter()
             .enumerate()
@@ -399,7 +426,7 @@ impl Sim {
 
     /// The last `n` kept events, described (see [`Sim::describe_event`]).
     pub fn last_events(&self, n: usize) -> Vec<String> {
-        let len = self.sh.world.borrow().kernel.log().map_or(0, |l| l.len());
+        let len = self.sh.core.borrow().kernel.log().map_or(0, |l| l.len());
         (len.saturating_sub(n)..len)
             .map(|i| self.describe_event(i))
             .collect()
@@ -424,51 +451,57 @@ impl Sim {
 
     /// Registers an external process that first acts at `at`.
     pub fn add_process(&self, p: Box<dyn Process>, at: SimTime) {
-        let mut w = self.sh.world.borrow_mut();
-        let id = w.processes.len() as u32;
-        w.processes.push(Some(p));
-        w.kernel.schedule(at, Ev::Process { id });
+        let id = {
+            let mut part = self.ext.part.borrow_mut();
+            part.processes.push(Some(p));
+            part.processes.len() as u32 - 1
+        };
+        let mut c = self.sh.core.borrow_mut();
+        c.kernel.schedule(at, WorldEv::Process { id }.into());
     }
 
     /// Schedules a network fault over `links` from `from` to `until`.
     pub fn add_fault(
         &self,
         links: Vec<(u32, u32)>,
-        kind: crate::net::FaultKind,
+        kind: FaultKind,
         from: SimTime,
         until: SimTime,
     ) {
-        let mut w = self.sh.world.borrow_mut();
-        let index = w.faults.len() as u32;
-        w.faults.push((links, kind, until));
-        w.kernel
-            .schedule(from, Ev::Net(crate::net::NetEv::Fault { index, on: true }));
-        w.kernel.schedule(
-            until,
-            Ev::Net(crate::net::NetEv::Fault { index, on: false }),
-        );
+        let index = {
+            let mut part = self.ext.part.borrow_mut();
+            part.faults.push((links, kind, until));
+            part.faults.len() as u32 - 1
+        };
+        let mut c = self.sh.core.borrow_mut();
+        c.kernel
+            .schedule(from, NetEv::Fault { index, on: true }.into());
+        c.kernel
+            .schedule(until, NetEv::Fault { index, on: false }.into());
     }
 
     /// Mutable access to the world, for set-up (links, sinks).
-    pub fn with_world_mut<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        f(&mut self.sh.world.borrow_mut())
+    pub fn with_world_mut<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R {
+        let mut part = self.ext.part.borrow_mut();
+        let mut c = self.sh.core.borrow_mut();
+        f(&mut part.view(&mut c))
     }
 
     /// Read access to the world (for reports after or between runs).
-    pub fn with_world<R>(&self, f: impl FnOnce(&World) -> R) -> R {
-        f(&self.sh.world.borrow())
+    pub fn with_world<R>(&self, f: impl FnOnce(&World<'_>) -> R) -> R {
+        self.with_world_mut(|w| f(w))
     }
 
     pub fn runtime<R>(&self, host: u32, f: impl FnOnce(&Runtime) -> R) -> R {
-        f(&self.sh.world.borrow().rts[host as usize])
+        f(&self.sh.core.borrow().rts[host as usize])
     }
 
     /// Runs on until `t` of virtual time (or the run's own limit, if sooner), then stops; a
     /// later call continues from there (for measurement phases).
     pub fn run_until(&self, t: SimTime) -> RunOutcome {
-        let end = self.sh.world.borrow().kernel.limits().until;
+        let end = self.sh.core.borrow().kernel.limits().until;
         let set_until = |until: SimTime| {
-            let mut w = self.sh.world.borrow_mut();
+            let mut w = self.sh.core.borrow_mut();
             let mut l = w.kernel.limits();
             l.until = until;
             w.kernel.set_limits(l);
@@ -488,14 +521,14 @@ impl Sim {
     /// (for progress bars; it must not touch the world).
     pub fn run_with_progress(&self, mut progress: impl FnMut(SimTime, u64)) -> RunOutcome {
         let end = loop {
-            let next = self.sh.world.borrow_mut().kernel.next_event();
+            let next = self.sh.core.borrow_mut().kernel.next_event();
             let (t, ev) = match next {
                 Next::Event(t, e) => (t, e),
                 Next::TimeLimit => break EndReason::TimeLimit,
                 Next::Budget => break EndReason::BudgetSpent,
                 Next::Empty => break EndReason::AllFinished,
             };
-            if let Some((every, next)) = self.sh.checkpoint.get() {
+            if let Some((every, next)) = self.ext.checkpoint.get() {
                 if t >= next {
                     self.checkpoint(every, next, t);
                 }
@@ -503,14 +536,14 @@ impl Sim {
             if let Some(end) = self.dispatch(ev) {
                 break end;
             }
-            let w = self.sh.world.borrow();
+            let w = self.sh.core.borrow();
             if w.kernel.handled() & ((1 << 20) - 1) == 0 {
                 let (now, n) = (w.kernel.now(), w.kernel.handled());
                 drop(w);
                 progress(now, n);
             }
         };
-        let mut w = self.sh.world.borrow_mut();
+        let mut w = self.sh.core.borrow_mut();
         let now = w.kernel.now();
         for rt in &mut w.rts {
             rt.settle(now);
@@ -529,8 +562,8 @@ impl Sim {
     /// differs from it differs in an event of `[previous checkpoint, next)`. Boundaries that
     /// no event falls between share it: one checkpoint, not one per empty interval.
     fn checkpoint(&self, every: SimDuration, next: SimTime, t: SimTime) {
-        let w = self.sh.world.borrow();
-        self.sh.checkpoints.borrow_mut().push(Checkpoint {
+        let w = self.sh.core.borrow();
+        self.ext.checkpoints.borrow_mut().push(Checkpoint {
             at_ns: next.as_nanos(),
             // The event at `t` is counted already; it is not handled yet.
             events: w.kernel.handled() - 1,
@@ -540,20 +573,15 @@ impl Sim {
         let after = next
             .as_nanos()
             .saturating_add((skip + 1).saturating_mul(every.as_nanos()));
-        self.sh
+        self.ext
             .checkpoint
             .set(Some((every, SimTime::from_nanos(after))));
     }
 
     fn dispatch(&self, ev: Ev) -> Option<EndReason> {
         let (host, mut next) = {
-            let mut w = self.sh.world.borrow_mut();
-            let World {
-                kernel,
-                rts,
-                processes,
-                ..
-            } = &mut *w;
+            let mut c = self.sh.core.borrow_mut();
+            let Core { kernel, rts, .. } = &mut *c;
             match ev {
                 Ev::PStep { host, p, gen } => (host, rts[host as usize].p_step(kernel, p, gen)),
                 Ev::Preempt { host, p, g } => {
@@ -579,35 +607,8 @@ impl Sim {
                     rts[host as usize].procresize(kernel, n);
                     (host, None)
                 }
-                Ev::Net(crate::net::NetEv::Deliver { slot }) => {
-                    let now = kernel.now();
-                    if let Some((d, to)) = w.net.arrive(slot, now) {
-                        match to {
-                            crate::net::ArriveTo::Socket(fd) => fd.deliver(&mut w, d),
-                            crate::net::ArriveTo::Sink(s) => s.borrow_mut().receive(now, &d),
-                        }
-                    }
-                    (0, None)
-                }
-                Ev::Net(crate::net::NetEv::Fault { index, on }) => {
-                    let (links, kind, until) = w.faults[index as usize].clone();
-                    for (a, b) in links {
-                        match kind {
-                            crate::net::FaultKind::Partition => w.net.set_partitioned(a, b, on),
-                            crate::net::FaultKind::Clog if on => w.net.clog(a, b, until),
-                            crate::net::FaultKind::Clog => {}
-                        }
-                    }
-                    (0, None)
-                }
-                Ev::Process { id } => {
-                    let mut p = processes[id as usize].take().expect("process is present");
-                    let now = kernel.now();
-                    let again = p.fire(&mut w, now);
-                    w.processes[id as usize] = Some(p);
-                    if let Some(at) = again {
-                        w.kernel.schedule(at, Ev::Process { id });
-                    }
+                Ev::Host(h) => {
+                    self.world_event(&mut c, h.into());
                     (0, None)
                 }
             }
@@ -615,20 +616,60 @@ impl Sim {
         while let Some((p, g)) = next.take() {
             self.poll_g(host, p, g);
         }
-        let mut w = self.sh.world.borrow_mut();
+        let mut w = self.sh.core.borrow_mut();
         w.rts.iter_mut().find_map(|rt| rt.end.take())
+    }
+
+    /// Handles one of the world's own events: the network's, or an external process's.
+    fn world_event(&self, core: &mut Core, ev: WorldEv) {
+        let mut part = self.ext.part.borrow_mut();
+        let WorldPart {
+            net,
+            faults,
+            processes,
+        } = &mut *part;
+        match ev {
+            WorldEv::Net(NetEv::Deliver { slot }) => {
+                let now = core.kernel.now();
+                if let Some((d, to)) = net.arrive(slot, now) {
+                    match to {
+                        ArriveTo::Socket(fd) => fd.deliver(core, d),
+                        ArriveTo::Sink(s) => s.borrow_mut().receive(now, &d),
+                    }
+                }
+            }
+            WorldEv::Net(NetEv::Fault { index, on }) => {
+                let (links, kind, until) = faults[index as usize].clone();
+                for (a, b) in links {
+                    match kind {
+                        FaultKind::Partition => net.set_partitioned(a, b, on),
+                        FaultKind::Clog if on => net.clog(a, b, until),
+                        FaultKind::Clog => {}
+                    }
+                }
+            }
+            WorldEv::Process { id } => {
+                let mut p = processes[id as usize].take().expect("process is present");
+                let now = core.kernel.now();
+                let again = p.fire(&mut World { core, net, faults }, now);
+                processes[id as usize] = Some(p);
+                if let Some(at) = again {
+                    core.kernel.schedule(at, WorldEv::Process { id }.into());
+                }
+            }
+        }
     }
 
     /// Polls goroutine `g` on `p` once and lets the scheduler act on what it asked for.
     fn poll_g(&self, host: u32, p: Pi, g: Gi) {
         let task = {
-            let mut w = self.sh.world.borrow_mut();
+            let mut w = self.sh.core.borrow_mut();
             let now = w.kernel.now();
             w.rts[host as usize].begin_poll(now, p, g)
         };
         let r = self.sh.tasks.poll(task);
-        let mut w = self.sh.world.borrow_mut();
-        let World { kernel, rts, .. } = &mut *w;
+        let mut w = self.sh.core.borrow_mut();
+        let Core { kernel, rts, .. } = &mut *w;
         match r {
             Ok(r) => rts[host as usize].after_poll(kernel, p, g, r.is_ready()),
             Err(payload) => match payload.downcast::<GoPanic>() {
@@ -647,259 +688,37 @@ impl Drop for Sim {
     /// Goroutine futures hold `Go` handles (and so the world): drop them to break the cycle.
     fn drop(&mut self) {
         self.sh.tasks.clear();
-        if let Ok(mut w) = self.sh.world.try_borrow_mut() {
-            w.processes.clear();
+        if let Ok(mut part) = self.ext.part.try_borrow_mut() {
+            part.processes.clear();
         }
     }
 }
 
-impl Go {
-    #[inline]
-    pub(crate) fn with_rt<R>(&self, f: impl FnOnce(&mut Runtime, &mut Kernel<Ev>) -> R) -> R {
-        let mut w = self.sh.world.borrow_mut();
-        let World { kernel, rts, .. } = &mut *w;
-        f(&mut rts[self.host as usize], kernel)
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-    fn spawn<F, Fut>(&self, name: &'static str, is_main: bool, f: F) -> u64
-    where
-        F: FnOnce(Go) -> Fut,
-        Fut: Future<Output = ()> + 'static,
-    {
-        let fut = f(self.clone());
-        let task = self.sh.tasks.insert(Box::pin(fut));
-        self.with_rt(|rt, k| {
-            let g = rt.newproc(k, task, name, is_main);
-            rt.allgs[g as usize].goid
-        })
-    }
-
-    /// `go f()`: the new goroutine goes to this P's `runnext`; returns its goid.
-    /// `name` is the function it runs ("main.worker"), shown in tracebacks.
-    pub fn go<F, Fut>(&self, name: &'static str, f: F) -> u64
-    where
-        F: FnOnce(Go) -> Fut,
-        Fut: Future<Output = ()> + 'static,
-    {
-        self.spawn(name, false, f)
-    }
-
-    /// `go func() { … }()`: [`Go::go`] for an anonymous function, named after where it is
-    /// started ("signalling.rs:171"), as Go's tracebacks place a closure by file and line.
-    #[track_caller]
-    pub fn go_here<F, Fut>(&self, f: F) -> u64
-    where
-        F: FnOnce(Go) -> Fut,
-        Fut: Future<Output = ()> + 'static,
-    {
-        self.spawn(caller_name(std::panic::Location::caller()), false, f)
-    }
-
-    /// Holds this goroutine's P for `d` of CPU time (preemptible by sysmon after 10 ms).
-    pub fn compute(&self, d: SimDuration) -> Compute<'_> {
-        Compute {
-            go: self,
-            d,
-            started: false,
+    /// Every world event survives the trip through the kernel's opaque [`HostEv`].
+    #[test]
+    fn world_events_round_trip_through_host_events() {
+        for e in [
+            WorldEv::Net(NetEv::Deliver { slot: 0 }),
+            WorldEv::Net(NetEv::Deliver { slot: u32::MAX }),
+            WorldEv::Net(NetEv::Fault { index: 3, on: true }),
+            WorldEv::Net(NetEv::Fault {
+                index: 3,
+                on: false,
+            }),
+            WorldEv::Process { id: 7 },
+        ] {
+            let Ev::Host(h) = Ev::from(e) else {
+                panic!("{e:?} is not a host event")
+            };
+            assert_eq!(WorldEv::from(h), e);
         }
-    }
-
-    /// `runtime.LockOSThread()`: wire this goroutine to its own thread. It still needs a P to
-    /// run, and every wake-up now costs two thread switches (`startlockedm`, `stoplockedm`).
-    pub fn lock_os_thread(&self) {
-        self.with_rt(|rt, _| {
-            let (_, g) = rt.current();
-            rt.lock_os_thread(g);
-        })
-    }
-
-    /// `runtime.UnlockOSThread()`: undo one `lock_os_thread`.
-    pub fn unlock_os_thread(&self) {
-        self.with_rt(|rt, _| {
-            let (_, g) = rt.current();
-            rt.unlock_os_thread(g);
-        })
-    }
-
-    /// `runtime.Gosched()`: yield the P; this goroutine goes to the global run queue.
-    pub fn gosched(&self) -> Gosched<'_> {
-        Gosched {
-            go: self,
-            started: false,
-        }
-    }
-
-    /// `time.Sleep(d)`.
-    pub fn sleep(&self, d: SimDuration) -> Sleep<'_> {
-        Sleep::new(self, d)
-    }
-
-    /// Sleeps until `t` (no-op if `t` has passed).
-    pub fn sleep_until(&self, t: SimTime) -> Sleep<'_> {
-        let d = t.saturating_since(self.now());
-        Sleep::new(self, d)
-    }
-
-    /// `time.Now()` as this goroutine sees it (kernel time plus its costs so far).
-    pub fn now(&self) -> SimTime {
-        let w = self.sh.world.borrow();
-        let rt = &w.rts[self.host as usize];
-        if rt.cur.is_some() {
-            rt.local_now
-        } else {
-            w.kernel.now()
-        }
-    }
-
-    /// `make(chan T, cap)`.
-    pub fn make_chan<T>(&self, cap: usize) -> Chan<T> {
-        let id = self.sh.next_chan.get();
-        self.sh.next_chan.set(id + 1);
-        Chan::make(id, cap)
-    }
-
-    /// A datagram descriptor on this host.
-    pub fn fd<T: 'static>(&self) -> Fd<T> {
-        Fd::new(self.host)
-    }
-
-    /// A UDP socket bound to `port` on this host.
-    pub fn bind(&self, port: u32) -> Fd<crate::net::Datagram> {
-        let fd = Fd::new(self.host);
-        self.sh
-            .world
-            .borrow_mut()
-            .net
-            .bind((self.host, port), crate::net::Endpoint::Socket(fd.clone()));
-        fd
-    }
-
-    /// `sendto`: charges the system call to this goroutine, then the network carries it.
-    pub fn udp_send(&self, d: crate::net::Datagram) {
-        let mut w = self.sh.world.borrow_mut();
-        let World {
-            kernel, rts, net, ..
-        } = &mut *w;
-        let rt = &mut rts[self.host as usize];
-        let now = if rt.cur.is_some() {
-            rt.charge(rt.costs().fd_write)
-        } else {
-            kernel.now()
-        };
-        net.send(kernel, now, d);
-    }
-
-    /// `select` without `default`: blocks until a case fires; returns its index.
-    pub fn select<'a, 'c>(&'a self, cases: &'a mut [&'c mut dyn SelectCase]) -> SelectOne<'a, 'c> {
-        SelectOne(Select::new(self, cases, false))
-    }
-
-    /// `select` with `default`: `None` when no case is ready.
-    pub fn select_default<'a, 'c>(
-        &'a self,
-        cases: &'a mut [&'c mut dyn SelectCase],
-    ) -> Select<'a, 'c> {
-        Select::new(self, cases, true)
-    }
-
-    /// `select {}`: blocks forever.
-    pub fn block(&self) -> SelectOne<'_, 'static> {
-        SelectOne(Select::new(self, &mut [], false))
-    }
-
-    /// This goroutine's id.
-    pub fn goid(&self) -> u64 {
-        self.with_rt(|rt, _| {
-            let (_, g) = rt.current();
-            rt.allgs[g as usize].goid
-        })
-    }
-
-    /// GOMAXPROCS of this runtime.
-    pub fn gomaxprocs(&self) -> u32 {
-        self.with_rt(|rt, _| rt.gomaxprocs())
-    }
-
-    /// `runtime.GOMAXPROCS(n)`: returns the previous setting; a different `n` stops the world
-    /// and resizes the Ps when it restarts (`procresize`). `n == 0` only reads.
-    pub fn set_gomaxprocs(&self, n: u32) -> u32 {
-        self.with_rt(|rt, k| rt.gomaxprocs_set(k, n))
-    }
-
-    /// `runtime.NumGoroutine()`: the program's live goroutines, not the runtime's own.
-    pub fn num_goroutine(&self) -> u64 {
-        self.with_rt(|rt, _| rt.live_goroutines())
-    }
-
-    /// The P this goroutine runs on.
-    pub fn p(&self) -> u32 {
-        self.with_rt(|rt, _| rt.current().0)
-    }
-
-    /// A named random stream for model code, independent of every other stream.
-    pub fn rng(&self, name: &str, index: u64) -> SimRng {
-        let w = self.sh.world.borrow();
-        w.streams.indexed(name, index)
-    }
-
-    /// Runs `f` with the world, for model code that must touch it (delivering to a socket).
-    pub fn with_world<R>(&self, f: impl FnOnce(&mut World) -> R) -> R {
-        f(&mut self.sh.world.borrow_mut())
-    }
-}
-
-/// Future of [`Go::select`].
-pub struct SelectOne<'a, 'c>(Select<'a, 'c>);
-
-impl Future for SelectOne<'_, '_> {
-    type Output = usize;
-    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.expect("select without default always picks a case"))
-    }
-}
-
-/// Future of [`Go::compute`].
-pub struct Compute<'a> {
-    go: &'a Go,
-    d: SimDuration,
-    started: bool,
-}
-
-impl Future for Compute<'_> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        if self.started || self.d.is_zero() {
-            return Poll::Ready(());
-        }
-        self.started = true;
-        let d = self.d;
-        self.go.with_rt(|rt, _| {
-            let (_, g) = rt.current();
-            rt.allgs[g as usize].request = Yield::Compute(d);
-        });
-        Poll::Pending
-    }
-}
-
-/// Future of [`Go::gosched`].
-pub struct Gosched<'a> {
-    go: &'a Go,
-    started: bool,
-}
-
-impl Future for Gosched<'_> {
-    type Output = ();
-    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
-        if self.started {
-            return Poll::Ready(());
-        }
-        self.started = true;
-        self.go.with_rt(|rt, _| {
-            let (_, g) = rt.current();
-            rt.allgs[g as usize].request = Yield::Gosched;
-        });
-        Poll::Pending
+        assert_eq!(
+            Ev::from(NetEv::Deliver { slot: 5 }),
+            Ev::from(WorldEv::Net(NetEv::Deliver { slot: 5 }))
+        );
     }
 }

@@ -8,7 +8,7 @@
 
 use super::proc::Runtime;
 use super::runtime2::{Gi, Pi, WaitReason, Yield};
-use crate::world::{go_panic, Ev, Go};
+use super::{go_panic, Ev, Go};
 use costream_sim::{Kernel, SimDuration};
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;

@@ -10,7 +10,7 @@
 
 use super::chan::Chan;
 use super::time::Timer;
-use crate::world::Go;
+use super::Go;
 use costream_sim::{SimDuration, SimTime};
 use std::cell::RefCell;
 use std::rc::{Rc, Weak};

@@ -9,7 +9,7 @@
 
 use super::proc::Runtime;
 use super::runtime2::{Gi, PAction, Pi};
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimTime};
 
 impl Runtime {

@@ -8,7 +8,7 @@
 use super::mgc::{GcPhase, MallocOutcome, Retain};
 use super::proc::Runtime;
 use super::runtime2::Gi;
-use crate::world::{Ev, Go};
+use super::{Ev, Go};
 use costream_sim::{Kernel, SimDuration};
 use std::cell::Cell;
 use std::future::Future;

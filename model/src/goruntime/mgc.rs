@@ -18,7 +18,7 @@ use super::proc::Runtime;
 use super::runtime2::{Gi, PAction, Pi, Yield};
 use super::stw::FreezeCause;
 use super::trace::TraceEv;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 use hdrhistogram::Histogram;
 use serde::Deserialize;

@@ -7,7 +7,7 @@ use super::mgc::{GcPhase, MallocOutcome};
 use super::mgcpacer::GC_OVER_ASSIST_WORK;
 use super::proc::Runtime;
 use super::runtime2::{Gi, WaitReason};
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 
 impl Runtime {

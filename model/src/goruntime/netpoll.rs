@@ -9,7 +9,7 @@ use super::chan::{complete, OpState, SudogSlot};
 use super::proc::{Poller, Runtime, NETPOLL_MAX_EVENTS};
 use super::runtime2::{GStatus, Gi, Pi, WaitReason};
 use super::trace::TraceEv;
-use crate::world::{Ev, Go, World};
+use super::{Core, Ev, Go};
 use costream_sim::{Kernel, SimDuration, SimTime};
 use std::cell::RefCell;
 use std::collections::VecDeque;
@@ -53,16 +53,15 @@ impl<T: 'static> Fd<T> {
 
     /// A datagram arrives from the network (called by non-goroutine model code, such as a link
     /// or a remote peer). A parked reader is marked ready for the next `netpoll`.
-    pub fn deliver(&self, w: &mut World, v: T) {
+    pub fn deliver(&self, core: &mut Core, v: T) {
         let mut f = self.inner.borrow_mut();
         f.queue.push_back(v);
         f.delivered += 1;
         if let Some(g) = f.rg.take() {
             let host = f.host as usize;
             drop(f);
-            let now = w.kernel.now();
-            let (k, rts) = (&mut w.kernel, &mut w.rts);
-            rts[host].netpollready(k, g, now);
+            let now = core.kernel.now();
+            core.rts[host].netpollready(&mut core.kernel, g, now);
         }
     }
 

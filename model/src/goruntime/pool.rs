@@ -9,7 +9,7 @@
 
 use super::malloc::Live;
 use super::proc::Runtime;
-use crate::world::Go;
+use super::Go;
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::rc::{Rc, Weak};

@@ -6,7 +6,7 @@ use super::accounting::PMode;
 use super::proc::Runtime;
 use super::runtime2::{GStatus, Gi, Pi};
 use super::trace::TraceEv;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimTime};
 
 impl Runtime {

@@ -25,7 +25,7 @@ use super::stw::FreezeState;
 use super::sysmon::SysmonState;
 use super::time::{TimerHeap, Timers};
 use super::trace::TraceEv;
-use crate::world::{EndReason, Ev};
+use super::{EndReason, Ev};
 use costream_sim::{Kernel, RngStreams, SimDuration, SimRng, SimTime, TaskId};
 use hdrhistogram::Histogram;
 use std::collections::VecDeque;
@@ -236,7 +236,7 @@ pub struct SchedStats {
     /// `GOMAXPROCS` changes applied (`procresize` at run time).
     pub procresizes: u64,
     /// Every stop of the world: when, how long, why (for timelines).
-    pub freezes: Vec<crate::world::Freeze>,
+    pub freezes: Vec<super::Freeze>,
     /// Steals whose victim sat in another L3 domain of the same socket, or another socket.
     pub steals_cross_l3: u64,
     pub steals_cross_socket: u64,
@@ -310,7 +310,7 @@ pub struct Runtime {
     /// (for naming goroutines in a determinism report).
     pub(crate) goid_names: Option<std::collections::BTreeMap<u64, GoroutineSite>>,
     /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
-    pub(crate) shared: Option<std::rc::Weak<crate::world::Shared>>,
+    pub(crate) shared: Option<std::rc::Weak<super::host::Shared>>,
     /// The finalizer goroutine, until main first runs and finds it in runnext.
     fing_pending: Option<Gi>,
 }
@@ -537,10 +537,10 @@ impl Runtime {
         name: &'static str,
         parent: Option<(&'static str, u64)>,
         system: bool,
-        body: impl FnOnce(crate::world::Go) -> costream_sim::task::BoxTask,
+        body: impl FnOnce(super::Go) -> costream_sim::task::BoxTask,
     ) -> Option<Gi> {
         let sh = self.shared.as_ref().and_then(|w| w.upgrade())?;
-        let go = crate::world::Go {
+        let go = super::Go {
             sh: sh.clone(),
             host: self.host,
         };
@@ -1395,7 +1395,7 @@ impl Runtime {
 /// The body of a runtime goroutine that has nothing to do: it parks for `reason` when first
 /// run and is never readied (runfinq with no finalizers queued).
 struct ParkForever {
-    go: crate::world::Go,
+    go: super::Go,
     reason: WaitReason,
     parked: bool,
 }

@@ -14,7 +14,7 @@
 use super::proc::{Runtime, P};
 use super::runtime2::{GStatus, PStatus, Pi};
 use super::stw::FreezeCause;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimTime};
 
 impl Runtime {

@@ -12,7 +12,7 @@ pub use super::chan::SelectDone as SelectToken;
 use super::chan::{complete, Chan, OpState, RecvOutcome, SelectDone, SendOutcome, SudogSlot};
 use super::proc::Runtime;
 use super::runtime2::{Gi, Pi, WaitReason};
-use crate::world::{go_panic, Ev, Go};
+use super::{go_panic, Ev, Go};
 use costream_sim::Kernel;
 use std::cell::Cell;
 use std::future::Future;

@@ -5,7 +5,7 @@
 
 use super::proc::Runtime;
 use super::stw::FreezeCause;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimRng, SimTime};
 use serde::Deserialize;
 

@@ -9,7 +9,7 @@
 
 use super::proc::Runtime;
 use super::runtime2::PAction;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 
 /// Why the world stopped.

@@ -6,7 +6,7 @@
 //! the releasing P's `runnext`, kicking the previous one to the tail, as `goready` does.
 
 use super::runtime2::{Gi, WaitReason};
-use crate::world::{go_panic, Go};
+use super::{go_panic, Go};
 use std::cell::RefCell;
 use std::collections::VecDeque;
 use std::future::Future;

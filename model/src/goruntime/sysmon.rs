@@ -8,7 +8,7 @@ use super::netpoll::NetpollDelay;
 use super::proc::{Runtime, FORCE_GC_PERIOD, FORCE_PREEMPT};
 use super::runtime2::{PStatus, Pi};
 use super::trace::TraceEv;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 
 /// sysmon's loop variables (`idle`, `delay`) and the generation of its pending wake-up.

@@ -13,7 +13,7 @@ use super::chan::{Chan, SendOutcome};
 use super::proc::Runtime;
 use super::runtime2::{Gi, Pi, WaitReason};
 use super::trace::TraceEv;
-use crate::world::{Ev, Go};
+use super::{Ev, Go};
 use costream_sim::{Kernel, SimDuration, SimTime};
 use std::future::Future;
 use std::pin::Pin;

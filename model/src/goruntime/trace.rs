@@ -4,7 +4,7 @@
 
 use super::proc::Runtime;
 use super::runtime2::WaitReason;
-use crate::world::Ev;
+use super::Ev;
 use costream_sim::{Kernel, SimTime};
 
 /// Trace event kinds, named after the execution tracer's (internal/trace, v2).

@@ -15,7 +15,7 @@ use super::room::{RoomMetrics, Route, SERVER};
 use crate::goruntime::{Fd, RecvCase, WaitGroup};
 use crate::net::Datagram;
 use crate::scenario::ForwardingSection;
-use crate::world::{Go, Process, World};
+use crate::world::{Go, GoNet, Process, World};
 use costream_sim::{SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};

@@ -18,7 +18,7 @@ use crate::plot::{held_steps, lanes_plot, state_spans, tail_plot, time_plot, STA
 use crate::scenario::Direction;
 use crate::scenario::{Architecture, Handoff, Scenario};
 use crate::table::{latency_row, ms, pct, share_below, timeline, Table};
-use crate::world::{Process, RunOutcome, Sim, World};
+use crate::world::{GoNet, Process, RunOutcome, Sim, World};
 use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
 use std::cell::RefCell;
@@ -244,7 +244,8 @@ struct Sender {
 impl Process for Sender {
     fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime> {
         let host = self.participant + 1;
-        let World { kernel, net, .. } = w;
+        let World { core, net, .. } = w;
+        let kernel = &mut core.kernel;
         let mut send = |rtp: crate::media::rtp::Rtp| {
             let d = Datagram {
                 src: (host, rtp.ssrc),

@@ -13,7 +13,7 @@ mod sync_test;
 mod time_test;
 
 use crate::goruntime::{Costs, RuntimeConfig};
-use crate::world::{Go, RunOutcome, Sim};
+use crate::world::{Go, GoNet, RunOutcome, Sim};
 use costream_sim::{RunLimits, SimDuration};
 use std::cell::RefCell;
 use std::future::Future;

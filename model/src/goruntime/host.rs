@@ -1,0 +1,127 @@
+//! What the runtime needs of the host that composes it (the world): the kernel's events, the
+//! state goroutines reach, and how a run ends. The host's own events travel as opaque
+//! [`HostEv`]s and its own state as [`Shared::ext`], so the runtime never names the host.
+
+use super::proc::{Fatal, Runtime};
+use super::runtime2::{Gi, Pi};
+use super::stall::StallKind;
+use super::stw::FreezeCause;
+use costream_sim::{Kernel, RngStreams, SimDuration, SimTime, TaskSlab};
+use std::any::Any;
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::rc::Rc;
+
+/// Kernel events. Every handler is a model function named after the Go code it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ev {
+    /// A P's M takes its next step (schedule, or resume the G it runs).
+    PStep { host: u32, p: Pi, gen: u32 },
+    /// A preemption signal reaches goroutine `g`, which was running on `p`.
+    Preempt { host: u32, p: Pi, g: Gi },
+    /// sysmon wakes from `usleep` (or from its deep sleep).
+    Sysmon { host: u32, gen: u32, deep: bool },
+    /// The M blocked in netpoll returns.
+    NetpollWake { host: u32, gen: u32 },
+    /// The predicted end of a GC mark phase.
+    GcMarkDone { host: u32, gen: u32 },
+    /// A stall source acts (a pause begins, or a cgroup quota check).
+    Stall { host: u32, kind: StallKind },
+    /// The world restarts after a `GOMAXPROCS` stop: `procresize`.
+    Procresize { host: u32, n: u32 },
+    /// An event of the host's own (the network, an external process), opaque to the runtime.
+    Host(HostEv),
+}
+
+/// A host event as the kernel carries it: the host encodes its events into these two words
+/// and decodes them when the kernel hands one back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct HostEv {
+    pub kind: u32,
+    pub a: u32,
+}
+
+/// Why a run ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    /// The configured virtual-time limit was reached.
+    TimeLimit,
+    /// The event budget was spent.
+    BudgetSpent,
+    /// The main goroutine returned (the program exits, as Go's does).
+    MainReturned,
+    /// Every goroutine finished and nothing else is scheduled.
+    AllFinished,
+    /// Nothing can ever run again: Go's "all goroutines are asleep - deadlock!".
+    Deadlock(Fatal),
+    /// An unrecovered panic.
+    Panic(Fatal),
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::TimeLimit => write!(f, "time limit"),
+            EndReason::BudgetSpent => write!(f, "event budget spent"),
+            EndReason::MainReturned => write!(f, "main returned"),
+            EndReason::AllFinished => write!(f, "all goroutines finished"),
+            EndReason::Deadlock(_) => write!(f, "deadlock"),
+            EndReason::Panic(_) => write!(f, "panic"),
+        }
+    }
+}
+
+/// The unwind payload of a modelled Go panic ("send on closed channel").
+pub(crate) struct GoPanic(pub String);
+
+/// Panics the running goroutine as Go's `panic(msg)` would: the program dies with `msg`.
+/// Raised with `resume_unwind` so Rust's panic hook stays quiet.
+pub fn go_panic(msg: &str) -> ! {
+    std::panic::resume_unwind(Box::new(GoPanic(msg.to_string())))
+}
+
+/// One stop of the world: when, how long, why.
+pub type Freeze = (SimTime, SimDuration, FreezeCause);
+
+/// The state the runtimes share: the kernel that orders every event, one [`Runtime`] per
+/// host, and the run's random streams.
+pub struct Core {
+    pub kernel: Kernel<Ev>,
+    pub rts: Vec<Runtime>,
+    pub streams: RngStreams,
+}
+
+impl Core {
+    pub fn now(&self) -> SimTime {
+        self.kernel.now()
+    }
+}
+
+/// What every [`Go`](super::Go) handle shares: the core, the goroutines' tasks, and the host's
+/// own state.
+#[doc(hidden)]
+pub struct Shared {
+    pub core: RefCell<Core>,
+    pub tasks: TaskSlab,
+    next_chan: Cell<u64>,
+    /// The host's state (the world's network and processes): only the host reads it.
+    pub ext: Rc<dyn Any>,
+}
+
+impl Shared {
+    pub fn new(core: Core, ext: Rc<dyn Any>) -> Self {
+        Self {
+            core: RefCell::new(core),
+            tasks: TaskSlab::new(),
+            next_chan: Cell::new(1),
+            ext,
+        }
+    }
+
+    /// A fresh channel id: channels are numbered in the order they are made.
+    pub(crate) fn next_chan(&self) -> u64 {
+        let id = self.next_chan.get();
+        self.next_chan.set(id + 1);
+        id
+    }
+}
