@@ -97,7 +97,8 @@ fn main() {
         format!("run.duration=\"{qsecs}s\""),
         "server.gomaxprocs=4".to_string(),
     ];
-    let sc = scenario::load("quickstart", scenario::QUICKSTART, &sets).expect("quickstart loads");
+    let sc = costream_model::workload::load("quickstart", scenario::QUICKSTART, &sets)
+        .expect("quickstart loads");
     let t = Instant::now();
     let (_sim, out, m) = room::run(&sc, 1);
     let wall = t.elapsed().as_secs_f64();
@@ -185,7 +186,8 @@ fn gc_overhead(quick: bool) {
             format!("run.duration=\"{secs}\""),
             format!("server.gc.enabled={enabled}"),
         ];
-        let v = scenario::load_variants("gc-burst.toml", text, &sets).expect("gc-burst loads");
+        let v = costream_model::workload::load_variants("gc-burst.toml", text, &sets)
+            .expect("gc-burst loads");
         let sc = &v
             .iter()
             .find(|x| x.label.contains("pool=false") && x.label.contains("gogc=100"))

@@ -1,10 +1,11 @@
 //! §4.4: a circuit breaker around a faulted downstream, run through the whole runtime
 //! (ticker, a goroutine per request, context.WithTimeout, select).
 
-use costream_model::scenario;
 use costream_model::server::breaker::State;
-use costream_model::workload::{self, Measured};
+use costream_model::workload::{self, breaker::BreakerMetrics};
 use costream_sim::SimDuration;
+use std::cell::RefCell;
+use std::rc::Rc;
 
 struct Outcome {
     changes: Vec<(SimDuration, State, State)>,
@@ -16,14 +17,14 @@ struct Outcome {
 /// Runs the shipped scenario with the breaker's open-state timeout set to `timeout`.
 fn run(timeout: SimDuration) -> Outcome {
     let text = include_str!("../scenarios/breaker.toml");
-    let mut sc = scenario::load_variants("breaker.toml", text, &[]).unwrap()[0]
+    let set = format!("breaker.timeout=\"{}ns\"", timeout.as_nanos());
+    let sc = workload::load_variants("breaker.toml", text, &["matrix={}".into(), set]).unwrap()[0]
         .scenario
         .clone();
-    sc.breaker.timeout = timeout;
     let r = workload::run(&sc, 1, |_, _| {});
-    let Measured::Breaker(m) = &r.measured else {
-        panic!("not a breaker run")
-    };
+    let m = r
+        .measured::<Rc<RefCell<BreakerMetrics>>>()
+        .expect("a breaker run");
     let m = m.borrow();
     Outcome {
         changes: m

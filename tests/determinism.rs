@@ -1,12 +1,12 @@
 //! Same seed and scenario → same report and digest; another seed → another digest; and the
 //! digests are pinned, so debug and release builds (CI runs this file in both) must agree.
 
-use costream_model::scenario::{self, QUICKSTART};
+use costream_model::scenario::QUICKSTART;
 use costream_model::workload;
 
 fn report(seed: u64, sets: &[&str]) -> (String, u64) {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+    let sc = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap();
     let ran = workload::run(&sc, seed, |_, _| {});
     let r = costream_model::report::report(&sc, seed, "", &ran);
     (r, ran.out.digest)
@@ -64,7 +64,7 @@ fn pinned_digests_hold_in_every_build() {
 #[test]
 fn pinned_gc_digest_holds_in_every_build() {
     let text = include_str!("../scenarios/gc-burst.toml");
-    let v = scenario::load_variants(
+    let v = costream_model::workload::load_variants(
         "gc-burst.toml",
         text,
         &["run.duration=\"500ms\"".to_string()],

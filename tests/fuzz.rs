@@ -78,7 +78,7 @@ fn scenario_for(p: &Plan) -> scenario::Scenario {
         "run.duration=\"1500ms\"".to_string(),
         "server.gomaxprocs=2".to_string(),
     ];
-    let mut sc = scenario::load("fuzz", QUICKSTART, &sets).unwrap();
+    let mut sc = costream_model::workload::load("fuzz", QUICKSTART, &sets).unwrap();
     sc.forwarding.architecture = match p.arch {
         0 => Architecture::PerStream,
         1 => Architecture::Pool,
@@ -216,9 +216,9 @@ proptest! {
             format!("server.gomaxprocs={procs}"),
             format!("signalling.fixed={fixed}"),
         ];
-        let sc = scenario::load_variants("leak.toml", text, &sets).unwrap().remove(0).scenario;
+        let sc = costream_model::workload::load_variants("leak.toml", text, &sets).unwrap().remove(0).scenario;
         let ran = workload::run(&sc, seed, |_, _| {});
-        let workload::Measured::Signalling(m) = &ran.measured else { unreachable!() };
+        let Some(m) = ran.measured::<costream_model::workload::signalling::SignallingMetrics>() else { unreachable!() };
         let expect = if fixed { 0 } else { sessions as usize };
         prop_assert_eq!(m.unreachable.len(), expect);
         prop_assert_eq!(m.still_alive.len(), expect);
@@ -249,9 +249,9 @@ proptest! {
             })
             .collect();
         sets.push(format!("breaker.faults=[{}]", plan.join(", ")));
-        let sc = scenario::load_variants("breaker.toml", text, &sets).unwrap().remove(0).scenario;
+        let sc = costream_model::workload::load_variants("breaker.toml", text, &sets).unwrap().remove(0).scenario;
         let ran = workload::run(&sc, seed, |_, _| {});
-        let workload::Measured::Breaker(m) = &ran.measured else { unreachable!() };
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<costream_model::workload::breaker::BreakerMetrics>>>() else { unreachable!() };
         let m = m.borrow();
         for w in m.transitions.windows(2) {
             prop_assert_eq!(w[0].to, w[1].from);
@@ -260,9 +260,9 @@ proptest! {
         let answered = m.ok + m.errors + m.timeouts + m.refused_open + m.refused_half_open;
         prop_assert!(answered <= m.requests, "{} answered of {}", answered, m.requests);
         // Calls still in flight at the end: at most one call timeout's worth of requests.
-        let interval = sc.breaker.request_interval.as_nanos().max(1);
+        let interval = sc.section::<costream_model::workload::breaker::BreakerSection>().request_interval.as_nanos().max(1);
         let in_flight = m.requests - answered;
-        prop_assert!(in_flight <= sc.breaker.call_timeout.as_nanos() / interval + 2, "{} in flight", in_flight);
+        prop_assert!(in_flight <= sc.section::<costream_model::workload::breaker::BreakerSection>().call_timeout.as_nanos() / interval + 2, "{} in flight", in_flight);
         let now = ran.out.now;
         let leaks = ran.sim.runtime(0, |rt| leak::unreachable(rt, now));
         prop_assert!(leaks.is_empty(), "leaked: {:?}", leaks);

@@ -1,6 +1,6 @@
 //! §4.1: GOMAXPROCS at run time, the CPU topology and the tuner.
 
-use costream_model::scenario::{self, QUICKSTART};
+use costream_model::scenario::QUICKSTART;
 use costream_model::workload::{self, Ran};
 use costream_sim::SimTime;
 
@@ -13,7 +13,8 @@ fn run(sets: &[&str]) -> Ran {
     ];
     all.extend_from_slice(sets);
     let sets: Vec<String> = all.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap_or_else(|e| panic!("{e}"));
+    let sc = costream_model::workload::load("quickstart", QUICKSTART, &sets)
+        .unwrap_or_else(|e| panic!("{e}"));
     workload::run(&sc, 1, |_, _| {})
 }
 
@@ -71,13 +72,13 @@ fn topology_tuner_rounds_to_whole_l3_domains() {
 #[test]
 fn a_tuner_needs_a_topology() {
     let sets = vec!["server.tuner.policy=\"quota\"".to_string()];
-    let e = scenario::load("quickstart", QUICKSTART, &sets).unwrap_err();
+    let e = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap_err();
     assert_eq!(e.field, "server.tuner.policy");
     assert!(e.to_string().contains("[server.topology]"), "{e}");
     let sets = vec![
         "server.topology={ sockets = 1, l3_per_socket = 1, cores_per_l3 = 4, threads_per_core = 1, offline = [9] }".to_string(),
     ];
-    let e = scenario::load("quickstart", QUICKSTART, &sets).unwrap_err();
+    let e = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap_err();
     assert_eq!(e.field, "server.topology.offline");
     assert!(e.to_string().contains("CPU 9 does not exist"), "{e}");
 }

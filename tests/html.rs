@@ -51,7 +51,7 @@ fn html_report_is_well_formed_and_has_every_plot() {
         "matrix={}".to_string(),
         "run.duration=\"500ms\"".to_string(),
     ];
-    let sc = scenario::load_variants("gc-burst.toml", text, &sets)
+    let sc = costream_model::workload::load_variants("gc-burst.toml", text, &sets)
         .unwrap()
         .remove(0)
         .scenario;
@@ -70,7 +70,7 @@ fn html_report_is_well_formed_and_has_every_plot() {
     ] {
         assert!(html.contains(needle), "missing {needle}");
     }
-    let sc = scenario::load("quickstart", scenario::QUICKSTART, &[]).unwrap();
+    let sc = costream_model::workload::load("quickstart", scenario::QUICKSTART, &[]).unwrap();
     let ran = workload::run(&sc, 1, |_, _| {});
     let html = html_report(&sc, 1, "", &ran);
     balanced(&html).unwrap();
@@ -85,7 +85,7 @@ fn headers_follow_set_overrides() {
         "rooms.count=1000".to_string(),
         "run.duration=\"100ms\"".to_string(),
     ];
-    let sc = scenario::load("quickstart", scenario::QUICKSTART, &sets).unwrap();
+    let sc = costream_model::workload::load("quickstart", scenario::QUICKSTART, &sets).unwrap();
     let ran = workload::run(&sc, 1, |_, _| {});
     let text = costream_model::report::report(&sc, 1, "", &ran);
     let head: String = text.lines().take(3).collect::<Vec<_>>().join("\n");
@@ -97,7 +97,7 @@ fn headers_follow_set_overrides() {
     assert!(header.contains("1000 rooms × 2 hosts"), "{header}");
     assert!(!html.contains("one room"), "{header}");
     // Without overrides the file's description is the header, and one room is one room.
-    let sc = scenario::load("quickstart", scenario::QUICKSTART, &[]).unwrap();
+    let sc = costream_model::workload::load("quickstart", scenario::QUICKSTART, &[]).unwrap();
     let ran = workload::run(&sc, 1, |_, _| {});
     let text = costream_model::report::report(&sc, 1, "", &ran);
     assert!(
@@ -182,7 +182,7 @@ fn x_axis(svg: &str) -> (f64, f64) {
 
 fn run_html(file: &str, text: &str, sets: &[&str], variant: usize) -> (String, workload::Ran) {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load_variants(file, text, &sets)
+    let sc = costream_model::workload::load_variants(file, text, &sets)
         .unwrap()
         .remove(variant)
         .scenario;
@@ -300,10 +300,12 @@ fn breaker_states_and_outcomes_are_plotted() {
         &["matrix={}"],
         0,
     );
-    let transitions = match &ran.measured {
-        workload::Measured::Breaker(m) => m.borrow().transitions.clone(),
-        _ => unreachable!(),
-    };
+    let transitions = ran
+        .measured::<std::rc::Rc<std::cell::RefCell<workload::breaker::BreakerMetrics>>>()
+        .expect("a breaker run")
+        .borrow()
+        .transitions
+        .clone();
     assert!(transitions.len() >= 3);
     let svg = plot(&html, "breaker-states");
     let (left, right) = x_axis(svg);

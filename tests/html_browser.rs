@@ -157,7 +157,7 @@ fn render(browser: &Path, dir: &Path, name: &str, html: &str) -> Vec<Item> {
 
 fn page(file: &str, text: &str, sets: &[&str]) -> (String, f64) {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load_variants(file, text, &sets)
+    let sc = costream_model::workload::load_variants(file, text, &sets)
         .unwrap()
         .remove(0)
         .scenario;

@@ -309,7 +309,7 @@ fn check_names(err: &str, names: &[&str]) -> Result<(), TestCaseError> {
 /// A scenario file, edited, or a stock one with `--set` overrides: an error names the file,
 /// or the `--set` argument when there are overrides.
 fn scenario_case(file: &str, text: &str, sets: &[String]) -> Result<(), TestCaseError> {
-    match scenario::load_variants(file, text, sets) {
+    match costream_model::workload::load_variants(file, text, sets) {
         Ok(vs) => {
             for v in vs.iter().take(2) {
                 bounded_run(&v.scenario);
@@ -324,11 +324,16 @@ fn scenario_case(file: &str, text: &str, sets: &[String]) -> Result<(), TestCase
 /// A replay file, edited: parse (with and without the seal), then run what it holds.
 fn replay_case(text: &str) -> Result<(), TestCaseError> {
     const FILE: &str = "fuzz-replay.toml";
-    if let Err(e) = Replay::parse(FILE, text) {
+    if let Err(e) = Replay::parse(&costream_model::workload::BUILTIN, FILE, text) {
         check_names(&e, &[FILE])?;
     }
-    match Replay::parse_edited(FILE, text) {
-        Ok(r) => match load_one(&r.source, &r.scenario, &r.sets) {
+    match Replay::parse_edited(&costream_model::workload::BUILTIN, FILE, text) {
+        Ok(r) => match load_one(
+            &costream_model::workload::BUILTIN,
+            &r.source,
+            &r.scenario,
+            &r.sets,
+        ) {
             Ok(sc) => bounded_run(&sc),
             Err(e) => check_names(&e, &[&r.source, "--set"])?,
         },
@@ -340,9 +345,16 @@ fn replay_case(text: &str) -> Result<(), TestCaseError> {
 /// A replay file of a short quickstart run, recorded once.
 fn recorded_replay() -> String {
     let sets = ["run.duration=\"200ms\"".to_string()];
-    Replay::record("quickstart.toml", scenario::QUICKSTART, &sets, 1, None)
-        .expect("quickstart records")
-        .to_toml()
+    Replay::record(
+        &costream_model::workload::BUILTIN,
+        "quickstart.toml",
+        scenario::QUICKSTART,
+        &sets,
+        1,
+        None,
+    )
+    .expect("quickstart records")
+    .to_toml()
 }
 
 /// A `--set` value: plausible three times in four.

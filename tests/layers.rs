@@ -9,10 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 /// Modules still in an import cycle, each group one strongly connected component.
-const STILL_TANGLED: &[&[&str]] = &[
-    // Workloads read the whole `Scenario`, and the scenario holds the workloads' sections.
-    &["scenario", "workload"],
-];
+const STILL_TANGLED: &[&[&str]] = &[];
 
 fn sources(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("a source folder") {

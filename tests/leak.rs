@@ -1,8 +1,7 @@
 //! §4.3: the buggy signalling session leaks on every one of 1,000 seeds, the fix on none.
 
 use costream_model::leak::LeakKind;
-use costream_model::scenario;
-use costream_model::workload::{self, Measured};
+use costream_model::workload;
 
 #[test]
 fn buggy_leaks_on_every_seed_fixed_on_none() {
@@ -11,13 +10,17 @@ fn buggy_leaks_on_every_seed_fixed_on_none() {
         .iter()
         .map(|s| s.to_string())
         .collect();
-    let variants = scenario::load_variants("leak.toml", text, &sets).unwrap();
+    let variants = costream_model::workload::load_variants("leak.toml", text, &sets).unwrap();
     assert_eq!(variants.len(), 2);
     for v in &variants {
-        let fixed = v.scenario.signalling.fixed;
+        let fixed = v
+            .scenario
+            .section::<workload::signalling::SignallingSection>()
+            .fixed;
         for seed in 1..=1000u64 {
             let ran = workload::run(&v.scenario, seed, |_, _| {});
-            let Measured::Signalling(m) = &ran.measured else {
+            let Some(m) = ran.measured::<costream_model::workload::signalling::SignallingMetrics>()
+            else {
                 panic!("not a signalling run")
             };
             if fixed {
@@ -47,7 +50,7 @@ fn buggy_leaks_on_every_seed_fixed_on_none() {
 fn lifecycle_phases_count_every_goroutine_and_time_its_runs() {
     let text = include_str!("../scenarios/lifecycle.toml");
     let sets = vec!["signalling.sessions=300".to_string()];
-    let sc = scenario::load("lifecycle.toml", text, &sets).unwrap();
+    let sc = costream_model::workload::load("lifecycle.toml", text, &sets).unwrap();
     let ran = workload::run(&sc, 1, |_, _| {});
     ran.sim.runtime(0, |rt| {
         let classes = rt.census_classes();

@@ -2,7 +2,6 @@
 //! retransmission, and CPU per packet out against LiveKit's benchmark.
 
 use costream_model::media::rtp::MediaKind;
-use costream_model::scenario;
 use costream_model::workload::{self, Ran};
 
 const LIVEKIT: &str = include_str!("../scenarios/livekit.toml");
@@ -11,7 +10,8 @@ fn run(sets: &[&str]) -> Ran {
     let mut all = vec!["run.duration=\"1500ms\"", "rooms.listeners=60"];
     all.extend_from_slice(sets);
     let sets: Vec<String> = all.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load("livekit.toml", LIVEKIT, &sets).unwrap_or_else(|e| panic!("{e}"));
+    let sc = costream_model::workload::load("livekit.toml", LIVEKIT, &sets)
+        .unwrap_or_else(|e| panic!("{e}"));
     workload::run(&sc, 1, |_, _| {})
 }
 

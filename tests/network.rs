@@ -1,12 +1,12 @@
 //! Rooms over the network: losses, partitions, batched reads and §2.3's hand-off.
 
 use costream_model::media::rtp::MediaKind;
-use costream_model::scenario::{self, QUICKSTART};
-use costream_model::workload::{self, Measured, Ran};
+use costream_model::scenario::QUICKSTART;
+use costream_model::workload::{self, Ran};
 
 fn run(sets: &[&str]) -> Ran {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+    let sc = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap();
     workload::run(&sc, 1, |_, _| {})
 }
 
@@ -83,7 +83,7 @@ fn a_clog_delays_without_loss() {
 #[test]
 fn blocking_vs_nonblocking_handoff() {
     let text = include_str!("../scenarios/handoff.toml");
-    let v = scenario::load_variants(
+    let v = costream_model::workload::load_variants(
         "handoff.toml",
         text,
         &["run.duration=\"10s\"".into(), "rooms.count=200".into()],
@@ -186,18 +186,26 @@ fn two_go_runtimes_exchange_datagrams() {
 #[test]
 fn gosched_in_low_priority_loops_cuts_request_latency() {
     let text = include_str!("../scenarios/gosched.toml");
-    let v = scenario::load_variants("gosched.toml", text, &["run.duration=\"1s\"".to_string()])
-        .unwrap();
+    let v = costream_model::workload::load_variants(
+        "gosched.toml",
+        text,
+        &["run.duration=\"1s\"".to_string()],
+    )
+    .unwrap();
     let res: Vec<(u32, u64, u64)> = v
         .iter()
         .map(|x| {
             let r = workload::run(&x.scenario, 1, |_, _| {});
-            let Measured::Gosched(m) = &r.measured else {
-                panic!()
-            };
+            let Some(m) = r.measured::<std::rc::Rc<
+                    std::cell::RefCell<costream_model::workload::gosched::GoschedMetrics>,
+                >>() else {
+                    panic!()
+                };
             let m = m.borrow();
             (
-                x.scenario.gosched.every,
+                x.scenario
+                    .section::<workload::gosched::GoschedSection>()
+                    .every,
                 m.requests,
                 m.latency.value_at_quantile(0.99),
             )
@@ -224,7 +232,7 @@ fn worker_pool_forwards_with_fewer_goroutines_and_drops_at_a_full_ring() {
         let names: Vec<&str> = r
             .sim
             .runtime(0, |rt| rt.goroutines().iter().map(|g| g.3).collect());
-        let Measured::Room(m) = &r.measured else {
+        let Some(m) = r.measured::<std::rc::Rc<std::cell::RefCell<costream_model::workload::room::RoomMetrics>>>() else {
             panic!()
         };
         let m = m.borrow();
@@ -270,7 +278,7 @@ fn shedding_video_on_a_saturated_server_keeps_audio_on_time() {
             "run.duration=\"2s\"",
             &d,
         ]);
-        let Measured::Room(m) = &r.measured else {
+        let Some(m) = r.measured::<std::rc::Rc<std::cell::RefCell<costream_model::workload::room::RoomMetrics>>>() else {
             panic!()
         };
         let m = m.borrow();

@@ -74,7 +74,7 @@ fn edit(cwd: &Path, from: &str, to: &str, f: impl FnOnce(&str) -> String) {
 /// Rewrites a replay on purpose and seals it again, as a model change would leave it.
 fn reseal(cwd: &Path, from: &str, to: &str, f: impl FnOnce(&mut Replay)) {
     let text = std::fs::read_to_string(cwd.join(from)).unwrap();
-    let mut r = Replay::parse(from, &text).unwrap();
+    let mut r = Replay::parse(&costream_model::workload::BUILTIN, from, &text).unwrap();
     f(&mut r);
     r.seal();
     std::fs::write(cwd.join(to), r.to_toml()).unwrap();

@@ -2,7 +2,7 @@
 //! commands, and the determinism check that names the first differing event.
 
 use costream_model::goruntime::RuntimeConfig;
-use costream_model::scenario::{self, QUICKSTART};
+use costream_model::scenario::QUICKSTART;
 use costream_model::testing::{check_seeds, failure_report, first_divergence, run_seeds, SeedPlan};
 use costream_model::workload;
 use costream_model::world::{EventLog, Sim, SimBuilder, SimOptions};
@@ -42,7 +42,7 @@ fn workers(seed: u64, opts: &SimOptions, jitter: impl Fn(u64) -> u64 + 'static) 
 fn quickstart_forwards_on_every_seed() {
     check_seeds(8, |seed, opts| {
         let sets = vec!["run.duration=\"300ms\"".to_string()];
-        let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+        let sc = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap();
         let ran = workload::run_with(&sc, seed, opts, |_, _| {});
         let m = ran.room();
         assert!(m.forwarded_frames > 0, "nothing forwarded");

@@ -4,11 +4,10 @@
 //! read the diff and commit the `.snap` files.
 
 use costream_model::report::report;
-use costream_model::scenario;
 use costream_model::workload;
 
 fn snapshot_of(file: &str, text: &str, variant: usize) -> String {
-    let mut v = scenario::load_variants(file, text, &[]).unwrap();
+    let mut v = costream_model::workload::load_variants(file, text, &[]).unwrap();
     let v = v.remove(variant);
     let seed = v.scenario.run.seed;
     let ran = workload::run(&v.scenario, seed, |_, _| {});

@@ -3,7 +3,7 @@
 //! and `tid`; slices on one track never overlap; every flow start (`s`) has its end (`f`) with
 //! the same id; every track used is named by a metadata event (`M`).
 
-use costream_model::scenario::{self, QUICKSTART};
+use costream_model::scenario::QUICKSTART;
 use costream_model::trace_export::chrome_trace;
 use costream_model::workload;
 use costream_model::world::{EventLog, SimOptions};
@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 fn trace(sets: &[&str]) -> Value {
     let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-    let sc = scenario::load("quickstart", QUICKSTART, &sets).unwrap();
+    let sc = costream_model::workload::load("quickstart", QUICKSTART, &sets).unwrap();
     let all = SimOptions::default().event_log(EventLog::All);
     let ran = workload::run_with(&sc, 1, &all, |_, _| {});
     let text = chrome_trace(&ran.sim).expect("the run kept its events");

@@ -87,7 +87,7 @@ pub fn estimate(sc: &Scenario, traced: bool) -> MemoryEstimate {
         what: "the process".into(),
         bytes: BASE,
     }];
-    let (items, events) = crate::workload::workload_for(sc.workload).estimate(sc);
+    let (items, events) = sc.workload().estimate(sc);
     for (n, what, each) in items {
         part(&mut parts, n, what, each);
     }
@@ -167,7 +167,7 @@ mod tests {
 
     fn quickstart(sets: &[&str]) -> Scenario {
         let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
-        crate::scenario::load("quickstart", crate::scenario::QUICKSTART, &sets).unwrap()
+        crate::workload::load("quickstart", crate::scenario::QUICKSTART, &sets).unwrap()
     }
 
     #[test]

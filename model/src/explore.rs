@@ -5,17 +5,23 @@
 //! recorded it, so a replay tells an edited file, a build that is not deterministic and a
 //! different build of the model apart instead of reporting each as "diverged".
 
-use crate::scenario::{self, Scenario};
-use crate::workload::{self, Metric, Ran, COMMON_METRICS};
+use crate::scenario::{self, Registry, Scenario};
+use crate::workload::{self, Metric, Ran, BUILTIN, COMMON_METRICS};
 use crate::world::{Checkpoint, EventLog, SimOptions};
 use costream_sim::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// Loads the one scenario a search or replay runs: a file with a `[matrix]` must be narrowed to
-/// one point.
-pub fn load_one(file: &str, text: &str, sets: &[String]) -> Result<Scenario, String> {
-    let mut v = scenario::load_variants(file, text, sets).map_err(|e| e.to_string())?;
+/// one point. `workloads` is the registry its `workload` key names one of.
+pub fn load_one(
+    workloads: &Registry,
+    file: &str,
+    text: &str,
+    sets: &[String],
+) -> Result<Scenario, String> {
+    let mut v =
+        scenario::load_variants_with(workloads, file, text, sets).map_err(|e| e.to_string())?;
     if v.len() != 1 {
         let labels: Vec<String> = v.iter().map(|x| x.label.clone()).collect();
         return Err(format!(
@@ -29,10 +35,10 @@ pub fn load_one(file: &str, text: &str, sets: &[String]) -> Result<Scenario, Str
 
 /// Metrics a condition can name, with what they measure: each workload's, then those every
 /// workload measures.
-pub fn metrics() -> Vec<Metric> {
+pub fn metrics(workloads: &Registry) -> Vec<Metric> {
     let mut v: Vec<Metric> = Vec::new();
-    for w in workload::ALL {
-        for m in workload::workload_for(w).metrics() {
+    for w in workloads {
+        for m in w.metrics() {
             if !v.iter().any(|x| x.0 == m.0) {
                 v.push(*m);
             }
@@ -50,9 +56,17 @@ pub struct Condition {
     pub value: f64,
 }
 
+/// [`Condition::parse`] with the built-in workloads' metrics.
 impl std::str::FromStr for Condition {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
+        Condition::parse(s, &BUILTIN)
+    }
+}
+
+impl Condition {
+    /// Reads `<metric> <op> <number>`, refusing a metric none of `workloads` measures.
+    pub fn parse(s: &str, workloads: &Registry) -> Result<Self, String> {
         let ops = [">=", "<=", ">", "<"];
         let Some((i, op)) = ops.iter().find_map(|op| s.find(op).map(|i| (i, *op))) else {
             return Err(format!(
@@ -61,7 +75,7 @@ impl std::str::FromStr for Condition {
         };
         let metric = s[..i].trim().to_string();
         let num = s[i + op.len()..].trim();
-        let all = metrics();
+        let all = metrics(workloads);
         if !all.iter().any(|m| m.0 == metric) {
             let known: Vec<&str> = all.iter().map(|m| m.0).collect();
             return Err(format!(
@@ -100,26 +114,26 @@ impl Condition {
             _ => v <= self.value,
         }
     }
-    /// Refuses a metric that `sc`'s workload does not measure, before any seed runs.
-    pub fn check_measured(&self, sc: &Scenario) -> Result<(), String> {
+    /// Refuses a metric that `sc`'s workload does not measure, before any seed runs;
+    /// `workloads` are those a refusal names as measuring it.
+    pub fn check_measured(&self, sc: &Scenario, workloads: &Registry) -> Result<(), String> {
         let any: Vec<&str> = COMMON_METRICS.iter().map(|m| m.0).collect();
         let m = self.metric.as_str();
-        let measures =
-            |w: scenario::Workload| workload::workload_for(w).metrics().iter().any(|x| x.0 == m);
-        if !any.contains(&m) && !measures(sc.workload) {
-            let by: Vec<String> = workload::ALL
-                .into_iter()
-                .filter(|&w| measures(w))
-                .map(|w| format!("{w:?}").to_lowercase())
+        let measures = |w: &dyn scenario::Workload| w.metrics().iter().any(|x| x.0 == m);
+        if !any.contains(&m) && !measures(sc.workload()) {
+            let by: Vec<&str> = workloads
+                .iter()
+                .filter(|w| measures(**w))
+                .map(|w| w.name())
                 .collect();
             return Err(format!(
                 "--until `{self}`: metric `{m}` is measured only by the {} workload, and this scenario runs the {} workload\n  hint: every workload measures {}",
                 by.join(", "),
-                format!("{:?}", sc.workload).to_lowercase(),
+                sc.workload().name(),
                 any.join(", ")
             ));
         }
-        workload::workload_for(sc.workload).check_metric(sc, &self.to_string(), m)
+        sc.workload().check_metric(sc, &self.to_string(), m)
     }
 
     /// How far `v` goes past the threshold in the condition's direction (for "worst").
@@ -151,7 +165,7 @@ pub fn measure(ran: &Ran) -> BTreeMap<&'static str, f64> {
         m.insert("gc.stw_p99_us", pct_ms(&g.stw, 0.99) * 1e3);
     });
     m.insert("events", ran.out.events as f64);
-    workload::workload_for(ran.workload).measure(ran, &mut m);
+    ran.workload.measure(ran, &mut m);
     m
 }
 
@@ -166,6 +180,7 @@ pub struct Found {
 /// Runs `seeds` of `sc` on `jobs` threads and evaluates `cond` on each; results in seed order.
 /// `progress(done, total)` is called as seeds finish.
 pub fn explore(
+    workloads: &Registry,
     sc: &Scenario,
     seeds: std::ops::Range<u64>,
     cond: &Condition,
@@ -176,7 +191,7 @@ pub fn explore(
     if total == 0 {
         return Err("explore --seeds 0: no seeds to try; use at least 1".into());
     }
-    cond.check_measured(sc)?;
+    cond.check_measured(sc, workloads)?;
     let one = |i: usize| {
         let seed = seeds.start + i as u64;
         let ran = workload::run(sc, seed, |_, _| {});
@@ -187,8 +202,9 @@ pub fn explore(
                 violated: cond.holds(v),
             }),
             None => Err(format!(
-                "metric `{}` is not measured by the {:?} workload",
-                cond.metric, sc.workload
+                "metric `{}` is not measured by the {} workload",
+                cond.metric,
+                sc.workload().name()
             )),
         }
     };
@@ -352,6 +368,7 @@ fn fnv(parts: &[&[u8]]) -> String {
 impl Replay {
     /// A replay of `seed` of the scenario `text` with `sets`.
     pub fn record(
+        workloads: &Registry,
         source: &str,
         text: &str,
         sets: &[String],
@@ -361,7 +378,7 @@ impl Replay {
         // Normalised: the scenario with its overrides applied, as one TOML document.
         let tree = scenario::tree(source, text, sets).map_err(|e| e.to_string())?;
         let normal = toml::to_string(&tree).map_err(|e| format!("{source}: {e}"))?;
-        let sc = load_one(source, &normal, &[])?;
+        let sc = load_one(workloads, source, &normal, &[])?;
         let (ran, cps) = run_checkpointed(&sc, seed);
         let mut r = Replay {
             costream_version: VERSION.to_string(),
@@ -385,15 +402,22 @@ impl Replay {
     /// Records this file's scenario and seed again with this build, re-measuring its condition's
     /// metric: after a deliberate change to the model (or to the file), the new file describes
     /// the run as it now is.
-    pub fn record_again(&self) -> Result<(Replay, Option<f64>), String> {
-        let sc = load_one(&self.source, &self.scenario, &self.sets)?;
+    pub fn record_again(&self, workloads: &Registry) -> Result<(Replay, Option<f64>), String> {
+        let sc = load_one(workloads, &self.source, &self.scenario, &self.sets)?;
         let ran = run_workload(&sc, self.seed, &SimOptions::default());
         let value = self
             .condition
             .as_ref()
             .and_then(|c| measure(&ran).get(c.metric.as_str()).copied());
         let cond = self.condition.clone().zip(value);
-        let r = Replay::record(&self.source, &self.scenario, &self.sets, self.seed, cond)?;
+        let r = Replay::record(
+            workloads,
+            &self.source,
+            &self.scenario,
+            &self.sets,
+            self.seed,
+            cond,
+        )?;
         Ok((r, value))
     }
 
@@ -479,14 +503,15 @@ impl Replay {
 
     /// Reads a replay file, refusing one written by another costream version, one that is not a
     /// replay file, and one edited since costream sealed it.
-    pub fn parse(file: &str, text: &str) -> Result<Replay, String> {
-        let r = Replay::parse_edited(file, text)?;
+    /// `workloads` are those whose metrics its condition may name.
+    pub fn parse(workloads: &Registry, file: &str, text: &str) -> Result<Replay, String> {
+        let r = Replay::parse_edited(workloads, file, text)?;
         r.check_seal(file)?;
         Ok(r)
     }
 
     /// [`Replay::parse`] without the seal check: for recording an edited file again.
-    pub fn parse_edited(file: &str, text: &str) -> Result<Replay, String> {
+    pub fn parse_edited(workloads: &Registry, file: &str, text: &str) -> Result<Replay, String> {
         let not_replay = "hint: replay files are written by `costream explore`; a scenario file runs with `costream run FILE`";
         let table: toml::Table = toml::from_str(text).map_err(|e| {
             format!(
@@ -550,7 +575,8 @@ impl Replay {
             ));
         }
         if let Some(c) = &r.condition {
-            if let Err(e) = format!("{} {} {}", c.metric, c.op, c.value).parse::<Condition>() {
+            let text = format!("{} {} {}", c.metric, c.op, c.value);
+            if let Err(e) = Condition::parse(&text, workloads) {
                 return Err(format!(
                     "{file}: field `condition`: {}",
                     e.trim_start_matches("--until ")
@@ -575,12 +601,19 @@ impl Replay {
     /// `file` names the replay file in messages.
     /// `log` says what the run keeps of its events: `EventLog::Last(n)` for the last events
     /// shown, `EventLog::All` for a trace.
-    pub fn replay(&self, file: &str, log: EventLog) -> Result<Ran, String> {
-        self.replay_with(file, log, &run_workload)
+    /// `workloads` is the registry its scenario's `workload` names one of.
+    pub fn replay(&self, workloads: &Registry, file: &str, log: EventLog) -> Result<Ran, String> {
+        self.replay_with(workloads, file, log, &run_workload)
     }
 
-    fn replay_with(&self, file: &str, log: EventLog, run: Runner) -> Result<Ran, String> {
-        let sc = load_one(&self.source, &self.scenario, &self.sets)?;
+    fn replay_with(
+        &self,
+        workloads: &Registry,
+        file: &str,
+        log: EventLog,
+        run: Runner,
+    ) -> Result<Ran, String> {
+        let sc = load_one(workloads, &self.source, &self.scenario, &self.sets)?;
         let want: Vec<Checkpoint> = self
             .checkpoints
             .iter()
@@ -766,7 +799,7 @@ mod tests {
 
     fn short() -> Replay {
         let sets = ["run.duration=\"300ms\"".to_string()];
-        Replay::record("quickstart", scenario::QUICKSTART, &sets, 1, None).unwrap()
+        Replay::record(&BUILTIN, "quickstart", scenario::QUICKSTART, &sets, 1, None).unwrap()
     }
 
     /// A run that is not a function of its seed (here: every other run gets a host pause at
@@ -775,8 +808,9 @@ mod tests {
     #[test]
     fn a_build_that_is_not_deterministic_is_named_at_its_first_differing_event() {
         let r = short();
-        let sc = load_one(&r.source, &r.scenario, &[]).unwrap();
+        let sc = load_one(&BUILTIN, &r.source, &r.scenario, &[]).unwrap();
         let paused = load_one(
+            &BUILTIN,
             &r.source,
             &r.scenario,
             &["server.stalls.pauses=[{ at = \"150ms\", duration = \"20ms\" }]".into()],
@@ -788,7 +822,7 @@ mod tests {
             run_workload(if calls.get() % 2 == 1 { &paused } else { &sc }, seed, opts)
         };
         let e = r
-            .replay_with("r.toml", EventLog::Off, &leaky)
+            .replay_with(&BUILTIN, "r.toml", EventLog::Off, &leaky)
             .err()
             .expect("diverges");
         for needle in [
@@ -805,7 +839,7 @@ mod tests {
         assert!(!e.contains("different build"), "{e}");
         // The same runner every time: deterministic, so the recording's build differs.
         let e = r
-            .replay_with("r.toml", EventLog::Off, &|_, seed, opts| {
+            .replay_with(&BUILTIN, "r.toml", EventLog::Off, &|_, seed, opts| {
                 run_workload(&paused, seed, opts)
             })
             .err()
@@ -813,7 +847,7 @@ mod tests {
         assert!(e.contains("the same way every time"), "{e}");
         assert!(!e.contains("not deterministic"), "{e}");
         // And the recording itself replays.
-        assert!(r.replay("r.toml", EventLog::Off).is_ok());
+        assert!(r.replay(&BUILTIN, "r.toml", EventLog::Off).is_ok());
     }
 
     /// Checkpoints are the run before each boundary: their event counts grow with time, and
@@ -821,7 +855,7 @@ mod tests {
     #[test]
     fn checkpoints_describe_the_run_before_their_boundary() {
         let r = short();
-        let sc = load_one(&r.source, &r.scenario, &[]).unwrap();
+        let sc = load_one(&BUILTIN, &r.source, &r.scenario, &[]).unwrap();
         let (ran, cps) = checkpointed(&run_workload, &sc, 1, EventLog::All);
         assert!(cps.len() >= 2, "{cps:?}");
         let times: Vec<u64> = ran.sim.event_log().iter().map(|e| e[0]).collect();

@@ -25,7 +25,7 @@ use crate::plot::{bucket, bucket_steps, esc, heap_plot, heat_map, lanes_plot, ti
 /// The workload's headline plots: its main result.
 fn headline(sc: &Scenario, ran: &Ran) -> (String, String) {
     let mut s = String::new();
-    let what = crate::workload::workload_for(ran.workload).headline(sc, ran, &mut s);
+    let what = ran.workload.headline(sc, ran, &mut s);
     (what.to_string(), s)
 }
 
@@ -59,7 +59,7 @@ pub fn html_report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
             rt.live_goroutines()
         );
         body += &p.render();
-        if !crate::workload::workload_for(ran.workload).heap_in_headline() {
+        if !ran.workload.heap_in_headline() {
             body += &heap_plot(rt, end);
         }
         // GC pauses and stalls on the timeline.

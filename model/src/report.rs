@@ -45,7 +45,7 @@ pub fn header(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> Vec<String> {
         ran.out.now.since_start(),
         sc.server.gomaxprocs
     ));
-    lines.extend(crate::workload::workload_for(ran.workload).summary(sc, ran));
+    lines.extend(ran.workload.summary(sc, ran));
     lines
 }
 
@@ -55,7 +55,7 @@ pub fn report(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> String {
     for line in header(sc, seed, label, ran) {
         let _ = writeln!(s, "{line}");
     }
-    crate::workload::workload_for(ran.workload).report(&mut s, sc, ran);
+    ran.workload.report(&mut s, sc, ran);
     runtime_section(&mut s, &ran.sim, &ran.out);
     census_section(&mut s, &ran.sim, ran.out.now);
     gc_section(&mut s, &ran.sim, &ran.out);
@@ -356,7 +356,7 @@ pub fn comparison(rows: &[(String, &Scenario, &Ran)]) -> String {
         "digest",
     ]);
     for (label, _sc, ran) in rows {
-        let (lat, lost) = crate::workload::workload_for(ran.workload).comparison(ran);
+        let (lat, lost) = ran.workload.comparison(ran);
         let cols = match &lat {
             Some(h) if !h.is_empty() => vec![
                 ms(h.mean().round() as u64),

@@ -138,6 +138,7 @@ fn candidates(tree: &Value) -> Vec<(String, Value)> {
 /// The original is replayed first: a shrink of a run that does not reproduce, or whose condition
 /// does not hold, would keep edits against a violation that is not there.
 pub fn shrink(
+    workloads: &crate::scenario::Registry,
     file: &str,
     r: &Replay,
     max_runs: usize,
@@ -154,7 +155,7 @@ pub fn shrink(
             "{file}: this replay has no condition to keep violating, so there is nothing to shrink against\n  hint: shrink files written by `costream explore --until ...`"
         ));
     };
-    let original = r.replay(file, crate::world::EventLog::Off).map_err(|e| {
+    let original = r.replay(workloads, file, crate::world::EventLog::Off).map_err(|e| {
         format!("{e}\n  (shrink replays the original first: a run that does not reproduce cannot be shrunk soundly)")
     })?;
     let mut value = match measure(&original).get(cond.metric.as_str()).copied() {
@@ -184,7 +185,7 @@ pub fn shrink(
             let Ok(text) = toml::to_string(&t) else {
                 continue;
             };
-            let Ok(sc) = load_one(&r.source, &text, &[]) else {
+            let Ok(sc) = load_one(workloads, &r.source, &text, &[]) else {
                 continue; // the edit made an invalid scenario
             };
             runs += 1;
@@ -211,6 +212,13 @@ pub fn shrink(
         r.seed,
         steps.len()
     );
-    let out = Replay::record(&r.source, &text, &[], r.seed, Some((cond, value)))?;
+    let out = Replay::record(
+        workloads,
+        &r.source,
+        &text,
+        &[],
+        r.seed,
+        Some((cond, value)),
+    )?;
     Ok((out, steps))
 }

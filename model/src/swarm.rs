@@ -7,7 +7,7 @@
 use crate::goruntime::{GcPercent, Pause};
 use crate::net::link::Loss;
 use crate::net::FaultKind;
-use crate::scenario::{self, Architecture, Handoff, Scenario, QUICKSTART};
+use crate::scenario::{Architecture, Handoff, Scenario, QUICKSTART};
 use crate::scenario::{Direction, Fault};
 use crate::workload::room;
 use crate::world::Sim;
@@ -86,7 +86,7 @@ impl SwarmConfig {
             "run.duration=\"{}ms\"",
             total.as_nanos() / 1_000_000
         )];
-        let mut sc = scenario::load("swarm", QUICKSTART, &sets).expect("quickstart loads");
+        let mut sc = crate::workload::load("swarm", QUICKSTART, &sets).expect("quickstart loads");
         sc.server.gomaxprocs = self.gomaxprocs;
         sc.server.gogc = GcPercent::Percent(self.gogc);
         sc.forwarding.cpu_jitter = self.cpu_jitter;

@@ -514,7 +514,9 @@ fn overlap(a: &str, b: &str) -> bool {
 /// Checks a sweep of `file` (`text`) with the base overrides `sets`, the `grid`, `seeds` seeds
 /// from the scenario's `run.seed`, and `shard`, loading every combination of the grid (on
 /// `jobs` threads) so that a bad key or value is refused before any point runs.
+#[allow(clippy::too_many_arguments)]
 pub fn plan(
+    workloads: &crate::scenario::Registry,
     file: &str,
     text: &str,
     sets: &[String],
@@ -567,7 +569,7 @@ pub fn plan(
             count(total, "point"),
         ));
     }
-    let base = load_one(file, text, sets)?;
+    let base = load_one(workloads, file, text, sets)?;
     let seed0 = base.run.seed;
     let end = seed0.checked_add(seeds).ok_or_else(|| {
         format!("sweep --seeds {seeds}: the seeds from run.seed {seed0} would run past {}\n  hint: fewer --seeds, or --set run.seed to start lower", u64::MAX)
@@ -578,7 +580,7 @@ pub fn plan(
     let load = |extra: &[String]| {
         let mut all = sets.to_vec();
         all.extend_from_slice(extra);
-        load_one(file, text, &all)
+        load_one(workloads, file, text, &all)
     };
     for a in &axes {
         for v in &a.values {
@@ -628,10 +630,16 @@ pub fn plan(
 }
 
 /// Runs one point of the scenario `text` (with the sweep's base `sets` first).
-pub fn run_point(file: &str, text: &str, base: &[String], p: &Point) -> Result<Line, String> {
+pub fn run_point(
+    workloads: &crate::scenario::Registry,
+    file: &str,
+    text: &str,
+    base: &[String],
+    p: &Point,
+) -> Result<Line, String> {
     let mut sets = base.to_vec();
     sets.extend(p.sets.iter().cloned());
-    let sc = load_one(file, text, &sets)?;
+    let sc = load_one(workloads, file, text, &sets)?;
     let ran = workload::run(&sc, p.seed, |_, _| {});
     Ok(Line {
         point: p.index,
@@ -651,6 +659,7 @@ pub fn run_point(file: &str, text: &str, base: &[String], p: &Point) -> Result<L
 /// every line of this shard, in point order.
 #[allow(clippy::too_many_arguments)]
 pub fn sweep(
+    workloads: &crate::scenario::Registry,
     file: &str,
     text: &str,
     base: &[String],
@@ -674,7 +683,7 @@ pub fn sweep(
     );
     let total = todo.len();
     let one = |i: usize| {
-        let l = run_point(file, text, base, rest[i])?;
+        let l = run_point(workloads, file, text, base, rest[i])?;
         // Appended the moment it finishes, in one write, so an interruption keeps it or leaves
         // a torn last line without its newline.
         let json = serde_json::to_string(&l).expect("lines serialise") + "\n";
@@ -819,6 +828,7 @@ fn missing_error(inputs: &[(String, Results)], points: &[Point], missing: &[&Poi
 mod tests {
     use super::*;
     use crate::scenario::QUICKSTART;
+    use crate::workload::BUILTIN;
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
@@ -832,6 +842,7 @@ mod tests {
 
     fn quick_plan(grid: &[&str], seeds: u64, shard: Option<&str>) -> Result<Plan, String> {
         plan(
+            &BUILTIN,
             "quickstart",
             QUICKSTART,
             &strings(&["rooms.count=2"]),
@@ -897,6 +908,7 @@ mod tests {
         // Whitespace and comments in the scenario do not change it.
         let spaced = format!("# a comment\n{}\n\n", QUICKSTART.replace(" = ", "   =   "));
         let b = plan(
+            &BUILTIN,
             "q.toml",
             &spaced,
             &strings(&["rooms.count=2"]),
@@ -910,6 +922,7 @@ mod tests {
         // Each field changes it, and is named.
         let diff = |grid: &[&str], seeds, shard, sets: &[&str]| {
             let p = plan(
+                &BUILTIN,
                 "quickstart",
                 QUICKSTART,
                 &strings(sets),

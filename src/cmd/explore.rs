@@ -5,6 +5,7 @@ use super::*;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn explore_cmd(
+    workloads: &Registry,
     file: &str,
     seeds: u64,
     first: u64,
@@ -15,7 +16,7 @@ pub(crate) fn explore_cmd(
     max_memory: Option<&str>,
 ) -> Result<bool, String> {
     use costream_model::explore::{check_writable, explore, load_one, Condition, Replay};
-    let cond: Condition = until.parse()?;
+    let cond = Condition::parse(until, workloads)?;
     if seeds == 0 {
         return Err("explore --seeds 0: no seeds to try; use at least 1".into());
     }
@@ -23,8 +24,8 @@ pub(crate) fn explore_cmd(
         format!("explore --first {first} --seeds {seeds}: the seeds would run past {}\n  hint: use a smaller --first or fewer --seeds", u64::MAX)
     })?;
     let text = read(file)?;
-    let sc = load_one(file, &text, sets)?;
-    cond.check_measured(&sc)?;
+    let sc = load_one(workloads, file, &text, sets)?;
+    cond.check_measured(&sc, workloads)?;
     // The default name depends on the worst seed; any one shows whether the folder is writable.
     let default_path = |seed: u64| format!("costream-replay-seed{seed}.toml");
     check_writable(
@@ -33,7 +34,7 @@ pub(crate) fn explore_cmd(
     )?;
     let jobs = admit_jobs(file, sets, &sc, false, jobs_or_cores(jobs), max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let found = explore(&sc, first..end, &cond, jobs, |done, total| {
+    let found = explore(workloads, &sc, first..end, &cond, jobs, |done, total| {
         if bar {
             eprint!("\rexplored {done}/{total} seeds");
         }
@@ -65,6 +66,7 @@ pub(crate) fn explore_cmd(
         return Ok(false);
     };
     let r = Replay::record(
+        workloads,
         file,
         &text,
         sets,

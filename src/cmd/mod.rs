@@ -17,6 +17,6 @@ pub(crate) use shrink::*;
 pub(crate) use sweep::*;
 
 pub(crate) use costream_model::report::{comparison, report};
-pub(crate) use costream_model::scenario::{self, ScenarioError};
+pub(crate) use costream_model::scenario::{self, Registry, ScenarioError};
 pub(crate) use costream_model::workload;
 pub(crate) use costream_model::world::{EventLog, SimOptions};

@@ -4,6 +4,7 @@
 use super::*;
 
 pub(crate) fn replay_cmd(
+    workloads: &Registry,
     file: &str,
     events: usize,
     html: Option<&str>,
@@ -13,27 +14,27 @@ pub(crate) fn replay_cmd(
 ) -> Result<(), String> {
     use costream_model::explore::{load_one, measure};
     if let Some(out) = record {
-        return record_cmd(file, out);
+        return record_cmd(workloads, file, out);
     }
-    let r = read_replay(file)?;
+    let r = read_replay(workloads, file)?;
     for (flag, path) in [("--trace", trace), ("--html", html)] {
         if let Some(p) = path {
             check_output(flag, p)?;
         }
     }
-    let sc = load_one(&r.source, &r.scenario, &r.sets)?;
+    let sc = load_one(workloads, &r.source, &r.scenario, &r.sets)?;
     admit_jobs(file, &[], &sc, trace.is_some(), 1, max_memory)?;
     let log = if trace.is_some() {
         EventLog::All
     } else {
         EventLog::Last(events)
     };
-    let ran = r.replay(file, log)?;
+    let ran = r.replay(workloads, file, log)?;
     if let Some(path) = trace {
         write_trace(path, &ran)?;
     }
     if let Some(path) = html {
-        let sc = load_one(&r.source, &r.scenario, &r.sets)?;
+        let sc = load_one(workloads, &r.source, &r.scenario, &r.sets)?;
         write_html(path, &sc, r.seed, &format!("replay of {file}"), &ran)?;
     }
     println!(
@@ -69,12 +70,12 @@ pub(crate) fn replay_cmd(
 
 /// `costream replay FILE --record OUT`: the file's scenario and seed recorded again with this
 /// build (the file may have been edited; its version must still be this one).
-pub(crate) fn record_cmd(file: &str, out: &str) -> Result<(), String> {
+pub(crate) fn record_cmd(workloads: &Registry, file: &str, out: &str) -> Result<(), String> {
     use costream_model::explore::{check_writable, Replay};
     let text = read_replay_text(file)?;
-    let old = Replay::parse_edited(file, &text)?;
+    let old = Replay::parse_edited(workloads, file, &text)?;
     check_writable(out, "replay file")?;
-    let (new, value) = old.record_again()?;
+    let (new, value) = old.record_again(workloads)?;
     std::fs::write(out, new.to_toml())
         .map_err(|e| format!("{out}: cannot write the replay file: {e}"))?;
     println!(
@@ -97,8 +98,11 @@ pub(crate) fn record_cmd(file: &str, out: &str) -> Result<(), String> {
     Ok(())
 }
 
-pub(crate) fn read_replay(file: &str) -> Result<costream_model::explore::Replay, String> {
-    costream_model::explore::Replay::parse(file, &read_replay_text(file)?)
+pub(crate) fn read_replay(
+    workloads: &Registry,
+    file: &str,
+) -> Result<costream_model::explore::Replay, String> {
+    costream_model::explore::Replay::parse(workloads, file, &read_replay_text(file)?)
 }
 
 pub(crate) fn read_replay_text(file: &str) -> Result<String, String> {

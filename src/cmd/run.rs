@@ -5,7 +5,9 @@ use super::*;
 
 /// Runs every variant of a scenario file (one, or each point of its `[matrix]`), printing each
 /// report as it finishes and a comparison table after several.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run(
+    workloads: &Registry,
     file: &str,
     seed: Option<u64>,
     sets: &[String],
@@ -15,8 +17,8 @@ pub(crate) fn run(
     max_memory: Option<&str>,
 ) -> Result<(), String> {
     let text = read(file)?;
-    let variants =
-        scenario::load_variants(file, &text, sets).map_err(|e: ScenarioError| e.to_string())?;
+    let variants = scenario::load_variants_with(workloads, file, &text, sets)
+        .map_err(|e: ScenarioError| e.to_string())?;
     let n = variants.len();
     for (flag, path) in [("--trace", trace), ("--html", html)] {
         if let Some(p) = path {

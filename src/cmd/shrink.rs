@@ -3,22 +3,24 @@
 use super::*;
 
 pub(crate) fn shrink_cmd(
+    workloads: &Registry,
     file: &str,
     out: Option<String>,
     max_runs: usize,
     max_memory: Option<&str>,
 ) -> Result<(), String> {
-    let r = read_replay(file)?;
+    let r = read_replay(workloads, file)?;
     let path = out.unwrap_or_else(|| shrunk_path(file, r.seed));
     costream_model::explore::check_writable(&path, "shrunk replay file")?;
-    let sc = costream_model::explore::load_one(&r.source, &r.scenario, &r.sets)?;
+    let sc = costream_model::explore::load_one(workloads, &r.source, &r.scenario, &r.sets)?;
     admit_jobs(file, &[], &sc, false, 1, max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let (small, steps) = costream_model::shrink::shrink(file, &r, max_runs, |runs, kept| {
-        if bar {
-            eprint!("\rshrinking: {runs} runs, {kept} edits kept");
-        }
-    })?;
+    let (small, steps) =
+        costream_model::shrink::shrink(workloads, file, &r, max_runs, |runs, kept| {
+            if bar {
+                eprint!("\rshrinking: {runs} runs, {kept} edits kept");
+            }
+        })?;
     if bar {
         eprint!("\r{:50}\r", "");
     }

@@ -5,6 +5,7 @@ use super::*;
 
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep_cmd(
+    workloads: &Registry,
     file: &str,
     grid: &[String],
     seeds: u64,
@@ -18,7 +19,7 @@ pub(crate) fn sweep_cmd(
     let text = read(file)?;
     let jobs = jobs_or_cores(jobs);
     // Everything is checked before any point runs: the grid, the results file, the memory.
-    let plan = plan(file, &text, sets, grid, seeds, shard, jobs)?;
+    let plan = plan(workloads, file, &text, sets, grid, seeds, shard, jobs)?;
     let out = out.map_or_else(|| default_out(file, plan.header.shard()), str::to_string);
     check_output("--out", &out)?;
     let have = resume(&out, &plan.header)?;
@@ -27,6 +28,7 @@ pub(crate) fn sweep_cmd(
     let jobs = admit_jobs(file, &heavy_sets, &plan.heaviest.1, false, jobs, max_memory)?;
     let bar = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let lines = sweep(
+        workloads,
         file,
         &text,
         sets,

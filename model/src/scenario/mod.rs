@@ -5,8 +5,10 @@
 
 mod diag;
 mod schema;
+pub mod workload;
 
 pub use schema::*;
+pub use workload::{Items, Measured, Metric, Ran, Registry, Section, SectionSpec, Workload};
 
 use std::fmt;
 
@@ -121,7 +123,9 @@ fn label(problem: &str) -> &str {
 /// Loads a scenario and expands its `[matrix]` table: each key is a field path, each value a
 /// list; every combination (in key order) becomes one variant. Without a matrix, one variant.
 /// A `--set` on a key the matrix varies is refused: the matrix would overwrite it.
-pub fn load_variants(
+/// `workloads` is the registry `workload = "..."` names one of; the first is the default.
+pub fn load_variants_with(
+    workloads: &Registry,
     file: &str,
     text: &str,
     overrides: &[String],
@@ -135,7 +139,7 @@ pub fn load_variants(
     };
     let matrix = value.as_table_mut().and_then(|t| t.remove("matrix"));
     let Some(matrix) = matrix else {
-        let mut scenario = finish(&origin, value, &src)?;
+        let mut scenario = finish(workloads, &origin, value, &src)?;
         scenario.overrides = overrides.to_vec();
         return Ok(vec![Variant {
             label: String::new(),
@@ -215,7 +219,7 @@ pub fn load_variants(
         }
         label.reverse();
         let label = label.join(", ");
-        let mut sc = finish(&format!("{origin} [{label}]"), v, &src)?;
+        let mut sc = finish(workloads, &format!("{origin} [{label}]"), v, &src)?;
         sc.overrides = overrides.to_vec();
         out.push(Variant {
             label,
@@ -249,8 +253,14 @@ fn parse(file: &str, text: &str) -> Result<toml::Value, ScenarioError> {
 }
 
 /// Loads a scenario from TOML text, applies `--set` overrides, and validates it. A `[matrix]`
-/// table is refused here: use [`load_variants`].
-pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+/// table is refused here: use [`load_variants_with`]. `workloads` is the registry
+/// `workload = "..."` names one of; the first is the default.
+pub fn load_with(
+    workloads: &Registry,
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<Scenario, ScenarioError> {
     let (value, origin) = parse_with_overrides(file, text, overrides)?;
     let src = Source {
         file,
@@ -258,7 +268,7 @@ pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, Sc
         overrides,
         matrix: &[],
     };
-    let mut sc = finish(&origin, value, &src)?;
+    let mut sc = finish(workloads, &origin, value, &src)?;
     sc.overrides = overrides.to_vec();
     Ok(sc)
 }
@@ -287,59 +297,112 @@ fn parse_with_overrides(
     Ok((value, origin))
 }
 
-fn finish(origin: &str, value: toml::Value, src: &Source) -> Result<Scenario, ScenarioError> {
-    let origin = origin.to_string();
-    let sc: Scenario = serde_path_to_error::deserialize(value).map_err(|e| {
-        let field = e.path().to_string();
-        let field = if field == "." {
-            "(top level)".to_string()
-        } else {
-            field
-        };
-        let inner = e.into_inner().to_string();
-        // toml appends its own "in `field`" line: the field is named already.
-        let inner = inner
-            .split("\nin `")
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string();
-        let unknown = inner.contains("unknown field");
-        let (problem, hint) = if unknown {
-            (
-                inner,
-                Some(
-                    "remove the field or fix its spelling; docs/scenarios.md lists every field"
-                        .to_string(),
-                ),
-            )
-        } else if inner.contains("missing field") {
-            (
-                inner,
-                Some(
-                    "add the field; docs/scenarios.md lists every field with its default"
-                        .to_string(),
-                ),
-            )
-        } else {
-            diag::humanise(&field, &inner).unwrap_or((inner, None))
-        };
-        ScenarioError {
-            file: origin.clone(),
-            snippet: src.snippet(&field, unknown, label(&problem)),
-            field,
-            problem,
-            hint,
+/// A serde error at `prefix` + its path (`burst.interval`), as a located [`ScenarioError`].
+fn de_error(
+    origin: &str,
+    src: &Source,
+    prefix: &str,
+    e: serde_path_to_error::Error<toml::de::Error>,
+) -> ScenarioError {
+    let path = e.path().to_string();
+    let field = match (prefix, path.as_str()) {
+        ("", ".") => "(top level)".to_string(),
+        ("", _) => path,
+        (_, ".") => prefix.to_string(),
+        _ => format!("{prefix}.{path}"),
+    };
+    let inner = e.into_inner().to_string();
+    // toml appends its own "in `field`" line: the field is named already.
+    let inner = inner
+        .split("\nin `")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let unknown = inner.contains("unknown field");
+    let (problem, hint) = if unknown {
+        (
+            inner,
+            Some(
+                "remove the field or fix its spelling; docs/scenarios.md lists every field"
+                    .to_string(),
+            ),
+        )
+    } else if inner.contains("missing field") {
+        (
+            inner,
+            Some("add the field; docs/scenarios.md lists every field with its default".to_string()),
+        )
+    } else {
+        diag::humanise(&field, &inner).unwrap_or((inner, None))
+    };
+    ScenarioError {
+        file: origin.to_string(),
+        snippet: src.snippet(&field, unknown, label(&problem)),
+        field,
+        problem,
+        hint,
+    }
+}
+
+/// Resolves the `workload` key in `workloads`, takes out and type-checks every registered
+/// workload's sections, reads the rest as a [`Scenario`] and validates it.
+fn finish(
+    workloads: &Registry,
+    origin: &str,
+    mut value: toml::Value,
+    src: &Source,
+) -> Result<Scenario, ScenarioError> {
+    let located = |field: &str, problem: String, hint: String| ScenarioError {
+        file: origin.to_string(),
+        snippet: src.snippet(field, false, label(&problem)),
+        field: field.to_string(),
+        problem,
+        hint: Some(hint),
+    };
+    let known = || {
+        let names: Vec<&str> = workloads.iter().map(|w| w.name()).collect();
+        names.join(", ")
+    };
+    let table = value.as_table_mut();
+    let named = table.as_ref().and_then(|t| t.get("workload")).cloned();
+    let program = match named {
+        None => *workloads
+            .first()
+            .expect("a workload registry is never empty"),
+        Some(toml::Value::String(n)) => {
+            *workloads.iter().find(|w| w.name() == n).ok_or_else(|| {
+                located(
+                    "workload",
+                    format!("unknown workload `{n}`"),
+                    format!("use one of: {}", known()),
+                )
+            })?
         }
-    })?;
+        Some(other) => {
+            return Err(located(
+                "workload",
+                format!("expected a workload's name, found {}", other.type_str()),
+                format!("write workload = \"{}\"", workloads[0].name()),
+            ))
+        }
+    };
+    let mut sections = std::collections::BTreeMap::new();
+    if let Some(t) = table {
+        t.remove("workload");
+        for spec in workloads.iter().flat_map(|w| w.sections()) {
+            if let Some(v) = t.remove(spec.name) {
+                (spec.check)(v.clone()).map_err(|e| de_error(origin, src, spec.name, e))?;
+                sections.insert(spec.name, v);
+            }
+        }
+    }
+    let mut sc: Scenario =
+        serde_path_to_error::deserialize(value).map_err(|e| de_error(origin, src, "", e))?;
+    sc.program = Some(program);
+    sc.sections = sections;
     sc.validate()
-        .map_err(|(field, problem, hint)| ScenarioError {
-            file: origin,
-            snippet: src.snippet(&field, false, label(&problem)),
-            field,
-            problem,
-            hint: Some(hint),
-        })?;
+        .map_err(|(field, problem, hint)| located(&field, problem, hint))?;
     Ok(sc)
 }
 
@@ -383,6 +446,3 @@ pub fn apply_override(root: &mut toml::Value, o: &str) -> Result<(), ScenarioErr
 
 /// The scenario compiled into the binary: `scenarios/quickstart.toml`.
 pub const QUICKSTART: &str = include_str!("../../../scenarios/quickstart.toml");
-
-#[cfg(test)]
-mod tests;

@@ -19,24 +19,10 @@ pub struct Scenario {
     pub name: String,
     #[serde(default)]
     pub description: String,
-    /// Which program runs on the server: `room` (co-streaming rooms, the default), `alloc`
-    /// (an allocation loop, for pacer experiments) or `burst` (bursts of short requests).
-    #[serde(default)]
-    pub workload: Workload,
     pub run: RunSection,
     pub server: ServerSection,
     #[serde(default)]
     pub rooms: RoomsSection,
-    #[serde(default)]
-    pub alloc: crate::workload::alloc::AllocSection,
-    #[serde(default)]
-    pub burst: crate::workload::burst::BurstSection,
-    #[serde(default)]
-    pub signalling: crate::workload::signalling::SignallingSection,
-    #[serde(default)]
-    pub gosched: crate::workload::gosched::GoschedSection,
-    #[serde(default)]
-    pub breaker: crate::workload::breaker::BreakerSection,
     #[serde(default)]
     pub audio: crate::media::source::AudioConfig,
     #[serde(default)]
@@ -53,6 +39,13 @@ pub struct Scenario {
     /// and leave out the file's `description`, which was written for the file's own values.
     #[serde(skip)]
     pub overrides: Vec<String>,
+    /// The program it runs: its `workload` key, resolved in the loader's registry.
+    #[serde(skip)]
+    pub(super) program: Option<&'static dyn super::Workload>,
+    /// The workload sections the file wrote (`[burst]`), type-checked at load; read with
+    /// [`Scenario::section`].
+    #[serde(skip)]
+    pub(super) sections: std::collections::BTreeMap<&'static str, toml::Value>,
 }
 
 /// Degradation on the media path when the server saturates (room workload): a gobreaker around
@@ -150,19 +143,6 @@ pub struct ServerSection {
     /// A goroutine that re-reads the topology and sets GOMAXPROCS (§4.1).
     #[serde(default)]
     pub tuner: crate::goruntime::topology::TunerConfig,
-}
-
-/// The program a scenario runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Workload {
-    #[default]
-    Room,
-    Alloc,
-    Burst,
-    Signalling,
-    Gosched,
-    Breaker,
 }
 
 /// Co-streaming (连麦) rooms: `hosts_per_room` participants each publish to the server and
@@ -517,8 +497,7 @@ impl Scenario {
                 format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
             ));
         }
-        let w = crate::workload::workload_for(self.workload);
-        w.validate(self, Stage::Ranges)?;
+        self.workload().validate(self, Stage::Ranges)?;
         let r = &self.rooms;
         if r.count == 0 || r.count > 1_000_000 {
             return Err((
@@ -767,7 +746,7 @@ impl Scenario {
                 ));
             }
         }
-        w.validate(self, Stage::Sections)?;
+        self.workload().validate(self, Stage::Sections)?;
         self.validate_values()?;
         self.validate_min_duration()
     }
@@ -939,14 +918,14 @@ impl Scenario {
         )?;
         dur_le("degrade.upgrade_after", self.degrade.upgrade_after, hour)?;
 
-        crate::workload::workload_for(self.workload).validate(self, Stage::Values)
+        self.workload().validate(self, Stage::Values)
     }
 
     /// A run too short for its workload's first measurement reports nothing, or nonsense (a
     /// P busy for 12,500 % of a 1 ns run): refuse it, saying what the first measurement needs.
     fn validate_min_duration(&self) -> Result<(), Invalid> {
         let floor = SimDuration::from_millis(1);
-        let (need, why) = crate::workload::workload_for(self.workload).min_duration(self);
+        let (need, why) = self.workload().min_duration(self);
         let need = need.max(floor);
         if self.run.duration < need {
             return Err((

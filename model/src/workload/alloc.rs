@@ -35,6 +35,10 @@ pub struct AllocSection {
     pub object: u64,
 }
 
+impl super::Section for AllocSection {
+    const NAME: &'static str = "alloc";
+}
+
 impl Default for AllocSection {
     fn default() -> Self {
         Self {
@@ -54,7 +58,7 @@ pub fn run(
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome) {
     let (sim, host) = super::new_sim(sc, seed, opts);
-    let a = sc.alloc.clone();
+    let a = sc.section::<AllocSection>();
     sim.main(host, move |go| async move {
         let _live = if a.live_scan {
             go.alloc_live(a.live).await
@@ -75,6 +79,15 @@ pub fn run(
 pub struct AllocWorkload;
 
 impl super::Workload for AllocWorkload {
+    fn name(&self) -> &'static str {
+        "alloc"
+    }
+
+    fn sections(&self) -> &'static [super::SectionSpec] {
+        const S: [super::SectionSpec; 1] = [super::SectionSpec::of::<AllocSection>()];
+        &S
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -83,11 +96,11 @@ impl super::Workload for AllocWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out) = run(sc, seed, opts, progress);
-        (sim, out, super::Measured::Alloc)
+        (sim, out, Box::new(()))
     }
 
     fn summary(&self, sc: &Scenario, ran: &super::Ran) -> Vec<String> {
-        let a = &sc.alloc;
+        let a = &sc.section::<AllocSection>();
         let (cycles, total) = ran.sim.runtime(0, |rt| {
             (rt.gc_stats().cycles.len(), rt.gc_stats().total_alloc)
         });
@@ -102,7 +115,7 @@ impl super::Workload for AllocWorkload {
     }
 
     fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
-        let a = &sc.alloc;
+        let a = &sc.section::<AllocSection>();
         match stage {
             Stage::Ranges if a.object == 0 || a.object > a.total.max(1) => Err((
                 "alloc.object".to_string(),
@@ -125,7 +138,7 @@ impl super::Workload for AllocWorkload {
     }
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
-        let a = &sc.alloc;
+        let a = &sc.section::<AllocSection>();
         (Vec::new(), (a.total / a.object.max(1)) as f64 * 2.0)
     }
 

@@ -75,6 +75,10 @@ pub struct BreakerSection {
     pub faults: Vec<DownstreamFault>,
 }
 
+impl super::Section for BreakerSection {
+    const NAME: &'static str = "breaker";
+}
+
 impl Default for BreakerSection {
     fn default() -> Self {
         Self {
@@ -127,7 +131,7 @@ pub fn run(
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<BreakerMetrics>>) {
     let (sim, host) = super::new_sim(sc, seed, opts);
-    let cfg = sc.breaker.clone();
+    let cfg = sc.section::<BreakerSection>();
     let m = Rc::new(RefCell::new(BreakerMetrics {
         requests: 0,
         ok: 0,
@@ -230,6 +234,15 @@ pub fn run(
 pub struct BreakerWorkload;
 
 impl super::Workload for BreakerWorkload {
+    fn name(&self) -> &'static str {
+        "breaker"
+    }
+
+    fn sections(&self) -> &'static [super::SectionSpec] {
+        const S: [super::SectionSpec; 1] = [super::SectionSpec::of::<BreakerSection>()];
+        &S
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -238,11 +251,11 @@ impl super::Workload for BreakerWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
-        (sim, out, super::Measured::Breaker(m))
+        (sim, out, Box::new(m))
     }
 
     fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
-        let b = &sc.breaker;
+        let b = &sc.section::<BreakerSection>();
         let mut v = vec![format!(
             "a call every {} to a downstream ({} + exp({}) latency, {:.1}% errors) · timeout {} · breaker: trip after {} failures, open {}, half-open admits {}",
             b.request_interval, b.latency, b.latency_jitter, 100.0 * b.error_rate, b.call_timeout, b.trip_after, b.timeout, b.max_requests.max(1)
@@ -260,7 +273,7 @@ impl super::Workload for BreakerWorkload {
     }
 
     fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
-        let super::Measured::Breaker(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<BreakerMetrics>>>() else {
             return;
         };
         let m = m.borrow();
@@ -290,7 +303,7 @@ impl super::Workload for BreakerWorkload {
     }
 
     fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
-        let super::Measured::Breaker(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<BreakerMetrics>>>() else {
             return (None, "-".into());
         };
         let m = m.borrow();
@@ -308,7 +321,7 @@ impl super::Workload for BreakerWorkload {
         if stage != Stage::Sections {
             return Ok(());
         }
-        let b = &sc.breaker;
+        let b = &sc.section::<BreakerSection>();
         let (us, minute, hour) = (
             SimDuration::from_micros(1),
             SimDuration::from_secs(60),
@@ -367,7 +380,7 @@ impl super::Workload for BreakerWorkload {
     }
 
     fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
-        let b = &sc.breaker;
+        let b = &sc.section::<BreakerSection>();
         (
             b.request_interval + b.latency,
             format!(
@@ -379,7 +392,7 @@ impl super::Workload for BreakerWorkload {
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let secs = sc.run.duration.as_secs_f64();
-        let b = &sc.breaker;
+        let b = &sc.section::<BreakerSection>();
         (
             Vec::new(),
             secs / b.request_interval.as_secs_f64().max(1e-9) * 8.0,
@@ -387,14 +400,14 @@ impl super::Workload for BreakerWorkload {
     }
 
     fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
-        let super::Measured::Breaker(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<BreakerMetrics>>>() else {
             return "";
         };
         let end_t = ran.out.now;
         let end = end_t.since_start().as_secs_f64().max(1e-9);
         let m = m.borrow();
         let mut spans = state_spans(0, &m.transitions, end_t);
-        for f in &sc.breaker.faults {
+        for f in &sc.section::<BreakerSection>().faults {
             let (a, b) = (f.from.as_secs_f64(), f.until.as_secs_f64().min(end));
             if a < b {
                 spans.push((

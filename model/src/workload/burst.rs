@@ -56,6 +56,10 @@ pub struct BurstSection {
     pub live: u64,
 }
 
+impl super::Section for BurstSection {
+    const NAME: &'static str = "burst";
+}
+
 impl Default for BurstSection {
     fn default() -> Self {
         Self {
@@ -107,7 +111,7 @@ pub fn run(
 ) -> (Sim, RunOutcome, Rc<RefCell<BurstMetrics>>) {
     let (sim, host) = super::new_sim(sc, seed, opts);
     let m = Rc::new(RefCell::new(BurstMetrics::new()));
-    let b = sc.burst.clone();
+    let b = sc.section::<BurstSection>();
     let metrics = m.clone();
     sim.main(host, move |go| async move {
         let _sessions = go.alloc_live(b.live).await;
@@ -155,6 +159,15 @@ pub fn run(
 pub struct BurstWorkload;
 
 impl super::Workload for BurstWorkload {
+    fn name(&self) -> &'static str {
+        "burst"
+    }
+
+    fn sections(&self) -> &'static [super::SectionSpec] {
+        const S: [super::SectionSpec; 1] = [super::SectionSpec::of::<BurstSection>()];
+        &S
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -163,11 +176,11 @@ impl super::Workload for BurstWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
-        (sim, out, super::Measured::Burst(m))
+        (sim, out, Box::new(m))
     }
 
     fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
-        let b = &sc.burst;
+        let b = &sc.section::<BurstSection>();
         vec![format!(
             "bursts of {} requests every {} · buffer {} KiB ({}) · {} KiB other garbage · {} CPU each · {} MiB live state",
             b.requests,
@@ -181,20 +194,20 @@ impl super::Workload for BurstWorkload {
     }
 
     fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
-        if let super::Measured::Burst(m) = &ran.measured {
+        if let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<BurstMetrics>>>() {
             burst_section(s, &m.borrow());
         }
     }
 
     fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
-        match &ran.measured {
-            super::Measured::Burst(m) => (Some(m.borrow().latency.clone()), "-".into()),
+        match ran.measured::<std::rc::Rc<std::cell::RefCell<BurstMetrics>>>() {
+            Some(m) => (Some(m.borrow().latency.clone()), "-".into()),
             _ => (None, "-".into()),
         }
     }
 
     fn validate(&self, sc: &Scenario, stage: Stage) -> Result<(), Invalid> {
-        let b = &sc.burst;
+        let b = &sc.section::<BurstSection>();
         match stage {
             Stage::Ranges => {
                 if b.requests == 0 || b.requests > 1_000_000 {
@@ -228,21 +241,24 @@ impl super::Workload for BurstWorkload {
 
     fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
         (
-            sc.burst.interval,
-            format!("bursts start every burst.interval ({})", sc.burst.interval),
+            sc.section::<BurstSection>().interval,
+            format!(
+                "bursts start every burst.interval ({})",
+                sc.section::<BurstSection>().interval
+            ),
         )
     }
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let secs = sc.run.duration.as_secs_f64();
-        let b = &sc.burst;
+        let b = &sc.section::<BurstSection>();
         let items = vec![(b.requests as u64, "request goroutines", PER_GOROUTINE)];
         let bursts = secs / b.interval.as_secs_f64().max(1e-9);
         (items, bursts * b.requests as f64 * 6.0)
     }
 
     fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
-        let super::Measured::Burst(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<BurstMetrics>>>() else {
             return "";
         };
         let m = m.borrow();

@@ -49,6 +49,10 @@ pub struct GoschedSection {
     pub request_cpu: SimDuration,
 }
 
+impl super::Section for GoschedSection {
+    const NAME: &'static str = "gosched";
+}
+
 impl Default for GoschedSection {
     fn default() -> Self {
         Self {
@@ -75,7 +79,7 @@ pub fn run(
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, Rc<RefCell<GoschedMetrics>>) {
     let (sim, host) = super::new_sim(sc, seed, opts);
-    let cfg = sc.gosched.clone();
+    let cfg = sc.section::<GoschedSection>();
     let m = Rc::new(RefCell::new(GoschedMetrics {
         latency: Histogram::new(3).expect("histogram"),
         requests: 0,
@@ -120,6 +124,15 @@ pub fn run(
 pub struct GoschedWorkload;
 
 impl super::Workload for GoschedWorkload {
+    fn name(&self) -> &'static str {
+        "gosched"
+    }
+
+    fn sections(&self) -> &'static [super::SectionSpec] {
+        const S: [super::SectionSpec; 1] = [super::SectionSpec::of::<GoschedSection>()];
+        &S
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -128,11 +141,11 @@ impl super::Workload for GoschedWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
-        (sim, out, super::Measured::Gosched(m))
+        (sim, out, Box::new(m))
     }
 
     fn summary(&self, sc: &Scenario, _ran: &super::Ran) -> Vec<String> {
-        let g = &sc.gosched;
+        let g = &sc.section::<GoschedSection>();
         let every = if g.every == 0 {
             "never".to_string()
         } else {
@@ -145,7 +158,7 @@ impl super::Workload for GoschedWorkload {
     }
 
     fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
-        let super::Measured::Gosched(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<GoschedMetrics>>>() else {
             return;
         };
         let m = m.borrow();
@@ -160,8 +173,8 @@ impl super::Workload for GoschedWorkload {
     }
 
     fn comparison(&self, ran: &super::Ran) -> (Option<Histogram<u64>>, String) {
-        match &ran.measured {
-            super::Measured::Gosched(m) => (Some(m.borrow().latency.clone()), "-".into()),
+        match ran.measured::<std::rc::Rc<std::cell::RefCell<GoschedMetrics>>>() {
+            Some(m) => (Some(m.borrow().latency.clone()), "-".into()),
             _ => (None, "-".into()),
         }
     }
@@ -171,7 +184,7 @@ impl super::Workload for GoschedWorkload {
             return Ok(());
         }
         let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
-        let g = &sc.gosched;
+        let g = &sc.section::<GoschedSection>();
         ints_in(
             &[
                 ("gosched.loops", g.loops, 0, 4096),
@@ -199,17 +212,17 @@ impl super::Workload for GoschedWorkload {
 
     fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
         (
-            sc.gosched.request_interval,
+            sc.section::<GoschedSection>().request_interval,
             format!(
                 "requests arrive every gosched.request_interval ({})",
-                sc.gosched.request_interval
+                sc.section::<GoschedSection>().request_interval
             ),
         )
     }
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
         let secs = sc.run.duration.as_secs_f64();
-        let g = &sc.gosched;
+        let g = &sc.section::<GoschedSection>();
         let items = vec![(g.loops as u64, "loop goroutines", PER_GOROUTINE)];
         let per_s = 1.0 / g.message_cpu.as_secs_f64().max(1e-9)
             + 1.0 / g.request_interval.as_secs_f64().max(1e-9);
@@ -217,7 +230,7 @@ impl super::Workload for GoschedWorkload {
     }
 
     fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
-        let super::Measured::Gosched(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<GoschedMetrics>>>() else {
             return "";
         };
         let m = m.borrow();

@@ -1,5 +1,5 @@
-//! Workloads: model programs that run on the Go runtime model, selected by a scenario's
-//! `workload` field.
+//! The built-in workloads: model programs that run on the Go runtime model, selected by a
+//! scenario's `workload` field. Each implements [`Workload`]; [`BUILTIN`] is their registry.
 
 pub mod alloc;
 pub mod breaker;
@@ -12,111 +12,13 @@ pub mod signalling;
 pub mod split;
 pub mod tuner;
 
-use crate::scenario::{self, Invalid, Scenario, Stage};
-use crate::world::{RunOutcome, Sim, SimBuilder, SimOptions};
-use costream_sim::{SimDuration, SimTime};
-use hdrhistogram::Histogram;
-use std::cell::RefCell;
-use std::collections::BTreeMap;
-use std::rc::Rc;
+pub use crate::scenario::workload::{
+    Items, Measured, Metric, Ran, Registry, Section, SectionSpec, Workload,
+};
 
-/// What a workload measured.
-pub enum Measured {
-    Room(Rc<RefCell<room::RoomMetrics>>),
-    Alloc,
-    Burst(Rc<RefCell<burst::BurstMetrics>>),
-    Signalling(signalling::SignallingMetrics),
-    Gosched(Rc<RefCell<gosched::GoschedMetrics>>),
-    Breaker(Rc<RefCell<breaker::BreakerMetrics>>),
-}
-
-/// A finished run.
-pub struct Ran {
-    pub sim: Sim,
-    pub out: RunOutcome,
-    pub measured: Measured,
-    /// Which workload ran, so readers of the run ask it for its metrics and its report.
-    pub workload: scenario::Workload,
-}
-
-impl Ran {
-    /// The room workload's metrics. Panics for another workload (a test's mistake).
-    pub fn room(&self) -> std::cell::Ref<'_, room::RoomMetrics> {
-        match &self.measured {
-            Measured::Room(m) => m.borrow(),
-            _ => panic!("not a room run"),
-        }
-    }
-}
-
-/// A metric a workload measures: its name in `--until` conditions and sweeps, and what it is.
-pub type Metric = (&'static str, &'static str);
-
-/// One program a scenario can run. Each workload's file holds all of it: how it runs, what
-/// it measures, how its section is checked and what its reports say; the rest of the model
-/// reaches it through [`workload_for`], so a new workload is its file, its variants (of
-/// `scenario::Workload` and [`Measured`]) and its lines in [`workload_for`] and [`ALL`].
-pub trait Workload: Sync {
-    /// Builds the workload's goroutines on a simulation from [`new_sim`] and runs it.
-    fn run(
-        &self,
-        sc: &Scenario,
-        seed: u64,
-        opts: &SimOptions,
-        progress: &mut dyn FnMut(SimTime, u64),
-    ) -> (Sim, RunOutcome, Measured);
-
-    /// The metrics only this workload measures (every workload measures [`COMMON_METRICS`]).
-    fn metrics(&self) -> &'static [Metric] {
-        &[]
-    }
-
-    /// The values of [`Self::metrics`] for a finished run; one it could not measure (no audio
-    /// was received) is left out.
-    fn measure(&self, _ran: &Ran, _m: &mut BTreeMap<&'static str, f64>) {}
-
-    /// Refuses a metric of this workload that `sc` does not measure (video with no video).
-    fn check_metric(&self, _sc: &Scenario, _cond: &str, _metric: &str) -> Result<(), String> {
-        Ok(())
-    }
-
-    /// Checks this workload's own section, at each `stage` of [`Scenario::validate`].
-    fn validate(&self, _sc: &Scenario, _stage: Stage) -> Result<(), Invalid> {
-        Ok(())
-    }
-
-    /// The shortest run that measures anything, and why: a shorter one reports nothing, or
-    /// nonsense (a P busy for 12,500 % of a 1 ns run).
-    fn min_duration(&self, sc: &Scenario) -> (SimDuration, String);
-
-    /// The memory this workload holds, as (how many, what, bytes each), and how many events
-    /// it will handle before `run.max_events` caps them: the inputs of budget.rs's estimate.
-    fn estimate(&self, sc: &Scenario) -> (Vec<Items>, f64);
-
-    /// What the workload ran, from the effective scenario, for the report's header.
-    fn summary(&self, sc: &Scenario, ran: &Ran) -> Vec<String>;
-
-    /// The report's section of what the workload measured, before the runtime's sections.
-    fn report(&self, _s: &mut String, _sc: &Scenario, _ran: &Ran) {}
-
-    /// The HTML report's headline plots, the workload's main result, into `s`; returns what
-    /// they show, for the report's heading.
-    fn headline(&self, sc: &Scenario, ran: &Ran, s: &mut String) -> &'static str;
-
-    /// Whether [`Self::headline`] already plots the heap, so the runtime's plots leave it out.
-    fn heap_in_headline(&self) -> bool {
-        false
-    }
-
-    /// For a matrix's comparison table: the latency the workload is judged by (end to end as
-    /// it defines it) and what it lost.
-    fn comparison(&self, _ran: &Ran) -> (Option<Histogram<u64>>, String) {
-        (None, "-".into())
-    }
-}
-
-/// Items of one kind in a memory estimate: how many, what they are, bytes each.
-pub type Items = (u64, &'static str, u64);
+use crate::scenario::{self, Scenario, ScenarioError, Variant};
+use crate::world::{Sim, SimBuilder, SimOptions};
+use costream_sim::SimTime;
 
 /// Bytes in a KiB.
 pub const KIB: u64 = 1024;
@@ -132,26 +34,29 @@ pub const COMMON_METRICS: [Metric; 5] = [
     ("events", "simulation events handled"),
 ];
 
-/// Every workload, in the order their metrics are listed.
-pub const ALL: [scenario::Workload; 6] = [
-    scenario::Workload::Room,
-    scenario::Workload::Alloc,
-    scenario::Workload::Burst,
-    scenario::Workload::Signalling,
-    scenario::Workload::Gosched,
-    scenario::Workload::Breaker,
+/// Every built-in workload, in the order their metrics are listed; the first, `room`, is the
+/// default of a scenario that names none.
+pub const BUILTIN: [&dyn Workload; 6] = [
+    &room::RoomWorkload,
+    &alloc::AllocWorkload,
+    &burst::BurstWorkload,
+    &signalling::SignallingWorkload,
+    &gosched::GoschedWorkload,
+    &breaker::BreakerWorkload,
 ];
 
-/// The registry: the implementation of the scenario's `workload = "..."`.
-pub fn workload_for(w: scenario::Workload) -> &'static dyn Workload {
-    match w {
-        scenario::Workload::Room => &room::RoomWorkload,
-        scenario::Workload::Alloc => &alloc::AllocWorkload,
-        scenario::Workload::Burst => &burst::BurstWorkload,
-        scenario::Workload::Signalling => &signalling::SignallingWorkload,
-        scenario::Workload::Gosched => &gosched::GoschedWorkload,
-        scenario::Workload::Breaker => &breaker::BreakerWorkload,
-    }
+/// [`scenario::load_with`] the built-in workloads.
+pub fn load(file: &str, text: &str, overrides: &[String]) -> Result<Scenario, ScenarioError> {
+    scenario::load_with(&BUILTIN, file, text, overrides)
+}
+
+/// [`scenario::load_variants_with`] the built-in workloads.
+pub fn load_variants(
+    file: &str,
+    text: &str,
+    overrides: &[String],
+) -> Result<Vec<Variant>, ScenarioError> {
+    scenario::load_variants_with(&BUILTIN, file, text, overrides)
 }
 
 /// A simulation with the scenario's run limits, recording as `opts` says, and one server
@@ -180,12 +85,13 @@ pub fn run_with(
     opts: &SimOptions,
     mut progress: impl FnMut(SimTime, u64),
 ) -> Ran {
-    let (sim, out, measured) = workload_for(sc.workload).run(sc, seed, opts, &mut progress);
+    let w = sc.workload();
+    let (sim, out, measured) = w.run(sc, seed, opts, &mut progress);
     Ran {
         sim,
         out,
         measured,
-        workload: sc.workload,
+        workload: w,
     }
 }
 
@@ -197,8 +103,8 @@ mod tests {
     #[test]
     fn metric_names_are_unique_across_workloads() {
         let mut seen: Vec<&str> = COMMON_METRICS.iter().map(|m| m.0).collect();
-        for w in ALL {
-            for m in workload_for(w).metrics() {
+        for w in BUILTIN {
+            for m in w.metrics() {
                 assert!(!seen.contains(&m.0), "{w:?} measures `{}` again", m.0);
                 seen.push(m.0);
             }

@@ -913,7 +913,20 @@ fn pct_ms(h: &Histogram<u64>, q: f64) -> f64 {
     }
 }
 
+impl super::Ran {
+    /// The room workload's metrics. Panics for another workload's run (a test's mistake).
+    pub fn room(&self) -> std::cell::Ref<'_, RoomMetrics> {
+        self.measured::<Rc<RefCell<RoomMetrics>>>()
+            .expect("not a room run")
+            .borrow()
+    }
+}
+
 impl super::Workload for RoomWorkload {
+    fn name(&self) -> &'static str {
+        "room"
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -922,7 +935,7 @@ impl super::Workload for RoomWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run_with_progress(sc, seed, opts, progress);
-        (sim, out, super::Measured::Room(m))
+        (sim, out, Box::new(m))
     }
 
     fn metrics(&self) -> &'static [super::Metric] {
@@ -950,7 +963,7 @@ impl super::Workload for RoomWorkload {
     }
 
     fn measure(&self, ran: &super::Ran, m: &mut BTreeMap<&'static str, f64>) {
-        let super::Measured::Room(r) = &ran.measured else {
+        let Some(r) = ran.measured::<std::rc::Rc<std::cell::RefCell<RoomMetrics>>>() else {
             return;
         };
         let r = r.borrow();
@@ -1045,7 +1058,7 @@ impl super::Workload for RoomWorkload {
     }
 
     fn headline(&self, sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
-        let super::Measured::Room(m) = &ran.measured else {
+        let Some(m) = ran.measured::<std::rc::Rc<std::cell::RefCell<RoomMetrics>>>() else {
             return "";
         };
         let end_t = ran.out.now;

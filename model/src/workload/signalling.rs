@@ -68,6 +68,10 @@ pub struct SignallingSection {
     pub inbound_capacity: u32,
 }
 
+impl super::Section for SignallingSection {
+    const NAME: &'static str = "signalling";
+}
+
 impl Default for SignallingSection {
     fn default() -> Self {
         Self {
@@ -99,7 +103,7 @@ pub fn run(
     progress: impl FnMut(SimTime, u64),
 ) -> (Sim, RunOutcome, SignallingMetrics) {
     let (sim, host) = super::new_sim(sc, seed, opts);
-    let cfg = sc.signalling.clone();
+    let cfg = sc.section::<SignallingSection>();
     let counts = std::rc::Rc::new(std::cell::Cell::new((0u64, 0u64)));
     let c = counts.clone();
     sim.main(host, move |go| async move {
@@ -201,6 +205,15 @@ async fn handle_fixed(go: &crate::world::Go, n: u32, cfg: &SignallingSection) {
 pub struct SignallingWorkload;
 
 impl super::Workload for SignallingWorkload {
+    fn name(&self) -> &'static str {
+        "signalling"
+    }
+
+    fn sections(&self) -> &'static [super::SectionSpec] {
+        const S: [super::SectionSpec; 1] = [super::SectionSpec::of::<SignallingSection>()];
+        &S
+    }
+
     fn run(
         &self,
         sc: &Scenario,
@@ -209,16 +222,16 @@ impl super::Workload for SignallingWorkload {
         progress: &mut dyn FnMut(SimTime, u64),
     ) -> (Sim, RunOutcome, super::Measured) {
         let (sim, out, m) = run(sc, seed, opts, progress);
-        (sim, out, super::Measured::Signalling(m))
+        (sim, out, Box::new(m))
     }
 
     fn summary(&self, sc: &Scenario, ran: &super::Ran) -> Vec<String> {
-        let super::Measured::Signalling(m) = &ran.measured else {
+        let Some(m) = ran.measured::<SignallingMetrics>() else {
             return Vec::new();
         };
         vec![format!(
             "signalling sessions ({}): {} sessions, {} messages",
-            if sc.signalling.fixed {
+            if sc.section::<SignallingSection>().fixed {
                 "fixed: ctx.Done, bounded inbound, close on exit"
             } else {
                 "buggy: reader never sees its session end"
@@ -229,14 +242,14 @@ impl super::Workload for SignallingWorkload {
     }
 
     fn report(&self, s: &mut String, _sc: &Scenario, ran: &super::Ran) {
-        if let super::Measured::Signalling(m) = &ran.measured {
+        if let Some(m) = ran.measured::<SignallingMetrics>() {
             signalling_section(s, m);
         }
     }
 
     fn comparison(&self, ran: &super::Ran) -> (Option<hdrhistogram::Histogram<u64>>, String) {
-        match &ran.measured {
-            super::Measured::Signalling(m) => (None, format!("{} leaked", m.unreachable.len())),
+        match ran.measured::<SignallingMetrics>() {
+            Some(m) => (None, format!("{} leaked", m.unreachable.len())),
             _ => (None, "-".into()),
         }
     }
@@ -246,7 +259,7 @@ impl super::Workload for SignallingWorkload {
             return Ok(());
         }
         let (sec, hour) = (SimDuration::from_secs(1), SimDuration::from_secs(3600));
-        let g = &sc.signalling;
+        let g = &sc.section::<SignallingSection>();
         ints_in(
             &[
                 ("signalling.sessions", g.sessions, 1, 1_000_000),
@@ -267,16 +280,16 @@ impl super::Workload for SignallingWorkload {
 
     fn min_duration(&self, sc: &Scenario) -> (SimDuration, String) {
         (
-            sc.signalling.arrival_mean,
+            sc.section::<SignallingSection>().arrival_mean,
             format!(
                 "sessions arrive every signalling.arrival_mean ({}) on average",
-                sc.signalling.arrival_mean
+                sc.section::<SignallingSection>().arrival_mean
             ),
         )
     }
 
     fn estimate(&self, sc: &Scenario) -> (Vec<super::Items>, f64) {
-        let s = &sc.signalling;
+        let s = &sc.section::<SignallingSection>();
         // A leaking reader keeps its goroutine, channel and session until the run ends.
         let items = vec![(2 * s.sessions as u64, "session goroutines", PER_GOROUTINE)];
         (
@@ -286,7 +299,7 @@ impl super::Workload for SignallingWorkload {
     }
 
     fn headline(&self, _sc: &Scenario, ran: &super::Ran, s: &mut String) -> &'static str {
-        let super::Measured::Signalling(m) = &ran.measured else {
+        let Some(m) = ran.measured::<SignallingMetrics>() else {
             return "";
         };
         let end = ran.out.now.since_start().as_secs_f64().max(1e-9);

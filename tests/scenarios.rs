@@ -1,4 +1,8 @@
-use super::*;
+//! The scenario loader with the built-in workloads: every shipped file loads, and every bad
+//! field is refused with its file, field, problem and fix.
+
+use costream_model::scenario::*;
+use costream_model::workload::{load, load_variants};
 use costream_sim::SimDuration;
 
 fn err(text: &str, sets: &[&str]) -> ScenarioError {
@@ -135,7 +139,7 @@ fn gogc_and_gomemlimit_parse() {
         ],
     )
     .unwrap();
-    assert_eq!(sc.server.gogc, crate::goruntime::GcPercent::Off);
+    assert_eq!(sc.server.gogc, costream_model::goruntime::GcPercent::Off);
     assert_eq!(sc.server.gomemlimit, 512 << 20);
     let e = err(QUICKSTART, &["server.gomemlimit=\"12 parsecs\""]);
     assert_eq!(e.field, "server.gomemlimit");
@@ -146,14 +150,8 @@ fn gogc_and_gomemlimit_parse() {
 #[test]
 fn shipped_scenarios_load() {
     for (name, text) in [
-        (
-            "gc-alloc.toml",
-            include_str!("../../../scenarios/gc-alloc.toml"),
-        ),
-        (
-            "gc-burst.toml",
-            include_str!("../../../scenarios/gc-burst.toml"),
-        ),
+        ("gc-alloc.toml", include_str!("../scenarios/gc-alloc.toml")),
+        ("gc-burst.toml", include_str!("../scenarios/gc-burst.toml")),
     ] {
         let v = load_variants(name, text, &[]).unwrap_or_else(|e| panic!("{e}"));
         assert!(v.len() >= 4, "{name}");
@@ -162,7 +160,7 @@ fn shipped_scenarios_load() {
 
 #[test]
 fn breaker_scenario_loads_and_bad_breaker_fields_are_located() {
-    let text = include_str!("../../../scenarios/breaker.toml");
+    let text = include_str!("../scenarios/breaker.toml");
     let v = load_variants("breaker.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v.len(), 2);
     let e = load_variants(
@@ -201,7 +199,7 @@ fn bad_degrade_fields_are_located() {
 
 #[test]
 fn split_scenario_loads_and_bad_split_fields_are_located() {
-    let text = include_str!("../../../scenarios/split.toml");
+    let text = include_str!("../scenarios/split.toml");
     let v = load_variants("split.toml", text, &[]).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v.len(), 2);
     let split = &["forwarding.architecture=\"split\""];
@@ -297,7 +295,49 @@ fn a_workload_that_cannot_advance_time_is_refused() {
     assert_eq!(e.field, "gosched.message_cpu", "{e}");
 }
 
-const GC_BURST: &str = include_str!("../../../scenarios/gc-burst.toml");
+#[test]
+fn the_workload_key_names_a_registered_workload() {
+    let e = err(QUICKSTART, &["workload=\"relay\""]);
+    assert_eq!(e.field, "workload", "{e}");
+    assert!(e.problem.contains("unknown workload `relay`"), "{e}");
+    let hint = e.hint.as_deref().unwrap_or("");
+    assert!(
+        hint.contains("room, alloc, burst, signalling, gosched, breaker"),
+        "{e}"
+    );
+    let e = err(QUICKSTART, &["workload=3"]);
+    assert_eq!(e.field, "workload", "{e}");
+    assert!(e.problem.contains("found integer"), "{e}");
+    // No key: the registry's first, the room workload.
+    let sc = load("q", QUICKSTART, &[]).unwrap();
+    assert_eq!(sc.workload().name(), "room");
+}
+
+#[test]
+fn a_workload_section_is_type_checked_at_load_with_its_path() {
+    let e = err(QUICKSTART, &["burst.interval=7"]);
+    assert_eq!(e.field, "burst.interval", "{e}");
+    let e = err(QUICKSTART, &["burst.intervall=\"1s\""]);
+    assert_eq!(e.field, "burst.intervall", "{e}");
+    assert!(e.problem.contains("unknown field"), "{e}");
+    // A section another workload reads is accepted, and read back as the file wrote it.
+    let sc = load("q", QUICKSTART, &["burst.pool=true".to_string()]).unwrap();
+    assert!(
+        sc.section::<costream_model::workload::burst::BurstSection>()
+            .pool
+    );
+    assert!(
+        !load("q", QUICKSTART, &[])
+            .unwrap()
+            .section::<costream_model::workload::burst::BurstSection>()
+            .pool
+    );
+    // A table no registered workload reads is still an unknown field.
+    let e = err(QUICKSTART, &["relay.streams=3"]);
+    assert_eq!(e.field, "relay", "{e}");
+}
+
+const GC_BURST: &str = include_str!("../scenarios/gc-burst.toml");
 
 #[test]
 fn set_on_a_matrix_key_is_refused() {
@@ -315,7 +355,7 @@ fn set_on_a_matrix_key_is_refused() {
     assert_eq!(v.len(), 1);
     assert_eq!(
         v[0].scenario.server.gogc,
-        crate::goruntime::GcPercent::Percent(50)
+        costream_model::goruntime::GcPercent::Percent(50)
     );
     // Keys the matrix does not vary still apply to every variant.
     let sets = ["server.gomaxprocs=3".to_string()];
