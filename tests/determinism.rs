@@ -42,13 +42,31 @@ fn another_seed_another_digest() {
 /// (stored replay files of older versions stop matching).
 #[test]
 fn pinned_digests_hold_in_every_build() {
-    let cases: [(u64, &[&str], u64); 2] = [
+    // Every architecture, with video, simulcast degradation and (LiveKit) NACKs.
+    let arch = |a: &'static str| -> [&'static str; 5] {
+        [
+            a,
+            "video.enabled=true",
+            "rooms.count=4",
+            "run.duration=2s",
+            "degrade.enabled=true",
+        ]
+    };
+    let (pool, split, livekit) = (
+        arch("forwarding.architecture=\"pool\""),
+        arch("forwarding.architecture=\"split\""),
+        arch("forwarding.architecture=\"livekit\""),
+    );
+    let cases: [(u64, &[&str], u64); 5] = [
         (1, &[], 0xb21817cf36da76fb),
         (
             1,
             &["rooms.count=20", "server.gomaxprocs=4", "run.duration=2s"],
             0x43d8cd41113f9796,
         ),
+        (1, &pool, 0x776137c0ecb964cf),
+        (1, &split, 0xb181e837b17cbb6e),
+        (1, &livekit, 0xc9e46f66f925f94a),
     ];
     for (seed, sets, want) in cases {
         let (_, got) = report(seed, sets);

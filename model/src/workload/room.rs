@@ -518,7 +518,26 @@ async fn pool_worker(
     }
 }
 
+/// What every published stream's goroutines share on the server, fixed before the first
+/// starts: the architecture's shared parts (the pool's ring, LiveKit's fan-out and NACK path).
+struct Server<'a> {
+    sc: &'a Scenario,
+    go: crate::world::Go,
+    metrics: Rc<RefCell<RoomMetrics>>,
+    degrade: Option<Rc<Degrade>>,
+    /// The worker pool's ring, when the architecture is `pool`.
+    pool: Option<Rc<Ring>>,
+    spreader: Rc<super::livekit::Spreader>,
+    key_frame_interval: SimDuration,
+    nack_path: Option<Rc<super::livekit::NackPath>>,
+    /// LiveKit with NACKs: each forwarded video stream's packet history, by SSRC.
+    sequencers: BTreeMap<u32, Rc<super::livekit::Sequencer>>,
+}
+
 /// Builds the room scenario on a fresh simulation. Returns the simulation and its metrics.
+/// In order: links and players, the degradation breaker, the pool's workers, then each
+/// participant's streams (socket, recvLoop, forwarder) and sender, LiveKit's RTCP readers, and
+/// the scheduled faults.
 pub fn build(
     sc: &Scenario,
     seed: u64,
@@ -528,7 +547,6 @@ pub fn build(
     assert_eq!(host, SERVER);
     let metrics = Rc::new(RefCell::new(RoomMetrics::new()));
     let go = sim.go(host);
-    let k = sc.rooms.hosts_per_room;
     let layers: Vec<u32> = if sc.video.enabled {
         std::iter::once(sc.video.bitrate_kbps)
             .chain(sc.video.simulcast_kbps.iter().copied())
@@ -536,19 +554,108 @@ pub fn build(
     } else {
         Vec::new()
     };
-    let jb: JitterBufferConfig = sc.receiver.clone();
     let plis: PliBoard = Rc::new(RefCell::new(BTreeMap::new()));
-    let pli_delay = sc.network.uplink.delay + sc.network.downlink.delay;
-    let mut phase_rng = go.rng("room.phase", 0);
-    let fps_schedule: Rc<[crate::media::source::FpsChange]> = sc.video.fps_schedule.clone().into();
     let livekit = sc.forwarding.architecture == Architecture::Livekit;
     let nack_path = (livekit && sc.forwarding.nack && sc.video.enabled)
         .then(|| Rc::new(super::livekit::NackPath::default()));
-    // Links and players: the hosts, then the listeners of each room.
+    links_and_players(&sim, sc, &plis, nack_path.as_ref(), &metrics);
+    let degrade = sc.degrade.enabled.then(|| {
+        Rc::new(Degrade::new(
+            &sc.degrade,
+            layers.len(),
+            plis.clone(),
+            sc.network.uplink.delay,
+        ))
+    });
+    metrics.borrow_mut().degrade = degrade.clone();
+    let pool = (sc.forwarding.architecture == Architecture::Pool)
+        .then(|| start_pool(&go, sc, &metrics, &degrade));
+    let mut srv = Server {
+        sc,
+        go: go.clone(),
+        metrics: metrics.clone(),
+        degrade,
+        pool,
+        spreader: Rc::new(super::livekit::Spreader {
+            threshold: sc.forwarding.spreader_threshold as usize,
+            num_cpu: sc.num_cpu() as usize,
+            step: sc.forwarding.spreader_step as usize,
+            fw: Rc::new(sc.forwarding.clone()),
+        }),
+        key_frame_interval: super::livekit::key_frame_interval(
+            sc.network.downlink.delay + sc.network.downlink.delay,
+        ),
+        nack_path,
+        sequencers: BTreeMap::new(),
+    };
+    let (k, listeners) = (sc.rooms.hosts_per_room, sc.rooms.listeners);
+    let hosts_total = sc.rooms.count * k;
+    let mut phase_rng = go.rng("room.phase", 0);
+    let fps_schedule: Rc<[crate::media::source::FpsChange]> = sc.video.fps_schedule.clone().into();
+    for room in 0..sc.rooms.count {
+        for i in 0..k {
+            let p = room * k + i;
+            for s in 0..1 + layers.len() as u32 {
+                // With layered degradation every layer reaches the forwarder, which selects.
+                let forward = s == 0
+                    || s == 1 + sc.forwarding.video_layer as u32
+                    || sc.degrade.enabled
+                        && sc.degrade.mode == crate::scenario::DegradeMode::Layers;
+                let dests: Rc<[u32]> = (0..k)
+                    .filter(|&j| j != i)
+                    .map(|j| room * k + j + 1)
+                    .chain((0..listeners).map(|l| hosts_total + room * listeners + l + 1))
+                    .collect();
+                start_stream(&mut srv, ssrc(p, s), s, Rc::new(Route { forward, dests }));
+            }
+            // The participant's sender, starting at a random phase of its frame interval.
+            let audio = AudioSource::new(ssrc(p, 0), &sc.audio);
+            let phase = SimDuration::from_nanos(phase_rng.below(audio.interval().as_nanos()));
+            let video: Vec<VideoSource> = layers
+                .iter()
+                .enumerate()
+                .map(|(l, &kbps)| VideoSource::new(ssrc(p, 1 + l as u32), l as u8, kbps, &sc.video))
+                .collect();
+            let start = SimTime::ZERO + phase;
+            let sender = Sender {
+                participant: p,
+                audio,
+                video,
+                plis: plis.clone(),
+                last_key: SimTime::ZERO,
+                next_audio: start,
+                next_video: start,
+                fps_schedule: fps_schedule.clone(),
+                next_fps: 0,
+                rng: go.rng("room.media", p as u64),
+                metrics: metrics.clone(),
+            };
+            sim.add_process(Box::new(sender), start);
+        }
+    }
+    if let Some(path) = srv.nack_path.take() {
+        start_rtcp_readers(&sim, &srv, path);
+    }
+    schedule_faults(&sim, sc);
+    (sim, metrics)
+}
+
+/// The links between every participant and the server, and each participant's player: a
+/// receiver per stream it subscribes to, bound to the stream's port on its host. Participant
+/// ids: every room's hosts first (`room * k + i`), then every room's listeners.
+fn links_and_players(
+    sim: &Sim,
+    sc: &Scenario,
+    plis: &PliBoard,
+    nack_path: Option<&Rc<super::livekit::NackPath>>,
+    metrics: &Rc<RefCell<RoomMetrics>>,
+) {
+    let k = sc.rooms.hosts_per_room;
     let listeners = sc.rooms.listeners;
     let hosts_total = sc.rooms.count * k;
-    // Participant ids: every room's hosts first (room * k + i), then every room's listeners.
     let listener = |room: u32, l: u32| hosts_total + room * listeners + l;
+    let jb: JitterBufferConfig = sc.receiver.clone();
+    let pli_delay = sc.network.uplink.delay + sc.network.downlink.delay;
     sim.with_world_mut(|w| {
         for p in 0..hosts_total {
             w.net.set_link(p + 1, SERVER, sc.network.uplink.clone());
@@ -574,7 +681,7 @@ pub fn build(
                 video: BTreeMap::new(),
                 plis: plis.clone(),
                 pli_delay,
-                nack: nack_path.as_ref().map(|path| PlayerNack {
+                nack: nack_path.map(|path| PlayerNack {
                     host: p + 1,
                     path: path.clone(),
                     delay: sc.network.downlink.delay,
@@ -606,237 +713,224 @@ pub fn build(
             metrics.borrow_mut().players.push(player);
         }
     }
-    let degrade = sc.degrade.enabled.then(|| {
-        Rc::new(Degrade::new(
-            &sc.degrade,
-            layers.len(),
-            plis.clone(),
-            sc.network.uplink.delay,
+}
+
+/// The worker pool (§2.5): `workers` goroutines draining one ring, woken by a token channel.
+fn start_pool(
+    go: &crate::world::Go,
+    sc: &Scenario,
+    metrics: &Rc<RefCell<RoomMetrics>>,
+    degrade: &Option<Rc<Degrade>>,
+) -> Rc<Ring> {
+    let workers = sc.pool_workers();
+    let ring = Rc::new(Ring {
+        q: RefCell::new(std::collections::VecDeque::with_capacity(
+            sc.forwarding.ring_capacity as usize,
+        )),
+        capacity: sc.forwarding.ring_capacity as usize,
+        notify: go.make_chan::<()>(workers as usize),
+    });
+    for w in 0..workers {
+        let (ring, fw, m, dg) = (
+            ring.clone(),
+            sc.forwarding.clone(),
+            metrics.clone(),
+            degrade.clone(),
+        );
+        let (take, rng) = (
+            sc.forwarding.take_batch as usize,
+            go.rng("room.pool.cpu", w as u64),
+        );
+        go.go("main.poolWorker", move |go| {
+            pool_worker(go, ring, take, fw, rng, m, dg)
+        });
+    }
+    ring
+}
+
+/// One published stream `id` (layer `s`: 0 audio, then video layers) on the server: its socket,
+/// its recvLoop, and what forwards it in the scenario's architecture — the pool's workers, a
+/// split video pool with its scaler or an audio loop, LiveKit's forwardRTP with its
+/// downtracks' goroutines, or a forwardLoop of its own.
+fn start_stream(srv: &mut Server, id: u32, s: u32, route: Rc<Route>) {
+    let (sc, go) = (srv.sc, srv.go.clone());
+    let fd = go.bind(id);
+    let cap = sc.forwarding.channel_capacity as usize;
+    let split = sc.forwarding.architecture == Architecture::Split;
+    let video_pool = (split && s > 0).then(|| {
+        Rc::new(super::split::VideoPool::new(
+            &go,
+            cap,
+            route.clone(),
+            srv.degrade.clone(),
         ))
     });
-    metrics.borrow_mut().degrade = degrade.clone();
-    // The server: a recvLoop per published stream, and a forwardLoop per stream or a pool.
-    let pool = (sc.forwarding.architecture == Architecture::Pool).then(|| {
-        let workers = sc.pool_workers();
-        let ring = Rc::new(Ring {
-            q: RefCell::new(std::collections::VecDeque::with_capacity(
-                sc.forwarding.ring_capacity as usize,
-            )),
-            capacity: sc.forwarding.ring_capacity as usize,
-            notify: go.make_chan::<()>(workers as usize),
-        });
-        for w in 0..workers {
-            let (ring, fw, m, dg) = (
-                ring.clone(),
-                sc.forwarding.clone(),
-                metrics.clone(),
-                degrade.clone(),
-            );
-            let (take, rng) = (
-                sc.forwarding.take_batch as usize,
-                go.rng("room.pool.cpu", w as u64),
-            );
-            go.go("main.poolWorker", move |go| {
-                pool_worker(go, ring, take, fw, rng, m, dg)
-            });
+    let frames = video_pool.as_ref().map(|vp| vp.frames.clone());
+    let (to, ch) = match (&srv.pool, &video_pool) {
+        (Some(ring), _) => (
+            HandTo::Ring(ring.clone(), route.clone(), ring.notify.clone()),
+            None,
+        ),
+        (None, Some(vp)) => (HandTo::Chan(vp.input.clone(), sc.forwarding.handoff), None),
+        (None, None) => {
+            let ch = go.make_chan::<Datagram>(cap);
+            (HandTo::Chan(ch.clone(), sc.forwarding.handoff), Some(ch))
         }
-        ring
-    });
-    let spreader = Rc::new(super::livekit::Spreader {
-        threshold: sc.forwarding.spreader_threshold as usize,
-        num_cpu: sc.num_cpu() as usize,
-        step: sc.forwarding.spreader_step as usize,
-        fw: Rc::new(sc.forwarding.clone()),
-    });
-    let key_frame_interval =
-        super::livekit::key_frame_interval(sc.network.downlink.delay + sc.network.downlink.delay);
-    let mut sequencers: BTreeMap<u32, Rc<super::livekit::Sequencer>> = BTreeMap::new();
-    for room in 0..sc.rooms.count {
-        for i in 0..k {
-            let p = room * k + i;
-            let streams = 1 + layers.len() as u32;
-            for s in 0..streams {
-                let id = ssrc(p, s);
-                // With layered degradation every layer reaches the forwarder, which selects.
-                let forward = s == 0
-                    || s == 1 + sc.forwarding.video_layer as u32
-                    || sc.degrade.enabled
-                        && sc.degrade.mode == crate::scenario::DegradeMode::Layers;
-                let dests: Rc<[u32]> = (0..k)
-                    .filter(|&j| j != i)
-                    .map(|j| room * k + j + 1)
-                    .chain((0..listeners).map(|l| listener(room, l) + 1))
-                    .collect();
-                let route = Rc::new(Route { forward, dests });
-                let fd = go.bind(id);
-                let cap = sc.forwarding.channel_capacity as usize;
-                let split = sc.forwarding.architecture == Architecture::Split;
-                let video_pool = (split && s > 0).then(|| {
-                    Rc::new(super::split::VideoPool::new(
-                        &go,
-                        cap,
-                        route.clone(),
-                        degrade.clone(),
-                    ))
-                });
-                let frames = video_pool.as_ref().map(|vp| vp.frames.clone());
-                let (to, ch) = match (&pool, &video_pool) {
-                    (Some(ring), _) => (
-                        HandTo::Ring(ring.clone(), route.clone(), ring.notify.clone()),
-                        None,
-                    ),
-                    (None, Some(vp)) => {
-                        (HandTo::Chan(vp.input.clone(), sc.forwarding.handoff), None)
-                    }
-                    (None, None) => {
-                        let ch = go.make_chan::<Datagram>(cap);
-                        (HandTo::Chan(ch.clone(), sc.forwarding.handoff), Some(ch))
-                    }
-                };
-                let (m, alloc, batch) = (
-                    metrics.clone(),
-                    sc.forwarding.alloc_bytes,
-                    sc.forwarding.batch as usize,
-                );
-                go.go("main.recvLoop", move |go| async move {
-                    let count = |d: &Datagram| {
-                        if let (Some(f), true) = (&frames, d.rtp.marker) {
-                            f.set((f.get().0 + 1, d.rtp.ts));
-                        }
-                    };
-                    loop {
-                        if batch > 1 {
-                            for d in fd.read_batch(&go, batch).await {
-                                count(&d);
-                                hand_off(&go, d, &to, &m, alloc).await;
-                            }
-                        } else {
-                            let d = fd.read(&go).await;
-                            count(&d);
-                            hand_off(&go, d, &to, &m, alloc).await;
-                        }
-                    }
-                });
-                if let Some(vp) = video_pool {
-                    let (m, fw) = (metrics.clone(), sc.forwarding.clone());
-                    go.go("main.vidScaler", move |go| {
-                        super::split::vid_scaler(go, vp, fw, id, m)
-                    });
-                    continue;
-                }
-                let Some(ch) = ch else {
-                    continue; // the pool's workers forward
-                };
-                let (m, fw, dg) = (metrics.clone(), sc.forwarding.clone(), degrade.clone());
-                let mut cpu_rng = go.rng("room.cpu", id as u64);
-                if split {
-                    go.go("main.audioLoop", move |go| {
-                        super::split::audio_loop(go, ch, route, fw, cpu_rng, m)
-                    });
-                    continue;
-                }
-                if livekit {
-                    let sq = (nack_path.is_some() && forward && s > 0).then(|| {
-                        let sq = Rc::new(super::livekit::Sequencer::default());
-                        sequencers.insert(id, sq.clone());
-                        sq
-                    });
-                    // Per video downtrack: the key-frame requester and the layer notifier, on
-                    // channels the downtrack (held by its forwarder) owns.
-                    let mut downtracks = Vec::new();
-                    if s > 0 && forward {
-                        for _ in route.dests().iter() {
-                            let ev = super::livekit::DownTrackEvents::new(&go);
-                            let (kf, ml) = (ev.key_frame.clone(), ev.max_layer.clone());
-                            go.go("sfu.(*DownTrack).keyFrameRequester", move |go| {
-                                super::livekit::key_frame_requester(go, kf, key_frame_interval)
-                            });
-                            go.go("sfu.(*DownTrack).maxLayerNotifierWorker", move |go| {
-                                super::livekit::max_layer_notifier(go, ml)
-                            });
-                            downtracks.push(ev);
-                        }
-                    }
-                    let sp = spreader.clone();
-                    go.go("sfu.(*ReceiverBase).forwardRTP", move |go| async move {
-                        let _downtracks = downtracks;
-                        while let Some(d) = ch.recv(&go).await {
-                            if let Some(sq) = &sq {
-                                sq.push(&d);
-                            }
-                            let how = Forwarder {
-                                fw: &fw,
-                                degrade: dg.as_deref(),
-                                spreader: Some(&sp),
-                            };
-                            forward_one(&go, &d, &route, how, &mut cpu_rng, &m).await;
-                        }
-                    });
-                    continue;
-                }
-                go.go("main.forwardLoop", move |go| async move {
-                    while let Some(d) = ch.recv(&go).await {
-                        forward_one(
-                            &go,
-                            &d,
-                            &route,
-                            Forwarder::plain(&fw, dg.as_deref()),
-                            &mut cpu_rng,
-                            &m,
-                        )
-                        .await;
-                    }
-                });
+    };
+    let (m, alloc, batch) = (
+        srv.metrics.clone(),
+        sc.forwarding.alloc_bytes,
+        sc.forwarding.batch as usize,
+    );
+    go.go("main.recvLoop", move |go| async move {
+        let count = |d: &Datagram| {
+            if let (Some(f), true) = (&frames, d.rtp.marker) {
+                f.set((f.get().0 + 1, d.rtp.ts));
             }
-            // The participant's sender, starting at a random phase of its frame interval.
-            let audio = AudioSource::new(ssrc(p, 0), &sc.audio);
-            let phase = SimDuration::from_nanos(phase_rng.below(audio.interval().as_nanos()));
-            let video: Vec<VideoSource> = layers
-                .iter()
-                .enumerate()
-                .map(|(l, &kbps)| VideoSource::new(ssrc(p, 1 + l as u32), l as u8, kbps, &sc.video))
-                .collect();
-            let start = SimTime::ZERO + phase;
-            let sender = Sender {
-                participant: p,
-                audio,
-                video,
-                plis: plis.clone(),
-                last_key: SimTime::ZERO,
-                next_audio: start,
-                next_video: start,
-                fps_schedule: fps_schedule.clone(),
-                next_fps: 0,
-                rng: go.rng("room.media", p as u64),
-                metrics: metrics.clone(),
-            };
-            sim.add_process(Box::new(sender), start);
+        };
+        loop {
+            if batch > 1 {
+                for d in fd.read_batch(&go, batch).await {
+                    count(&d);
+                    hand_off(&go, d, &to, &m, alloc).await;
+                }
+            } else {
+                let d = fd.read(&go).await;
+                count(&d);
+                hand_off(&go, d, &to, &m, alloc).await;
+            }
         }
-    }
-    // LiveKit: each subscriber's RTCP reader, and the path its NACKs take to the server.
-    if let Some(path) = nack_path {
-        let sequencers = Rc::new(sequencers);
-        let mut sockets = BTreeMap::new();
-        let hosts: Vec<u32> = metrics
-            .borrow()
-            .players
-            .iter()
-            .map(|p| p.borrow().participant + 1)
-            .collect();
-        for h in hosts {
-            let fd = go.fd::<super::livekit::Nack>();
-            sockets.insert(h, fd.clone());
-            let (sq, fw, m) = (sequencers.clone(), sc.forwarding.clone(), metrics.clone());
-            go.go("sfu.(*DownTrack).handleRTCP", move |go| {
-                super::livekit::rtcp_reader(go, fd, sq, fw, m)
+    });
+    let ch = match (video_pool, ch) {
+        (Some(vp), _) => {
+            let (m, fw) = (srv.metrics.clone(), sc.forwarding.clone());
+            go.go("main.vidScaler", move |go| {
+                super::split::vid_scaler(go, vp, fw, id, m)
+            });
+            return;
+        }
+        (None, None) => return, // the pool's workers forward
+        (None, Some(ch)) => ch,
+    };
+    let (m, fw, dg) = (
+        srv.metrics.clone(),
+        sc.forwarding.clone(),
+        srv.degrade.clone(),
+    );
+    let mut cpu_rng = go.rng("room.cpu", id as u64);
+    match sc.forwarding.architecture {
+        Architecture::Split => {
+            go.go("main.audioLoop", move |go| {
+                super::split::audio_loop(go, ch, route, fw, cpu_rng, m)
             });
         }
-        sim.add_process(
-            Box::new(super::livekit::NackCourier { path, sockets }),
-            SimTime::ZERO,
-        );
+        Architecture::Livekit => start_forward_rtp(srv, id, s, ch, route, cpu_rng),
+        _ => {
+            go.go("main.forwardLoop", move |go| async move {
+                while let Some(d) = ch.recv(&go).await {
+                    forward_one(
+                        &go,
+                        &d,
+                        &route,
+                        Forwarder::plain(&fw, dg.as_deref()),
+                        &mut cpu_rng,
+                        &m,
+                    )
+                    .await;
+                }
+            });
+        }
     }
-    // Scheduled faults.
+}
+
+/// LiveKit's forwarder of one stream (`(*ReceiverBase).forwardRTP`), and per video downtrack
+/// its key-frame requester and layer notifier, on channels the downtrack (held by the
+/// forwarder) owns.
+fn start_forward_rtp(
+    srv: &mut Server,
+    id: u32,
+    s: u32,
+    ch: crate::goruntime::Chan<Datagram>,
+    route: Rc<Route>,
+    mut cpu_rng: SimRng,
+) {
+    let go = srv.go.clone();
+    let forward = route.forward;
+    let sq = (srv.nack_path.is_some() && forward && s > 0).then(|| {
+        let sq = Rc::new(super::livekit::Sequencer::default());
+        srv.sequencers.insert(id, sq.clone());
+        sq
+    });
+    let mut downtracks = Vec::new();
+    if s > 0 && forward {
+        for _ in route.dests().iter() {
+            let ev = super::livekit::DownTrackEvents::new(&go);
+            let (kf, ml) = (ev.key_frame.clone(), ev.max_layer.clone());
+            let interval = srv.key_frame_interval;
+            go.go("sfu.(*DownTrack).keyFrameRequester", move |go| {
+                super::livekit::key_frame_requester(go, kf, interval)
+            });
+            go.go("sfu.(*DownTrack).maxLayerNotifierWorker", move |go| {
+                super::livekit::max_layer_notifier(go, ml)
+            });
+            downtracks.push(ev);
+        }
+    }
+    let (sp, fw, dg, m) = (
+        srv.spreader.clone(),
+        srv.sc.forwarding.clone(),
+        srv.degrade.clone(),
+        srv.metrics.clone(),
+    );
+    go.go("sfu.(*ReceiverBase).forwardRTP", move |go| async move {
+        let _downtracks = downtracks;
+        while let Some(d) = ch.recv(&go).await {
+            if let Some(sq) = &sq {
+                sq.push(&d);
+            }
+            let how = Forwarder {
+                fw: &fw,
+                degrade: dg.as_deref(),
+                spreader: Some(&sp),
+            };
+            forward_one(&go, &d, &route, how, &mut cpu_rng, &m).await;
+        }
+    });
+}
+
+/// LiveKit: each subscriber's RTCP reader (`(*DownTrack).handleRTCP`), and the path its NACKs
+/// take to the server.
+fn start_rtcp_readers(sim: &Sim, srv: &Server, path: Rc<super::livekit::NackPath>) {
+    let sequencers = Rc::new(srv.sequencers.clone());
+    let mut sockets = BTreeMap::new();
+    let hosts: Vec<u32> = srv
+        .metrics
+        .borrow()
+        .players
+        .iter()
+        .map(|p| p.borrow().participant + 1)
+        .collect();
+    for h in hosts {
+        let fd = srv.go.fd::<super::livekit::Nack>();
+        sockets.insert(h, fd.clone());
+        let (sq, fw, m) = (
+            sequencers.clone(),
+            srv.sc.forwarding.clone(),
+            srv.metrics.clone(),
+        );
+        srv.go.go("sfu.(*DownTrack).handleRTCP", move |go| {
+            super::livekit::rtcp_reader(go, fd, sq, fw, m)
+        });
+    }
+    sim.add_process(
+        Box::new(super::livekit::NackCourier { path, sockets }),
+        SimTime::ZERO,
+    );
+}
+
+/// The scenario's `[[network.faults]]`, on the links of the rooms and directions they name.
+fn schedule_faults(sim: &Sim, sc: &Scenario) {
+    let k = sc.rooms.hosts_per_room;
     for f in &sc.network.faults {
         let mut links = Vec::new();
         for room in (0..sc.rooms.count).filter(|r| f.rooms.is_empty() || f.rooms.contains(r)) {
@@ -857,7 +951,6 @@ pub fn build(
             SimTime::ZERO + f.until,
         );
     }
-    (sim, metrics)
 }
 
 /// Runs the room scenario: builds, runs, closes the players' books.
