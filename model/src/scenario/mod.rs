@@ -5,6 +5,7 @@
 
 mod diag;
 mod schema;
+mod validate;
 pub mod workload;
 
 pub use schema::*;
