@@ -634,7 +634,7 @@ pub fn build(
         }
     }
     if let Some(path) = srv.nack_path.take() {
-        start_rtcp_readers(&sim, &srv, path);
+        start_rtcp_readers(&sim, &mut srv, path);
     }
     schedule_faults(&sim, sc);
     (sim, metrics)
@@ -900,8 +900,8 @@ fn start_forward_rtp(
 
 /// LiveKit: each subscriber's RTCP reader (`(*DownTrack).handleRTCP`), and the path its NACKs
 /// take to the server.
-fn start_rtcp_readers(sim: &Sim, srv: &Server, path: Rc<super::livekit::NackPath>) {
-    let sequencers = Rc::new(srv.sequencers.clone());
+fn start_rtcp_readers(sim: &Sim, srv: &mut Server, path: Rc<super::livekit::NackPath>) {
+    let sequencers = Rc::new(std::mem::take(&mut srv.sequencers));
     let mut sockets = BTreeMap::new();
     let hosts: Vec<u32> = srv
         .metrics
