@@ -1,7 +1,7 @@
 //! `costream shrink FILE`: makes a replay's scenario as small as it can be while its run still
 //! violates the replay's condition (checked first on the original, replayed exactly). Greedy, like a delta-debugging pass: it tries one edit at a
 //! time (drop a stall, a network fault, a frame-rate change, or a topology change; halve the
-//! rooms, the listeners or the duration; fewer hosts; turn off video, degradation, allocation
+//! duration or a count the workload names, such as the rooms or the listeners; fewer hosts; turn off video, degradation, allocation
 //! or loss), keeps an edit when the same seed still violates the condition, and repeats until
 //! no edit helps or the run budget is spent. None of the peers (madsim, turmoil, shuttle,
 //! loom, FoundationDB's simulator, TigerBeetle's VOPR) shrinks a failing run.
@@ -51,8 +51,9 @@ fn set(root: &mut Value, path: &str, v: Value) -> bool {
     }
 }
 
-/// Every edit that could make `tree` smaller, as (description, edited tree).
-fn candidates(tree: &Value) -> Vec<(String, Value)> {
+/// Every edit that could make `tree` smaller, as (description, edited tree); `halve` are the
+/// counts its workload lets shrink halve ([`crate::scenario::Workload::shrink_halving`]).
+fn candidates(tree: &Value, halve: &[(&str, i64)]) -> Vec<(String, Value)> {
     let mut out = Vec::new();
     let mut try_edit = |desc: String, f: &dyn Fn(&mut Value) -> bool| {
         let mut t = tree.clone();
@@ -80,7 +81,7 @@ fn candidates(tree: &Value) -> Vec<(String, Value)> {
             });
         }
     }
-    for (path, floor) in [("rooms.count", 1), ("rooms.listeners", 0)] {
+    for &(path, floor) in halve {
         if let Some(n) = get(tree, path).and_then(|v| v.as_integer()) {
             if n > floor {
                 let half = (n / 2).max(floor);
@@ -178,7 +179,7 @@ pub fn shrink(
     let mut steps: Vec<Step> = Vec::new();
     let mut runs = 0usize;
     'outer: loop {
-        for (desc, t) in candidates(&tree) {
+        for (desc, t) in candidates(&tree, original.workload.shrink_halving()) {
             if runs >= max_runs {
                 break 'outer;
             }

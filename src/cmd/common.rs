@@ -132,3 +132,15 @@ pub(crate) fn write_html(
     eprintln!("HTML report written to {path}");
     Ok(())
 }
+
+/// The name this command line was started as (`costream`, or a user's binary built on
+/// [`crate::main_with`], such as `custom-sfu`), for the commands its hints suggest.
+pub(crate) fn bin() -> String {
+    std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_stem())
+        .and_then(|s| s.to_str())
+        .map_or_else(|| "costream".to_string(), str::to_string)
+}

@@ -77,8 +77,9 @@ pub(crate) fn explore_cmd(
     std::fs::write(&path, r.to_toml())
         .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
     println!(
-        "saved the worst case (seed {}) to {path}\n  replay: costream replay {path}\n  shrink: costream shrink {path}",
-        worst.seed
+        "saved the worst case (seed {}) to {path}\n  replay: {bin} replay {path}\n  shrink: {bin} shrink {path}",
+        worst.seed,
+        bin = bin()
     );
     Ok(true)
 }

@@ -94,7 +94,7 @@ pub(crate) fn record_cmd(workloads: &Registry, file: &str, out: &str) -> Result<
             }
         );
     }
-    println!("  replay: costream replay {out}");
+    println!("  replay: {} replay {out}", bin());
     Ok(())
 }
 

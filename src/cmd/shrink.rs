@@ -43,7 +43,7 @@ pub(crate) fn shrink_cmd(
     }
     std::fs::write(&path, small.to_toml())
         .map_err(|e| format!("{path}: cannot write the replay file: {e}"))?;
-    println!("saved {path}\n  replay: costream replay {path}");
+    println!("saved {path}\n  replay: {} replay {path}", bin());
     Ok(())
 }
 

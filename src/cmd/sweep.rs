@@ -62,28 +62,20 @@ pub(crate) fn sweep_cmd(
             plan.all.len()
         ))
     );
-    let cols = [
-        "audio.p99_ms",
-        "forward.p99_ms",
-        "gc.stw_p99_us",
-        "goroutines_max",
-    ];
-    println!(
-        "  {:<44} {:>6} {:>13} {:>15} {:>14} {:>15}  digest",
-        "point", "seed", cols[0], cols[1], cols[2], cols[3]
-    );
+    let mut cols = plan.base.workload().key_metrics();
+    cols.extend(["gc.stw_p99_us", "goroutines_max"]);
+    let mut head = format!("  {:<44} {:>6}", "point", "seed");
+    for c in &cols {
+        head += &format!(" {c:>w$}", w = c.len().max(10));
+    }
+    println!("{head}  digest");
     for l in &lines {
-        let m = |k: &str| l.metrics.get(k).map_or("-".into(), |v| format!("{v:.3}"));
-        println!(
-            "  {:<44} {:>6} {:>13} {:>15} {:>14} {:>15}  {}",
-            l.sets.join(" "),
-            l.seed,
-            m(cols[0]),
-            m(cols[1]),
-            m(cols[2]),
-            m(cols[3]),
-            l.digest
-        );
+        let mut row = format!("  {:<44} {:>6}", l.sets.join(" "), l.seed);
+        for c in &cols {
+            let v = l.metrics.get(*c).map_or("-".into(), |v| format!("{v:.3}"));
+            row += &format!(" {v:>w$}", w = c.len().max(10));
+        }
+        println!("{row}  {}", l.digest);
     }
     Ok(())
 }

@@ -403,7 +403,7 @@ pub enum Stage {
 }
 
 /// Checks each `(field, value, min, max)`; `note` is added to the fix.
-pub(crate) fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> {
+pub fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<(), Invalid> {
     for &(name, v, min, max) in fields {
         if v < min || v > max {
             return Err((
@@ -417,7 +417,7 @@ pub(crate) fn ints_in(fields: &[(&str, u32, u32, u32)], note: &str) -> Result<()
 }
 
 /// Checks that `field`'s duration lies in `[min, max]`.
-pub(crate) fn dur_in(
+pub fn dur_in(
     field: &str,
     d: SimDuration,
     min: SimDuration,
@@ -435,7 +435,7 @@ pub(crate) fn dur_in(
 }
 
 /// Checks that `field`'s duration is at most `max`.
-pub(crate) fn dur_le(field: &str, d: SimDuration, max: SimDuration) -> Result<(), Invalid> {
+pub fn dur_le(field: &str, d: SimDuration, max: SimDuration) -> Result<(), Invalid> {
     if d > max {
         Err((
             field.to_string(),
@@ -448,7 +448,7 @@ pub(crate) fn dur_le(field: &str, d: SimDuration, max: SimDuration) -> Result<()
 }
 
 /// Checks that `field`'s size is at most `max` bytes.
-pub(crate) fn size_le(field: &str, b: u64, max: u64) -> Result<(), Invalid> {
+pub fn size_le(field: &str, b: u64, max: u64) -> Result<(), Invalid> {
     if b > max {
         Err((
             field.to_string(),

@@ -116,6 +116,12 @@ pub trait Workload: Sync {
         &[]
     }
 
+    /// The metrics a table of many runs (a sweep's) shows for this workload, before the
+    /// runtime's: by default the first two of [`Self::metrics`].
+    fn key_metrics(&self) -> Vec<&'static str> {
+        self.metrics().iter().take(2).map(|m| m.0).collect()
+    }
+
     /// The values of [`Self::metrics`] for a finished run; one it could not measure (no audio
     /// was received) is left out.
     fn measure(&self, _ran: &Ran, _m: &mut BTreeMap<&'static str, f64>) {}
@@ -147,6 +153,12 @@ pub trait Workload: Sync {
     /// The HTML report's headline plots, the workload's main result, into `s`; returns what
     /// they show, for the report's heading.
     fn headline(&self, sc: &Scenario, ran: &Ran, s: &mut String) -> &'static str;
+
+    /// The counts `shrink` may halve while a violation still holds, each with its floor
+    /// (`("rooms.count", 1)`): what makes this workload's runs smaller.
+    fn shrink_halving(&self) -> &'static [(&'static str, i64)] {
+        &[]
+    }
 
     /// Whether [`Self::headline`] already plots the heap, so the runtime's plots leave it out.
     fn heap_in_headline(&self) -> bool {

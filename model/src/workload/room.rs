@@ -1075,6 +1075,14 @@ impl super::Workload for RoomWorkload {
         m.insert("video_shed", r.video_shed as f64);
     }
 
+    fn key_metrics(&self) -> Vec<&'static str> {
+        vec!["audio.p99_ms", "forward.p99_ms"]
+    }
+
+    fn shrink_halving(&self) -> &'static [(&'static str, i64)] {
+        &[("rooms.count", 1), ("rooms.listeners", 0)]
+    }
+
     fn check_metric(&self, sc: &Scenario, cond: &str, metric: &str) -> Result<(), String> {
         if metric == "video.p99_ms" && !sc.video.enabled {
             return Err(format!(
