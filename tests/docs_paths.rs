@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-const ROOTS: [&str; 11] = [
+const ROOTS: [&str; 12] = [
     "model/",
     "sim/",
     "src/",
@@ -15,6 +15,7 @@ const ROOTS: [&str; 11] = [
     "madsim-bridge/",
     "bench-madsim/",
     ".ci/",
+    "examples/",
 ];
 
 /// Repository paths in `text`: a known top folder, then path characters, ending in a file
@@ -45,13 +46,14 @@ fn cited(text: &str) -> Vec<String> {
 }
 
 /// Every crate's sources.
-const SOURCES: [&str; 6] = [
+const SOURCES: [&str; 7] = [
     "src",
     "model/src",
     "sim/src",
     "media/src",
     "net/src",
     "madsim-bridge/src",
+    "examples/custom-sfu/src",
 ];
 
 /// The files with one of `exts` under the folders `dirs` of `root`, at any depth.
