@@ -117,7 +117,7 @@ fn blocking_vs_nonblocking_handoff() {
 fn two_go_runtimes_exchange_datagrams() {
     use costream_model::media::rtp::Rtp;
     use costream_model::net::link::LinkConfig;
-    use costream_model::net::Datagram;
+    use costream_model::world::Datagram;
     use costream_model::{GoNet, RunLimits, RuntimeConfig, Sim, SimDuration};
     use std::{cell::RefCell, rc::Rc};
 
@@ -145,7 +145,7 @@ fn two_go_runtimes_exchange_datagrams() {
             go.udp_send(Datagram {
                 src: d.dst,
                 dst: d.src,
-                rtp: d.rtp,
+                payload: d.payload,
                 arrived: Default::default(),
             });
         }
@@ -159,7 +159,7 @@ fn two_go_runtimes_exchange_datagrams() {
             go.udp_send(Datagram {
                 src: (a, 9),
                 dst: (b, 7),
-                rtp: Rtp {
+                payload: Rtp {
                     seq: i,
                     size: 100,
                     ..Default::default()
@@ -167,7 +167,7 @@ fn two_go_runtimes_exchange_datagrams() {
                 arrived: Default::default(),
             });
             let back = sock.read(&go).await;
-            assert_eq!(back.rtp.seq, i);
+            assert_eq!(back.payload.seq, i);
             r.borrow_mut()
                 .push(go.now().saturating_since(t0).as_nanos());
             go.sleep(SimDuration::from_millis(5)).await;

@@ -55,6 +55,16 @@ pub struct Rtp {
 /// real receiver would learn from the payload.
 pub const RTP_WIRE_BYTES: usize = 32;
 
+/// RTP rides the network as a datagram's payload; links charge its `size`.
+impl costream_net::Payload for Rtp {
+    fn wire_size(&self) -> u32 {
+        self.size
+    }
+}
+
+/// A UDP datagram carrying one RTP packet: what flows between participants and servers.
+pub type RtpDatagram = costream_net::Datagram<Rtp>;
+
 impl Rtp {
     /// Packs the packet into [`RTP_WIRE_BYTES`] little-endian bytes.
     pub fn encode(&self) -> [u8; RTP_WIRE_BYTES] {

@@ -8,7 +8,8 @@ use crate::goruntime::host::{GoPanic, Shared};
 use crate::goruntime::netpoll::Fd;
 use crate::goruntime::proc::{Runtime, RuntimeConfig};
 use crate::goruntime::runtime2::{Gi, Pi};
-use crate::net::{ArriveTo, Datagram, Endpoint, FaultKind, Net, NetEv};
+use crate::media::rtp::Rtp;
+use crate::net::{ArriveTo, Endpoint, FaultKind, Net, NetEv};
 use costream_sim::{Kernel, Next, RngStreams, RunLimits, SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -79,6 +80,10 @@ impl<T: 'static> crate::net::Socket for Fd<T> {
     }
 }
 
+/// The world's datagrams carry RTP: the network is generic over its payload, the world's
+/// goroutines and sinks all speak RTP.
+pub type Datagram = crate::net::Datagram<Rtp>;
+
 /// Model code outside any goroutine: a remote peer, a network link, a load generator.
 pub trait Process {
     /// Acts at `now`; returns when it next wants to act.
@@ -93,7 +98,7 @@ pub type ScheduledFault = (Vec<(u32, u32)>, FaultKind, SimTime);
 /// `w.rts`, `w.streams`) and the world's network and faults.
 pub struct World<'a> {
     pub core: &'a mut Core,
-    pub net: &'a mut Net<Fd<Datagram>>,
+    pub net: &'a mut Net<Fd<Datagram>, Rtp>,
     /// Scheduled network faults.
     pub faults: &'a mut Vec<ScheduledFault>,
 }
@@ -113,7 +118,7 @@ impl DerefMut for World<'_> {
 
 /// The world's part of the run: what the runtime does not know about.
 struct WorldPart {
-    net: Net<Fd<Datagram>>,
+    net: Net<Fd<Datagram>, Rtp>,
     faults: Vec<ScheduledFault>,
     processes: Vec<Option<Box<dyn Process>>>,
 }

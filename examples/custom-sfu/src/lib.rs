@@ -28,12 +28,13 @@
 
 use costream_model::goruntime::Chan;
 use costream_model::media::rtp::{MediaKind, Rtp};
-use costream_model::net::{Datagram, Endpoint, Sink};
+use costream_model::net::{Endpoint, Sink};
 use costream_model::plot::tail_plot;
 use costream_model::scenario::{dur_in, dur_le, ints_in, Invalid, Scenario, Stage};
 use costream_model::table::{latency_row, Table};
 use costream_model::workload::{self, Items, Measured, Metric, Ran, Section, SectionSpec};
 use costream_model::workload::{Workload, PER_GOROUTINE};
+use costream_model::world::Datagram;
 use costream_model::{GoNet, Process, RunOutcome, Sim, SimDuration, SimOptions, SimTime, World};
 use hdrhistogram::Histogram;
 use serde::Deserialize;
@@ -177,7 +178,7 @@ impl Process for Publisher {
         let d = Datagram {
             src: (self.host, RELAY_PORT),
             dst: (self.server, RELAY_PORT),
-            rtp,
+            payload: rtp,
             arrived: SimTime::ZERO,
         };
         let World { core, net, .. } = w;
@@ -194,25 +195,25 @@ struct Subscriber {
     metrics: Shared,
 }
 
-impl Sink for Subscriber {
+impl Sink<Rtp> for Subscriber {
     fn receive(&mut self, now: SimTime, d: &Datagram) {
         let mut m = self.metrics.borrow_mut();
         let _ = m
             .latency
-            .record(now.saturating_since(d.rtp.capture).as_nanos().max(1));
+            .record(now.saturating_since(d.payload.capture).as_nanos().max(1));
         let r = &mut m.subscribers[self.index];
         r.received += 1;
         match r.first {
             None => {
-                r.first = Some(d.rtp.frame);
-                r.highest = d.rtp.frame;
+                r.first = Some(d.payload.frame);
+                r.highest = d.payload.frame;
             }
-            Some(f) if d.rtp.frame < f => {
-                r.first = Some(d.rtp.frame);
+            Some(f) if d.payload.frame < f => {
+                r.first = Some(d.payload.frame);
                 r.reordered += 1;
             }
-            Some(_) if d.rtp.frame < r.highest => r.reordered += 1,
-            Some(_) => r.highest = d.rtp.frame,
+            Some(_) if d.payload.frame < r.highest => r.reordered += 1,
+            Some(_) => r.highest = d.payload.frame,
         }
     }
 }
@@ -313,7 +314,7 @@ pub fn run(
             let d = conn.read(&go).await;
             m.borrow_mut().read += 1;
             go.compute(r.read_cpu).await;
-            let Some(queues) = routes.get(d.rtp.ssrc.wrapping_sub(1) as usize) else {
+            let Some(queues) = routes.get(d.payload.ssrc.wrapping_sub(1) as usize) else {
                 continue;
             };
             for q in queues {

@@ -13,8 +13,8 @@
 
 use super::room::{participant_of, ssrc};
 use crate::media::rtp::{MediaKind, Rtp};
-use crate::net::Datagram;
 use crate::server::breaker::{self, Breaker, State};
+use crate::world::Datagram;
 use costream_sim::{SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
@@ -103,13 +103,13 @@ impl Degrade {
 
     /// Decides the fate of a video packet arriving at its forwarder at `now`.
     pub(super) fn admit(&self, d: &Datagram, now: SimTime) -> Admit {
-        debug_assert_eq!(d.rtp.kind, MediaKind::Video);
+        debug_assert_eq!(d.payload.kind, MediaKind::Video);
         let on_time = now.saturating_since(d.arrived) <= self.max_queue_delay;
         let Some(l) = &self.layered else {
             return match self.breaker.borrow_mut().before_request(now) {
                 Err(_) => Admit::Shed,
                 Ok(g) => Admit::Forward {
-                    rtp: d.rtp,
+                    rtp: d.payload,
                     probe: Some((g, on_time)),
                 },
             };
@@ -118,7 +118,7 @@ impl Degrade {
         let level = l.level.get();
         // Paused: probes (half-open) go out on the lowest layer.
         let select = level.min(l.layers - 1);
-        let publisher = participant_of(d.rtp.ssrc);
+        let publisher = participant_of(d.payload.ssrc);
         let mut mungers = l.mungers.borrow_mut();
         let m = mungers.entry(publisher).or_insert(Munger {
             current: select,
@@ -127,15 +127,15 @@ impl Degrade {
             last_frame: None,
         });
         let mut switch = None;
-        if d.rtp.layer != m.current {
+        if d.payload.layer != m.current {
             // Switch at the first packet of a key frame of the selected layer.
-            let newer = m.last_frame.is_none_or(|f| d.rtp.frame > f);
-            if d.rtp.layer != select || !d.rtp.keyframe || !newer {
+            let newer = m.last_frame.is_none_or(|f| d.payload.frame > f);
+            if d.payload.layer != select || !d.payload.keyframe || !newer {
                 return Admit::Skip;
             }
             switch = Some(
                 m.last_seq
-                    .map_or(0, |s| s.wrapping_add(1).wrapping_sub(d.rtp.seq)),
+                    .map_or(0, |s| s.wrapping_add(1).wrapping_sub(d.payload.seq)),
             );
         }
         let admitted = self.breaker.borrow_mut().before_request(now);
@@ -153,7 +153,7 @@ impl Degrade {
             m.current = select;
             m.seq_offset = off;
         }
-        let mut rtp = d.rtp;
+        let mut rtp = d.payload;
         rtp.ssrc = ssrc(publisher, 1);
         rtp.seq = rtp.seq.wrapping_add(m.seq_offset);
         m.last_seq = Some(rtp.seq);

@@ -13,8 +13,8 @@
 
 use super::room::{RoomMetrics, Route, SERVER};
 use crate::goruntime::{Fd, RecvCase, WaitGroup};
-use crate::net::Datagram;
 use crate::scenario::ForwardingSection;
+use crate::world::Datagram;
 use crate::world::{Go, GoNet, Process, World};
 use costream_sim::{SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
@@ -38,15 +38,15 @@ pub(super) struct Spreader {
 
 /// CPU of one `DownTrack.WriteRTP`: fixed part plus per byte.
 pub(super) fn write_cost(fw: &ForwardingSection, d: &Datagram) -> SimDuration {
-    fw.per_destination_cpu + fw.per_byte_cpu * d.rtp.size as u64
+    fw.per_destination_cpu + fw.per_byte_cpu * d.payload.size as u64
 }
 
 async fn write_rtp(go: &Go, d: &Datagram, host: u32, fw: &ForwardingSection) {
     go.compute(write_cost(fw, d)).await;
     go.udp_send(Datagram {
-        src: (SERVER, d.rtp.ssrc),
-        dst: (host, d.rtp.ssrc),
-        rtp: d.rtp,
+        src: (SERVER, d.payload.ssrc),
+        dst: (host, d.payload.ssrc),
+        payload: d.payload,
         arrived: SimTime::ZERO,
     });
 }
@@ -125,7 +125,7 @@ impl Sequencer {
             .borrow()
             .iter()
             .rev()
-            .find(|d| d.rtp.seq == seq)
+            .find(|d| d.payload.seq == seq)
             .copied()
     }
 }

@@ -13,11 +13,12 @@ use crate::media::qoe::StreamQoe;
 use crate::media::receiver::{AudioReceiver, JitterBufferConfig, VideoReceiver};
 use crate::media::rtp::MediaKind;
 use crate::media::source::{AudioSource, VideoSource};
-use crate::net::{Datagram, Endpoint, Sink};
+use crate::net::{Endpoint, Sink};
 use crate::plot::{held_steps, lanes_plot, state_spans, tail_plot, time_plot, STATE_NOTE};
 use crate::scenario::Direction;
 use crate::scenario::{Architecture, Handoff, Scenario};
 use crate::table::{latency_row, ms, pct, share_below, timeline, Table};
+use crate::world::Datagram;
 use crate::world::{GoNet, Process, RunOutcome, Sim, World};
 use costream_sim::{SimDuration, SimRng, SimTime};
 use hdrhistogram::Histogram;
@@ -189,34 +190,34 @@ impl Player {
     }
 }
 
-impl Sink for Player {
+impl Sink<crate::media::rtp::Rtp> for Player {
     fn receive(&mut self, now: SimTime, d: &Datagram) {
-        match d.rtp.kind {
+        match d.payload.kind {
             MediaKind::Audio => {
-                if let Some(r) = self.audio.get_mut(&d.rtp.ssrc) {
-                    r.on_packet(&d.rtp, now);
+                if let Some(r) = self.audio.get_mut(&d.payload.ssrc) {
+                    r.on_packet(&d.payload, now);
                 }
             }
             MediaKind::Video => {
-                if let Some(r) = self.video.get_mut(&d.rtp.ssrc) {
+                if let Some(r) = self.video.get_mut(&d.payload.ssrc) {
                     if let Some(n) = &mut self.nack {
-                        let seqs = n.tracker.on_packet(d.rtp.ssrc, d.rtp.seq);
+                        let seqs = n.tracker.on_packet(d.payload.ssrc, d.payload.seq);
                         if !seqs.is_empty() {
                             n.path.send(
                                 now + n.delay,
                                 super::livekit::Nack {
                                     subscriber: n.host,
-                                    ssrc: d.rtp.ssrc,
+                                    ssrc: d.payload.ssrc,
                                     seqs,
                                 },
                             );
                         }
                     }
-                    r.on_packet(&d.rtp, now);
+                    r.on_packet(&d.payload, now);
                     if r.pli_needed.take().is_some() {
                         self.plis
                             .borrow_mut()
-                            .entry(d.rtp.ssrc)
+                            .entry(d.payload.ssrc)
                             .or_insert(now + self.pli_delay);
                     }
                 }
@@ -250,7 +251,7 @@ impl Process for Sender {
             let d = Datagram {
                 src: (host, rtp.ssrc),
                 dst: (SERVER, rtp.ssrc),
-                rtp,
+                payload: rtp,
                 arrived: SimTime::ZERO,
             };
             net.send(kernel, now, d);
@@ -396,7 +397,7 @@ pub(super) async fn forward_one(
     let mut forward = route.forward;
     let mut munged;
     let mut d = d;
-    if let (Some(dg), MediaKind::Video) = (degrade, d.rtp.kind) {
+    if let (Some(dg), MediaKind::Video) = (degrade, d.payload.kind) {
         match dg.admit(d, go.now()) {
             Admit::Shed => {
                 m.borrow_mut().video_shed += 1;
@@ -406,7 +407,7 @@ pub(super) async fn forward_one(
             Admit::Forward { rtp, probe: p } => {
                 probe = p;
                 munged = *d;
-                munged.rtp = rtp;
+                munged.payload = rtp;
                 d = &munged;
             }
         }
@@ -425,9 +426,9 @@ pub(super) async fn forward_one(
         if forward {
             for &h in route.dests.iter() {
                 go.udp_send(Datagram {
-                    src: (SERVER, d.rtp.ssrc),
-                    dst: (h, d.rtp.ssrc),
-                    rtp: d.rtp,
+                    src: (SERVER, d.payload.ssrc),
+                    dst: (h, d.payload.ssrc),
+                    payload: d.payload,
                     arrived: SimTime::ZERO,
                 });
             }
@@ -450,7 +451,7 @@ pub(super) async fn forward_one(
         .record(now.saturating_since(d.arrived).as_nanos().max(1));
     let _ = m
         .end_to_end
-        .record(now.saturating_since(d.rtp.capture).as_nanos().max(1));
+        .record(now.saturating_since(d.payload.capture).as_nanos().max(1));
 }
 
 /// The pool architecture's shared ring: a bounded FIFO of packets with their routes, and a
@@ -784,8 +785,8 @@ fn start_stream(srv: &mut Server, id: u32, s: u32, route: Rc<Route>) {
     );
     go.go("main.recvLoop", move |go| async move {
         let count = |d: &Datagram| {
-            if let (Some(f), true) = (&frames, d.rtp.marker) {
-                f.set((f.get().0 + 1, d.rtp.ts));
+            if let (Some(f), true) = (&frames, d.payload.marker) {
+                f.set((f.get().0 + 1, d.payload.ts));
             }
         };
         loop {

@@ -21,8 +21,8 @@
 
 use super::room::{forward_one, Degrade, Forwarder, RoomMetrics, Route};
 use crate::goruntime::{Chan, RecvCase};
-use crate::net::Datagram;
 use crate::scenario::ForwardingSection;
+use crate::world::Datagram;
 use crate::world::Go;
 use costream_sim::{SimRng, SimTime};
 use std::cell::{Cell, RefCell};
