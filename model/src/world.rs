@@ -97,7 +97,9 @@ pub type ScheduledFault = (Vec<(u32, u32)>, FaultKind, SimTime);
 /// Everything a run mutates: the runtimes' [`Core`] (reached through `Deref`: `w.kernel`,
 /// `w.rts`, `w.streams`) and the world's network and faults.
 pub struct World<'a> {
+    /// The kernel, the runtimes and the run's random streams.
     pub core: &'a mut Core,
+    /// Links and endpoints: send with `net.send(&mut core.kernel, now, d)`, bind sinks.
     pub net: &'a mut Net<Fd<Datagram>, Rtp>,
     /// Scheduled network faults.
     pub faults: &'a mut Vec<ScheduledFault>,
@@ -194,9 +196,13 @@ impl GoNet for Go {
 /// The outcome of a run.
 #[derive(Clone, Debug)]
 pub struct RunOutcome {
+    /// Why it ended: main returned, the time limit, a deadlock, a panic, the event budget.
     pub end: EndReason,
+    /// Virtual time at the end.
     pub now: SimTime,
+    /// Events handled.
     pub events: u64,
+    /// The digest of every event handled: equal digests, equal runs.
     pub digest: u64,
 }
 
@@ -213,8 +219,11 @@ impl RunOutcome {
 /// The run's digest after the last event before `at_ns` of virtual time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checkpoint {
+    /// Virtual time of the checkpoint, in ns since the start.
     pub at_ns: u64,
+    /// Events handled before it.
     pub events: u64,
+    /// The run's digest then.
     pub digest: u64,
 }
 
@@ -237,16 +246,19 @@ pub enum EventLog {
 /// thread.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SimOptions {
+    /// What the run keeps of its events.
     pub event_log: EventLog,
     /// Record a digest [`Checkpoint`] every this much virtual time ([`Sim::checkpoints`]).
     pub checkpoint_every: Option<SimDuration>,
 }
 
 impl SimOptions {
+    /// These options keeping `event_log`.
     pub fn event_log(self, event_log: EventLog) -> Self {
         Self { event_log, ..self }
     }
 
+    /// These options with a digest checkpoint every `every` of virtual time.
     pub fn checkpoints(self, every: SimDuration) -> Self {
         Self {
             checkpoint_every: Some(every),
@@ -264,6 +276,7 @@ pub struct SimBuilder {
 }
 
 impl SimBuilder {
+    /// A simulation of `seed` within `limits`, recording nothing but its digest.
     pub fn new(seed: u64, limits: RunLimits) -> Self {
         Self {
             seed,
@@ -272,18 +285,22 @@ impl SimBuilder {
         }
     }
 
+    /// Records as `options` say.
     pub fn options(self, options: SimOptions) -> Self {
         Self { options, ..self }
     }
 
+    /// Keeps `log` of the events.
     pub fn event_log(self, log: EventLog) -> Self {
         self.options(self.options.event_log(log))
     }
 
+    /// Records a digest checkpoint every `every` of virtual time.
     pub fn checkpoints(self, every: SimDuration) -> Self {
         self.options(self.options.checkpoints(every))
     }
 
+    /// The simulation, with no runtime yet ([`Sim::add_runtime`]).
     pub fn build(self) -> Sim {
         Sim::build(self.seed, self.limits, self.options)
     }
@@ -497,6 +514,7 @@ impl Sim {
         self.with_world_mut(|w| f(w))
     }
 
+    /// Runs `f` with the runtime of `host` (its scheduler, GC and goroutine statistics).
     pub fn runtime<R>(&self, host: u32, f: impl FnOnce(&Runtime) -> R) -> R {
         f(&self.sh.core.borrow().rts[host as usize])
     }

@@ -13,10 +13,14 @@
 use costream_sim::{SimDuration, SimTime};
 use std::fmt;
 
+/// gobreaker's `State`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum State {
+    /// `StateClosed`: calls pass; failures are counted toward `ReadyToTrip`.
     Closed,
+    /// `StateHalfOpen`: after the timeout, up to `max_requests` trial calls pass.
     HalfOpen,
+    /// `StateOpen`: every call is refused until the timeout.
     Open,
 }
 
@@ -33,10 +37,15 @@ impl fmt::Display for State {
 /// `Counts`, cleared with each generation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Counts {
+    /// `Requests`: calls admitted this generation.
     pub requests: u32,
+    /// `TotalSuccesses`.
     pub total_successes: u32,
+    /// `TotalFailures`.
     pub total_failures: u32,
+    /// `ConsecutiveSuccesses`: reset by a failure.
     pub consecutive_successes: u32,
+    /// `ConsecutiveFailures`: reset by a success.
     pub consecutive_failures: u32,
 }
 
@@ -59,11 +68,14 @@ pub fn trip_after_consecutive_failures(n: u32) -> Option<TripFn> {
 
 /// `Settings`. A `None` or zero value takes gobreaker's default.
 pub struct Settings {
+    /// `MaxRequests`: calls admitted while half-open, and the successes that close it
+    /// (zero: 1).
     pub max_requests: u32,
     /// Zero: counts are never cleared while closed.
     pub interval: SimDuration,
     /// Zero: 60 s.
     pub timeout: SimDuration,
+    /// `ReadyToTrip` (`None`: more than 5 consecutive failures).
     pub ready_to_trip: Option<TripFn>,
 }
 
@@ -81,11 +93,15 @@ impl Default for Settings {
 /// A state change, as `OnStateChange` sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Transition {
+    /// When it changed.
     pub at: SimTime,
+    /// The state it left.
     pub from: State,
+    /// The state it entered.
     pub to: State,
 }
 
+/// gobreaker's `CircuitBreaker`, its clock an argument of every call.
 pub struct Breaker {
     max_requests: u32,
     interval: SimDuration,
@@ -133,10 +149,12 @@ impl Breaker {
         self.current_state(now).0
     }
 
+    /// `Counts()`: this generation's.
     pub fn counts(&self) -> Counts {
         self.counts
     }
 
+    /// The current generation: a new one starts with every state change and closed interval.
     pub fn generation(&self) -> u64 {
         self.generation
     }

@@ -25,12 +25,15 @@ use serde::Deserialize;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct AllocSection {
+    /// Bytes retained for the whole run (the live heap).
     #[serde(with = "crate::units::bytes")]
     pub live: u64,
     /// Whether the live heap holds pointers (scanned by every cycle) or not (`[]byte`).
     pub live_scan: bool,
+    /// Bytes allocated in all.
     #[serde(with = "crate::units::bytes")]
     pub total: u64,
+    /// Bytes per allocation.
     #[serde(with = "crate::units::bytes")]
     pub object: u64,
 }

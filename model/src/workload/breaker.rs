@@ -38,8 +38,10 @@ use std::rc::Rc;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DownstreamFault {
+    /// When it starts, from the start of the run.
     #[serde(with = "crate::units::dur")]
     pub from: SimDuration,
+    /// When it ends (exclusive).
     #[serde(with = "crate::units::dur")]
     pub until: SimDuration,
     /// Extra latency added to every call.
@@ -54,24 +56,31 @@ pub struct DownstreamFault {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BreakerSection {
+    /// Between requests (a ticker).
     #[serde(with = "crate::units::dur")]
     pub request_interval: SimDuration,
-    /// Downstream latency: base plus an exponential part with this mean.
+    /// Downstream latency: the base, to which `latency_jitter` adds an exponential part.
     #[serde(with = "crate::units::dur")]
     pub latency: SimDuration,
+    /// The mean of the exponential part of the downstream latency.
     #[serde(with = "crate::units::dur")]
     pub latency_jitter: SimDuration,
+    /// Share of calls that fail outside a fault (0..1).
     pub error_rate: f64,
     /// Per-call context timeout.
     #[serde(with = "crate::units::dur")]
     pub call_timeout: SimDuration,
+    /// gobreaker `MaxRequests`: trial calls while half-open, and successes that close it.
     pub max_requests: u32,
+    /// gobreaker `Interval`: how often a closed breaker clears its counts (0: never).
     #[serde(with = "crate::units::dur")]
     pub interval: SimDuration,
+    /// gobreaker `Timeout`: open this long before it turns half-open.
     #[serde(with = "crate::units::dur")]
     pub timeout: SimDuration,
     /// Trip after this many consecutive failures.
     pub trip_after: u32,
+    /// `[[breaker.faults]]`: windows of extra latency or errors downstream.
     pub faults: Vec<DownstreamFault>,
 }
 
@@ -96,16 +105,25 @@ impl Default for BreakerSection {
     }
 }
 
+/// What a breaker run counted.
 pub struct BreakerMetrics {
+    /// Requests made (one per tick).
     pub requests: u64,
+    /// Calls that succeeded within their timeout.
     pub ok: u64,
+    /// Calls that failed downstream.
     pub errors: u64,
+    /// Calls whose context timed out first.
     pub timeouts: u64,
+    /// Requests the open breaker refused (`ErrOpenState`).
     pub refused_open: u64,
+    /// Requests the half-open breaker refused (`ErrTooManyRequests`).
     pub refused_half_open: u64,
     /// Call latency of admitted calls, in ns.
     pub latency: Histogram<u64>,
+    /// Every state change, in order.
     pub transitions: Vec<Transition>,
+    /// The breaker's counts at the end of the run.
     pub final_counts: Counts,
     /// Per [`BUCKET`] of arrival time, requests by outcome, indexed like [`OUTCOMES`].
     pub outcomes: Vec<[u64; 4]>,
@@ -124,6 +142,8 @@ impl BreakerMetrics {
     }
 }
 
+/// Builds the workload on a simulation from `super::new_sim` and runs it; returns what it
+/// measured.
 pub fn run(
     sc: &Scenario,
     seed: u64,

@@ -41,17 +41,23 @@ use std::rc::Rc;
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct BurstSection {
+    /// Between bursts.
     #[serde(with = "crate::units::dur")]
     pub interval: SimDuration,
+    /// Goroutines each burst starts at once.
     pub requests: u32,
+    /// Bytes of the buffer each request takes (from the pool, or allocated).
     #[serde(with = "crate::units::bytes")]
     pub buffer: u64,
     /// Other garbage each request allocates.
     #[serde(with = "crate::units::bytes")]
     pub garbage: u64,
+    /// CPU each request computes.
     #[serde(with = "crate::units::dur")]
     pub cpu: SimDuration,
+    /// Whether buffers come from a `sync.Pool` (true) or `make` (false).
     pub pool: bool,
+    /// Bytes of long-lived session state the server keeps (scanned by every cycle).
     #[serde(with = "crate::units::bytes")]
     pub live: u64,
 }
@@ -76,7 +82,9 @@ impl Default for BurstSection {
 
 /// Per-request measurements.
 pub struct BurstMetrics {
+    /// Bursts started.
     pub bursts: u64,
+    /// Requests finished.
     pub requests: u64,
     /// Burst start → request done, in ns.
     pub latency: Histogram<u64>,
@@ -84,7 +92,9 @@ pub struct BurstMetrics {
     pub stw_lost: Histogram<u64>,
     /// Time each request spent in mark assists, in ns.
     pub assist: Histogram<u64>,
+    /// Requests that lost time to a stop-the-world pause.
     pub requests_hit_by_stw: u64,
+    /// Requests that did mark-assist work.
     pub requests_assisting: u64,
 }
 
@@ -103,6 +113,8 @@ impl BurstMetrics {
     }
 }
 
+/// Builds the workload on a simulation from `super::new_sim` and runs it; returns what it
+/// measured.
 pub fn run(
     sc: &Scenario,
     seed: u64,

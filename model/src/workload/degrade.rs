@@ -62,6 +62,8 @@ struct Layered {
     timeline: RefCell<Vec<(SimTime, u8)>>,
 }
 
+/// The degradation breaker of a room server: sheds video (or steps down a simulcast layer)
+/// while forwarding falls behind, with a circuit breaker deciding when to try again.
 pub struct Degrade {
     pub(super) breaker: RefCell<Breaker>,
     max_queue_delay: SimDuration,

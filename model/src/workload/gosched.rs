@@ -39,12 +39,15 @@ use std::rc::Rc;
 pub struct GoschedSection {
     /// Low-priority loops (one per P keeps every P busy).
     pub loops: u32,
+    /// CPU per low-priority message.
     #[serde(with = "crate::units::dur")]
     pub message_cpu: SimDuration,
     /// Gosched every this many messages; 0: never.
     pub every: u32,
+    /// Between high-priority requests (a ticker).
     #[serde(with = "crate::units::dur")]
     pub request_interval: SimDuration,
+    /// CPU per request.
     #[serde(with = "crate::units::dur")]
     pub request_cpu: SimDuration,
 }
@@ -65,13 +68,18 @@ impl Default for GoschedSection {
     }
 }
 
+/// What a gosched run measured.
 pub struct GoschedMetrics {
     /// Due time of each tick → handled, in ns.
     pub latency: Histogram<u64>,
+    /// Requests handled.
     pub requests: u64,
+    /// Low-priority messages processed.
     pub messages: u64,
 }
 
+/// Builds the workload on a simulation from `super::new_sim` and runs it; returns what it
+/// measured.
 pub fn run(
     sc: &Scenario,
     seed: u64,

@@ -21,8 +21,10 @@ use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, VecDeque};
 use std::rc::Rc;
 
-/// `keyFrameIntervalMin` / `keyFrameIntervalMax` (pkg/sfu/downtrack.go), in ms.
+/// `keyFrameIntervalMin` (pkg/sfu/downtrack.go): the shortest key-frame request interval,
+/// to which twice the RTT is clamped.
 pub const KEY_FRAME_INTERVAL_MIN: SimDuration = SimDuration::from_millis(200);
+/// `keyFrameIntervalMax` (pkg/sfu/downtrack.go): the longest.
 pub const KEY_FRAME_INTERVAL_MAX: SimDuration = SimDuration::from_millis(1000);
 /// Packets a video downtrack's sequencer remembers for retransmission (LiveKit's video buffer).
 pub const SEQUENCER_PACKETS: usize = 500;
@@ -133,8 +135,11 @@ impl Sequencer {
 /// One RTCP NACK from a subscriber: the stream and the missing sequence numbers.
 #[derive(Clone, Debug)]
 pub struct Nack {
+    /// The subscriber's host.
     pub subscriber: u32,
+    /// The stream with holes.
     pub ssrc: u32,
+    /// The missing sequence numbers.
     pub seqs: Vec<u16>,
 }
 
@@ -142,10 +147,12 @@ pub struct Nack {
 #[derive(Default)]
 pub struct NackPath {
     queue: RefCell<VecDeque<(SimTime, Nack)>>,
+    /// Sequence numbers NACKed so far.
     pub sent: Cell<u64>,
 }
 
 impl NackPath {
+    /// Sends `n`, to arrive at the server at `due`.
     pub fn send(&self, due: SimTime, n: Nack) {
         self.sent.set(self.sent.get() + n.seqs.len() as u64);
         self.queue.borrow_mut().push_back((due, n));

@@ -42,11 +42,17 @@ pub fn participant_of(ssrc: u32) -> u32 {
 
 /// Server-side counters and histograms of one run.
 pub struct RoomMetrics {
+    /// Packets the participants sent.
     pub published: u64,
+    /// Packets that reached the server's sockets.
     pub arrived: u64,
+    /// Packets `recvLoop` read.
     pub read: u64,
+    /// Packets a full hand-off (channel or ring) dropped.
     pub dropped: u64,
+    /// Packets forwarded (once each, however many subscribers).
     pub forwarded_frames: u64,
+    /// Copies written to subscribers.
     pub forwarded_copies: u64,
     /// Arrival at the server's socket → forwarding done, in ns.
     pub forward_latency: Histogram<u64>,
@@ -67,6 +73,7 @@ pub struct RoomMetrics {
     pub video_workers: super::split::WorkerTimeline,
     /// LiveKit architecture: packets retransmitted on NACK, and NACKed packets no longer held.
     pub retransmitted: u64,
+    /// NACKed packets the sequencer no longer held.
     pub rtx_missing: u64,
     /// Sequence numbers the subscribers NACKed.
     pub nacked: u64,
@@ -142,6 +149,7 @@ const PLI_THROTTLE: SimDuration = SimDuration::from_millis(500);
 
 /// A participant's player: one receiver per subscribed stream.
 pub struct Player {
+    /// Which participant (its host is `participant + 1`).
     pub participant: u32,
     audio: BTreeMap<u32, AudioReceiver>,
     video: BTreeMap<u32, VideoReceiver>,
@@ -161,6 +169,7 @@ struct PlayerNack {
 }
 
 impl Player {
+    /// The QoE of every stream it receives, audio first, each in SSRC order.
     pub fn streams(&self) -> impl Iterator<Item = &StreamQoe> {
         self.audio
             .values()

@@ -59,12 +59,15 @@ pub struct SignallingSection {
     pub arrival_mean: SimDuration,
     /// Each session exchanges 1 to this many messages.
     pub messages_max: u32,
+    /// Between a session's messages.
     #[serde(with = "crate::units::dur")]
     pub message_interval: SimDuration,
+    /// CPU to process one message.
     #[serde(with = "crate::units::dur")]
     pub process_cpu: SimDuration,
     /// The fix: context, bounded inbound channel, close on exit.
     pub fixed: bool,
+    /// Capacity of the fixed version's inbound channel.
     pub inbound_capacity: u32,
 }
 
@@ -88,7 +91,9 @@ impl Default for SignallingSection {
 
 /// What the run found.
 pub struct SignallingMetrics {
+    /// Sessions started.
     pub sessions: u64,
+    /// Messages processed.
     pub messages: u64,
     /// goleak-style: alive when main returned (main itself ignored).
     pub still_alive: Vec<Leak>,
@@ -96,6 +101,8 @@ pub struct SignallingMetrics {
     pub unreachable: Vec<Leak>,
 }
 
+/// Builds the workload on a simulation from `super::new_sim` and runs it; returns what it
+/// measured.
 pub fn run(
     sc: &Scenario,
     seed: u64,

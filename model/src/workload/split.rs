@@ -162,15 +162,20 @@ pub fn frame_rate((f0, ts0): (u64, u32), (f1, ts1): (u64, u32)) -> u32 {
 /// The time series of the video workers alive, for the report.
 #[derive(Clone, Debug, Default)]
 pub struct WorkerTimeline {
+    /// Workers alive now.
     pub now: u32,
+    /// The most alive at once.
     pub max: u32,
+    /// Workers started.
     pub started: u64,
+    /// Workers that exited.
     pub stopped: u64,
     /// (time, workers alive) at each change.
     pub points: Vec<(SimTime, u32)>,
 }
 
 impl WorkerTimeline {
+    /// `delta` workers started (or, negative, stopped) at `at`.
     pub fn change(&mut self, at: SimTime, delta: i64) {
         if delta > 0 {
             self.started += delta as u64;
