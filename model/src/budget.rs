@@ -22,12 +22,14 @@ const PER_TRACED_EVENT_ON_DISK: u64 = 110;
 pub struct Part {
     /// What is counted, for people ("2000000 participants × 20 KiB").
     pub what: String,
+    /// Estimated peak resident memory of this part, in bytes.
     pub bytes: u64,
 }
 
 /// The memory one run needs, and how many events it will handle.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MemoryEstimate {
+    /// The parts of the estimate, the process itself first; their sum is [`total`](Self::total).
     pub parts: Vec<Part>,
     /// Events the run is expected to handle (for the trace's size).
     pub events: u64,
@@ -36,6 +38,7 @@ pub struct MemoryEstimate {
 }
 
 impl MemoryEstimate {
+    /// Estimated peak resident memory of the whole run, in bytes: the sum of the parts.
     pub fn total(&self) -> u64 {
         self.parts.iter().map(|p| p.bytes).sum()
     }

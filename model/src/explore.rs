@@ -51,8 +51,11 @@ pub fn metrics(workloads: &Registry) -> Vec<Metric> {
 /// `<metric> <op> <number>`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Condition {
+    /// The metric's name, one of [`metrics`] (`audio.p99_ms`).
     pub metric: String,
+    /// The comparison: `>`, `>=`, `<` or `<=`.
     pub op: String,
+    /// The threshold, a finite number in the metric's unit.
     pub value: f64,
 }
 
@@ -106,6 +109,7 @@ impl std::fmt::Display for Condition {
 }
 
 impl Condition {
+    /// Whether a run whose metric is `v` meets the condition (a violation, for `explore`).
     pub fn holds(&self, v: f64) -> bool {
         match self.op.as_str() {
             ">" => v > self.value,
@@ -172,8 +176,11 @@ pub fn measure(ran: &Ran) -> BTreeMap<&'static str, f64> {
 /// One explored seed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Found {
+    /// The seed that was run.
     pub seed: u64,
+    /// The condition's metric in that run, in the metric's unit.
     pub value: f64,
+    /// Whether the condition held on this seed ([`Condition::holds`]).
     pub violated: bool,
 }
 
@@ -225,19 +232,26 @@ pub const MODEL_FINGERPRINT: &str = env!("COSTREAM_MODEL_FINGERPRINT");
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Replay {
+    /// The [`VERSION`] of costream that wrote the file; another version's file is refused.
     pub costream_version: String,
     /// The [`MODEL_FINGERPRINT`] of the build that recorded the file.
     pub model: String,
     /// Where the scenario came from, for people (not sealed: it does not change the run).
     pub source: String,
+    /// The seed to run again.
     pub seed: u64,
     /// `--set` overrides still to apply (replay files written here have them folded into
     /// `scenario` already).
     pub sets: Vec<String>,
+    /// The `--until` condition the seed was found by, if any.
     pub condition: Option<Condition>,
+    /// The condition's metric when recorded (the [`Found::value`] of the seed).
     pub value: Option<f64>,
+    /// Events the recorded run handled; a replay handling another number diverged.
     pub events: u64,
+    /// The recorded run's final event digest, as 16 hex digits.
     pub digest: String,
+    /// Virtual time between two digest checkpoints, in milliseconds.
     pub checkpoint_every_ms: u64,
     /// `"<virtual ns> <events> <digest>"` at every checkpoint (TOML integers cannot hold a
     /// 64-bit digest).
@@ -494,6 +508,7 @@ impl Replay {
         ))
     }
 
+    /// The file's text: a comment saying what it is, then the fields as TOML.
     pub fn to_toml(&self) -> String {
         format!(
             "# costream replay file: `costream replay FILE` re-runs this seed and checks every digest.\n# Recorded by costream; [sealed] holds a hash of each field, so an edit by hand is refused.\n{}",

@@ -2,7 +2,7 @@
 //!
 //! * **goleak-style** ([`still_alive`]): goroutines alive when the check runs, except those
 //!   whose function is in an ignore list (as `goleak.IgnoreTopFunction`).
-//! * **reachability-based** ([`unreachable`]): a goroutine blocked on channels that nothing
+//! * **reachability-based** ([`unreachable()`]): a goroutine blocked on channels that nothing
 //!   still able to run can reach, in the spirit of Go 1.26's `goroutineleak` profile (a GC that
 //!   marks only from runnable goroutines). Rust values cannot be traced, so reachability of a
 //!   channel is judged by its handles: a channel is unreachable when every live `Chan` handle to
@@ -23,20 +23,26 @@ use std::fmt;
 /// How a goroutine was found leaking.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LeakKind {
+    /// Alive when checked, its function not ignored ([`still_alive`], as goleak).
     StillAlive,
+    /// Blocked for good on channels nothing runnable can reach ([`unreachable()`]).
     Unreachable,
 }
 
 /// One leaked goroutine.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Leak {
+    /// Which check found it.
     pub kind: LeakKind,
+    /// The goroutine's id (`goid`), as a Go goroutine dump numbers it.
     pub goid: u64,
     /// The function it runs.
     pub function: &'static str,
     /// Where it was created: function and goroutine.
     pub created_by: Option<(&'static str, u64)>,
+    /// Its state when found (`_Gwaiting`, `_Grunnable`…): a leak need not be blocked.
     pub status: GStatus,
+    /// Why it waits, as a Go goroutine dump shows it ("chan receive"); read it when waiting.
     pub reason: WaitReason,
     /// How long it has been in its current state.
     pub waited: SimDuration,

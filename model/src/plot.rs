@@ -8,10 +8,15 @@ use costream_sim::SimTime;
 use hdrhistogram::Histogram;
 use std::fmt::Write as _;
 
+/// Width of every plot's SVG, in pixels.
 pub const W: f64 = 640.0;
+/// Height of a standard plot's SVG (time and tail plots), in pixels.
 pub const H: f64 = 240.0;
+/// Series colours, in the order series are drawn: matplotlib's `tab10` blue, red, green, purple
+/// and orange (percentile marks use them too).
 pub const COLORS: [&str; 5] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
 
+/// Escapes `&`, `<`, `>` and `"`, for text and attribute values in the HTML and SVG.
 pub fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -56,6 +61,7 @@ pub fn nice_step(span: f64, n: f64) -> f64 {
     }
 }
 
+/// Decimals a tick label needs when ticks are `step` apart ([`nice_step`]): 0.5 → 1, 20 → 0.
 pub fn decimals(step: f64) -> usize {
     (-step.log10().floor()).max(0.0) as usize
 }
@@ -73,18 +79,29 @@ pub fn multiples(lo: f64, hi: f64, step: f64) -> Vec<f64> {
 
 /// Where a plot's data goes on the page: data ranges and the pixel box they map to.
 pub struct Frame {
+    /// The data value at the left edge.
     pub x0: f64,
+    /// The data value at the right edge (greater than `x0`).
     pub x1: f64,
+    /// The data value at the bottom edge; above 0 when `ylog`.
     pub y0: f64,
+    /// The data value at the top edge (greater than `y0`).
     pub y1: f64,
+    /// Whether the y axis is logarithmic (tail plots) rather than linear.
     pub ylog: bool,
+    /// Pixel x of the plot area's left edge; the y tick labels go left of it.
     pub left: f64,
+    /// Pixel x of the plot area's right edge.
     pub right: f64,
+    /// Pixel y of the plot area's top edge.
     pub top: f64,
+    /// Pixel y of the plot area's bottom edge (the x axis); the x labels go below it.
     pub bottom: f64,
 }
 
 impl Frame {
+    /// A frame for data ranges `x` and `y` (an empty range is widened by 1) in an SVG [`W`]
+    /// pixels wide and `height` tall, with margins for the tick and axis labels.
     pub fn new(x: (f64, f64), y: (f64, f64), ylog: bool, height: f64) -> Self {
         Frame {
             x0: x.0,
@@ -98,10 +115,12 @@ impl Frame {
             bottom: height - 40.0,
         }
     }
+    /// The pixel x of data value `x`, clamped to the frame.
     pub fn sx(&self, x: f64) -> f64 {
         self.left
             + (x.clamp(self.x0, self.x1) - self.x0) / (self.x1 - self.x0) * (self.right - self.left)
     }
+    /// The pixel y of data value `y`, clamped to the frame (SVG y grows downwards).
     pub fn sy(&self, y: f64) -> f64 {
         let t = if self.ylog {
             let lo = self.y0.log10();
@@ -111,6 +130,7 @@ impl Frame {
         };
         self.bottom - t.clamp(0.0, 1.0) * (self.bottom - self.top)
     }
+    /// The SVG's height in pixels: the plot area and the x axis labels below it.
     pub fn height(&self) -> f64 {
         self.bottom + 40.0
     }
@@ -146,12 +166,19 @@ pub fn value_ticks(max: f64) -> ((f64, f64), Vec<(f64, String)>) {
 
 /// A plot: axes, lines, marks and rectangles in one frame.
 pub struct Plot {
+    /// The plot's name in its SVG's `data-plot` attribute, which tests find it by ("heap").
     pub id: &'static str,
+    /// The heading above the plot, and the SVG's `<title>`.
     pub title: String,
+    /// The label under the x axis, with its unit ("simulated time").
     pub x_label: String,
+    /// The label above the y axis, with its unit ("MiB").
     pub y_label: String,
+    /// Where the data goes on the page.
     pub frame: Frame,
+    /// Ticks on the x axis: (data value, label).
     pub x_ticks: Vec<(f64, String)>,
+    /// Ticks and grid lines on the y axis: (data value, label).
     pub y_ticks: Vec<(f64, String)>,
     /// (name, points in data units), drawn as a path through the points.
     pub series: Vec<(String, Vec<(f64, f64)>)>,
@@ -159,10 +186,12 @@ pub struct Plot {
     pub marks: Vec<(f64, f64, String)>,
     /// Extra SVG drawn under the lines (rectangles), already in pixels.
     pub under: String,
+    /// A paragraph under the plot (counts, how to read it); none when empty.
     pub note: String,
 }
 
 impl Plot {
+    /// An empty plot (no ticks, labels or series) titled `title`, `id` in its SVG.
     pub fn new(id: &'static str, title: &str, frame: Frame) -> Self {
         Plot {
             id,
@@ -179,6 +208,7 @@ impl Plot {
         }
     }
 
+    /// The plot as HTML: an `<h3>` title, the inline `<svg>`, then the note.
     pub fn render(&self) -> String {
         let f = &self.frame;
         let mut s = format!(
@@ -426,6 +456,8 @@ pub fn tail_plot(id: &'static str, title: &str, h: &Histogram<u64>) -> String {
 /// Lanes of intervals over the whole run: `(lane, from s, to s, fill, class, data-state, tip)`.
 pub type Span = (usize, f64, f64, &'static str, &'static str, String, String);
 
+/// Lanes of intervals over the whole run, 0 to `end` seconds: one row per name in `lanes`,
+/// `spans` drawn at least `min_px` pixels wide (so a short pause still shows), then `note`.
 pub fn lanes_plot(
     id: &'static str,
     title: &str,
@@ -475,6 +507,7 @@ pub fn lanes_plot(
     p.render()
 }
 
+/// A circuit breaker state's colour: green closed, orange half-open, red open.
 pub fn state_color(s: State) -> &'static str {
     match s {
         State::Closed => "#2ca02c",
@@ -511,8 +544,11 @@ pub fn state_spans(lane: usize, transitions: &[Transition], end: SimTime) -> Vec
     out
 }
 
+/// The legend of [`state_color`]'s colours, for a plot's note.
 pub const STATE_NOTE: &str = "green: closed (calls go through) · orange: half-open (probes) · red: open (calls refused, degraded path)";
 
+/// The heap over the run, from the GC cycles of `rt`, in MiB: each cycle's peak, the heap
+/// goal and the marked (live) heap; `end` is the run's end in seconds.
 pub fn heap_plot(rt: &crate::goruntime::Runtime, end: f64) -> String {
     let title = "Heap over time (per GC cycle)";
     let cycles = &rt.gc_stats().cycles;

@@ -14,7 +14,9 @@ use toml::Value;
 /// One kept edit and the value the condition's metric took after it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Step {
+    /// The edit, as shown to people: `drop network.faults[0]`, `rooms.count 8 → 4`.
     pub edit: String,
+    /// The condition's metric in the run after the edit, in the metric's unit.
     pub value: f64,
 }
 

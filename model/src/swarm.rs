@@ -23,13 +23,21 @@ pub const WINDOW: SimDuration = SimDuration::from_millis(1000);
 /// The configuration a seed derives, printed in full when its run fails.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SwarmConfig {
+    /// The seed the configuration is derived from; the run uses it too.
     pub seed: u64,
+    /// The server's GOMAXPROCS: 1, 2, 4 or 8.
     pub gomaxprocs: u32,
+    /// The server's GOGC percentage: 25, 50, 100 or 200.
     pub gogc: u32,
+    /// Spread of CPU costs, 0 to 0.49 (`forwarding.cpu_jitter`).
     pub cpu_jitter: f64,
+    /// Co-streaming rooms, 2 to 8.
     pub rooms: u32,
+    /// The server's forwarding architecture, each equally likely.
     pub architecture: Architecture,
+    /// Whether the receive → forward handoff blocks on a full channel (`ch <- f`) or drops.
     pub blocking: bool,
+    /// Whether the degradation breaker sheds video (`degrade.enabled`).
     pub degrade: bool,
     /// `lan`, `wan`, `lossy` or `bursty`.
     pub network: &'static str,
@@ -150,11 +158,17 @@ impl SwarmConfig {
 /// What the liveness phase saw.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Liveness {
+    /// Audio's P99 capture → playout latency over the measured window after recovery.
     pub audio_p99: SimDuration,
+    /// The latency budget audio must meet (`receiver.budget`).
     pub audio_budget: SimDuration,
+    /// Whether the degradation breaker is not open at the end (closed, half-open, or off).
     pub breaker_closed: bool,
+    /// Live goroutines before the first fault (the baseline).
     pub goroutines_before: u64,
+    /// Live goroutines at the end, after recovery.
     pub goroutines_after: u64,
+    /// Goroutines blocked on channels nothing runnable can reach ([`crate::leak::unreachable`]).
     pub leaked: usize,
 }
 

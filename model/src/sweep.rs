@@ -31,7 +31,9 @@ const MISSING_SHOWN: usize = 20;
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Axis {
+    /// The dotted scenario field the axis varies, as `--set` spells it (`server.gomaxprocs`).
     pub key: String,
+    /// The values it takes, in order, each once, as `--set` values.
     pub values: Vec<String>,
 }
 
@@ -74,8 +76,11 @@ impl std::fmt::Display for Axis {
 /// One point: its index in the full sweep, its overrides and its seed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Point {
+    /// Its position in the whole sweep (not the shard); results files are in this order.
     pub index: usize,
+    /// The `--set` overrides of its grid combination (`server.gogc=50`), on top of the base.
     pub sets: Vec<String>,
+    /// The seed it runs.
     pub seed: u64,
 }
 
@@ -179,7 +184,9 @@ pub struct Header {
     pub name: String,
     /// [`scenario_hash`] of the scenario with the base `--set` overrides.
     pub scenario: String,
+    /// The grid's axes, in `--grid` order (the first varies slowest).
     pub grid: Vec<Axis>,
+    /// The seeds each combination runs, in order.
     pub seeds: Vec<u64>,
     /// How many points the whole sweep has (grid combinations × seeds).
     pub points: usize,
@@ -310,18 +317,26 @@ fn seeds_text(seeds: &[u64]) -> String {
 /// One results line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Line {
+    /// The point's [`Point::index`] in the whole sweep.
     pub point: usize,
+    /// The point's grid overrides ([`Point::sets`]).
     pub sets: Vec<String>,
+    /// The seed the point ran.
     pub seed: u64,
+    /// The run's final event digest, as 16 hex digits.
     pub digest: String,
+    /// Events the run handled.
     pub events: u64,
+    /// Every metric of the run ([`crate::explore::measure`]), by name, each in its own unit.
     pub metrics: BTreeMap<String, f64>,
 }
 
 /// A results file: its header and its lines, in point order.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Results {
+    /// Which sweep the lines belong to (the file's first line).
     pub header: Header,
+    /// The finished points, in point order.
     pub lines: Vec<Line>,
     /// The last line was cut off (an interrupted write) and was left out.
     pub torn: bool,
@@ -493,6 +508,7 @@ pub fn write_atomic(path: &str, text: &str) -> Result<(), String> {
 /// A checked sweep, ready to run: nothing has run yet.
 #[derive(Clone, Debug)]
 pub struct Plan {
+    /// Which sweep this is: the header its results file starts with.
     pub header: Header,
     /// The scenario with the base overrides.
     pub base: Scenario,

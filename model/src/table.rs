@@ -10,6 +10,7 @@ pub struct Table {
 }
 
 impl Table {
+    /// A table with the column names `header` as its first row.
     pub fn new(header: &[&str]) -> Self {
         Self {
             rows: vec![header.iter().map(|s| s.to_string()).collect()],
@@ -19,9 +20,11 @@ impl Table {
     pub fn with_header(header: Vec<String>) -> Self {
         Self { rows: vec![header] }
     }
+    /// Adds a row below the others; it may have fewer cells than the header.
     pub fn row(&mut self, cells: Vec<String>) {
         self.rows.push(cells);
     }
+    /// The table as text, each line starting with `indent`, columns three spaces apart.
     pub fn render(&self, indent: &str) -> String {
         let ncol = self.rows.iter().map(Vec::len).max().unwrap_or(0);
         let width: Vec<usize> = (0..ncol)

@@ -22,9 +22,13 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 /// Which seeds to run and how.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SeedPlan {
+    /// The first seed (`COSTREAM_TEST_SEED`, default 1).
     pub first: u64,
+    /// How many seeds, from `first` on (`COSTREAM_TEST_NUM`); at least 1.
     pub num: u64,
+    /// Threads running seeds at once (`COSTREAM_TEST_JOBS`, default the available cores).
     pub jobs: usize,
+    /// Run each seed twice and compare every event (`COSTREAM_TEST_CHECK_DETERMINISM=1`).
     pub check_determinism: bool,
 }
 
@@ -56,7 +60,9 @@ impl SeedPlan {
 /// One failed seed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
+    /// The seed that failed.
     pub seed: u64,
+    /// The test's panic message, or the [`Divergence`] found in a determinism check.
     pub message: String,
 }
 
@@ -102,10 +108,13 @@ fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
 /// Where two runs of one seed first differ.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Divergence {
+    /// The seed whose two runs differ.
     pub seed: u64,
     /// Index of the first differing event record.
     pub index: usize,
+    /// The first run's event at `index`, described for people.
     pub first: String,
+    /// The second run's event at `index`, described for people.
     pub second: String,
 }
 

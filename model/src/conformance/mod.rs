@@ -70,6 +70,7 @@ impl Output {
                 .collect(),
         )
     }
+    /// The value printed for `key` (the first, if printed more than once).
     pub fn get(&self, key: &str) -> Option<&str> {
         self.0
             .iter()
@@ -120,9 +121,11 @@ pub enum Check {
 
 /// One program of the suite.
 pub struct Program {
+    /// The program's directory under `conformance/go/`, and its name on the command line.
     pub name: &'static str,
     /// GOMAXPROCS for both arms.
     pub gomaxprocs: u32,
+    /// The keys that are compared, each with its check; keys not listed are ignored.
     pub checks: &'static [(&'static str, Check)],
     /// The model arm.
     pub model: fn() -> Output,
@@ -384,19 +387,28 @@ pub fn programs() -> Vec<Program> {
 /// The outcome of comparing one key.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
+    /// The values are within the key's check.
     Agree,
+    /// The values differ beyond the check, or one arm did not print the key.
     Disagree,
+    /// The key is shown side by side but not compared ([`Check::Report`]).
     Reported,
 }
 
 /// One row of the comparison.
 #[derive(Clone, Debug)]
 pub struct Row {
+    /// The program's name ([`Program::name`]).
     pub program: &'static str,
+    /// The key compared, as both arms print it.
     pub key: String,
+    /// The real arm's value (recorded or freshly run), or "(missing)".
     pub go: String,
+    /// The model arm's value, or "(missing)".
     pub model: String,
+    /// How the two values were compared.
     pub check: Check,
+    /// The outcome of the comparison.
     pub verdict: Verdict,
     /// How the real arm's repetitions spread ("3–5 over 5 runs", "5/5 runs"); empty when
     /// compared with a recording.
@@ -508,6 +520,7 @@ impl std::fmt::Display for Check {
 
 /// What a suite run found.
 pub struct SuiteRun {
+    /// One row per compared key, program by program.
     pub rows: Vec<Row>,
     /// The real arm's toolchain ("go1.19.8"), or "recorded goX" when none was run.
     pub go_label: String,
@@ -516,6 +529,7 @@ pub struct SuiteRun {
 }
 
 impl SuiteRun {
+    /// Rows whose values disagree; with no real-arm errors, the suite passes at 0.
     pub fn disagreements(&self) -> usize {
         count(&self.rows, Verdict::Disagree)
     }
@@ -533,7 +547,10 @@ pub enum Arm {
     Recorded,
     /// A fresh run of each program on the `go` toolchain, `repeat` times in a row, read with
     /// [`aggregate`]. Meant for a quiet machine: some programs time what they do.
-    Real { repeat: usize },
+    Real {
+        /// Runs of each program, read as one output by [`aggregate`] (median, most common).
+        repeat: usize,
+    },
 }
 
 /// Runs the suite (or the program `only`): every model arm (in parallel: they are

@@ -20,7 +20,9 @@ pub struct ScenarioError {
     pub file: String,
     /// Dotted path of the field, e.g. `server.gomaxprocs`; `(syntax)` for parse errors.
     pub field: String,
+    /// What is wrong with the value, in a sentence ("must be at least 1").
     pub problem: String,
+    /// How to fix it, shown on a `hint:` line after the problem; `None` when there is no advice.
     pub hint: Option<String>,
     /// The offending line of the file (or of the `--set` argument) with a caret under the
     /// value, rustc-style; `None` when the field is not written anywhere.
@@ -48,6 +50,7 @@ pub use crate::units::{bytes, dur, parse_bytes};
 pub struct Variant {
     /// The matrix overrides that made it ("server.gogc=50, burst.pool=true"); empty otherwise.
     pub label: String,
+    /// The scenario with the file, its `--set` overrides and this point's matrix values applied.
     pub scenario: Scenario,
 }
 

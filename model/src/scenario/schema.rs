@@ -17,22 +17,32 @@ pub const MAX_GOMAXPROCS: u32 = 1024;
 pub struct Scenario {
     /// Short name shown in reports.
     pub name: String,
+    /// What the scenario shows, for report headers; left out when `--set` changed the file.
     #[serde(default)]
     pub description: String,
+    /// How long to simulate, with which seed and event budget (`[run]`).
     pub run: RunSection,
+    /// The media server's Go runtime: GOMAXPROCS, GOGC, GOMEMLIMIT, costs (`[server]`).
     pub server: ServerSection,
+    /// The co-streaming rooms: how many, and their hosts and listeners (`[rooms]`).
     #[serde(default)]
     pub rooms: RoomsSection,
+    /// Each host's audio stream: Opus frame rate, payload and DTX (`[audio]`).
     #[serde(default)]
     pub audio: crate::media::source::AudioConfig,
+    /// Each host's video stream, off by default: frame rate, bitrate, GOP, simulcast (`[video]`).
     #[serde(default)]
     pub video: crate::media::source::VideoConfig,
+    /// Each subscriber's jitter buffer and the latency budget its frames must meet (`[receiver]`).
     #[serde(default)]
     pub receiver: crate::media::receiver::JitterBufferConfig,
+    /// The participants' links to the server (netem-style delay, jitter, loss) and faults.
     #[serde(default)]
     pub network: NetworkSection,
+    /// How the server moves media between its goroutines, and what that costs (`[forwarding]`).
     #[serde(default)]
     pub forwarding: ForwardingSection,
+    /// Shedding video to keep audio on time when the server saturates (`[degrade]`).
     #[serde(default)]
     pub degrade: DegradeSection,
     /// The `--set` overrides applied on top of the file (not a TOML key): reports name them,
@@ -53,6 +63,7 @@ pub struct Scenario {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DegradeSection {
+    /// Whether the breaker runs; off, video is forwarded however far forwarders fall behind.
     pub enabled: bool,
     /// A video packet that waited longer than this before forwarding counts as a failure.
     #[serde(with = "crate::units::dur")]
@@ -96,6 +107,7 @@ impl Default for DegradeSection {
     }
 }
 
+/// The run's length (`[run]`): its seed, virtual duration and event budget.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RunSection {
@@ -121,6 +133,7 @@ fn default_max_events() -> u64 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
+    /// GOMAXPROCS: how many Ps run Go code at once, 1 to [`MAX_GOMAXPROCS`]; required.
     pub gomaxprocs: u32,
     /// GOGC: a percentage, or "off".
     #[serde(default = "default_gogc", deserialize_with = "de_gogc")]
@@ -150,8 +163,10 @@ pub struct ServerSection {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoomsSection {
+    /// Co-streaming rooms on the server, 1 to 1000000.
     #[serde(default = "default_rooms")]
     pub count: u32,
+    /// Hosts per room, 2 to 64: each publishes its streams and receives the others'.
     #[serde(default = "default_hosts")]
     pub hosts_per_room: u32,
     /// Subscribe-only participants per room (a live stream's audience): they play every host's
@@ -228,6 +243,7 @@ pub struct NetworkSection {
     pub uplink: crate::net::link::LinkConfig,
     /// Server → participant.
     pub downlink: crate::net::link::LinkConfig,
+    /// Partitions and clogs scheduled on the links (`[[network.faults]]`), in time order.
     pub faults: Vec<Fault>,
 }
 
@@ -253,8 +269,10 @@ impl Default for NetworkSection {
 pub struct Fault {
     /// `partition` drops every packet; `clog` holds them until the fault ends.
     pub kind: crate::net::FaultKind,
+    /// When the fault starts: virtual time since the run's start, within `run.duration`.
     #[serde(with = "crate::units::dur")]
     pub from: costream_sim::SimDuration,
+    /// When it ends (after `from`); a clog then delivers what it held.
     #[serde(with = "crate::units::dur")]
     pub until: costream_sim::SimDuration,
     /// `up` (to the server), `down` (from it) or `both`.
@@ -269,8 +287,11 @@ pub struct Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
+    /// Participant → server: the uplinks.
     Up,
+    /// Server → participant: the downlinks.
     Down,
+    /// Both ways (the default).
     #[default]
     Both,
 }
@@ -285,11 +306,15 @@ pub enum Handoff {
     Nonblocking,
 }
 
+/// How the server forwards media (`[forwarding]`): its goroutine architecture, the handoff
+/// between receive and forwarding goroutines, and the CPU each frame costs.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ForwardingSection {
     /// Capacity of the channel between receive and forwarding goroutines (§2.1: 3).
     pub channel_capacity: u32,
+    /// `blocking` (the receive goroutine waits on a full channel) or `nonblocking` (drop); the
+    /// default is `nonblocking`.
     pub handoff: Handoff,
     /// CPU per received frame (parse, copy, bookkeeping).
     #[serde(with = "crate::units::dur")]
@@ -483,6 +508,7 @@ impl Scenario {
         }
     }
 
+    /// Workers of the `pool` architecture: `forwarding.workers`, or GOMAXPROCS when that is 0.
     pub fn pool_workers(&self) -> u32 {
         match self.forwarding.workers {
             0 => self.server.gomaxprocs,

@@ -18,7 +18,9 @@ pub type Measured = Box<dyn Any>;
 
 /// A finished run.
 pub struct Ran {
+    /// The simulation after the run, to read the runtime's statistics and the event log from.
     pub sim: Sim,
+    /// How the run ended, when (virtual time), and its event count and digest.
     pub out: RunOutcome,
     /// What the workload measured (see [`Ran::measured`]).
     pub measured: Measured,
@@ -50,6 +52,7 @@ pub trait Section: DeserializeOwned + Default + 'static {
 /// A [`Section`] as a workload registers it: its name, and how the loader type-checks it.
 #[derive(Clone, Copy)]
 pub struct SectionSpec {
+    /// The table's name in a scenario file ([`Section::NAME`]).
     pub name: &'static str,
     pub(super) check: fn(toml::Value) -> Result<(), serde_path_to_error::Error<toml::de::Error>>,
 }
