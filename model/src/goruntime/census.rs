@@ -12,11 +12,15 @@ pub const BUCKET: SimDuration = SimDuration::from_millis(100);
 /// One goroutine class.
 #[derive(Clone, Debug, Default)]
 pub struct ClassCensus {
+    /// The goroutine's name (the function it runs), shared by every goroutine of the class.
     pub name: &'static str,
+    /// Goroutines of the class started so far.
     pub created: u64,
     /// Per bucket: ns runnable, running, waiting.
     pub buckets: Vec<[u64; 3]>,
+    /// Most goroutines of the class alive at once.
     pub max_live: u64,
+    /// Goroutines of the class alive now.
     pub live: u64,
     /// §3.1's lifecycle phases, indexed like [`PHASES`]: (count, total ns).
     pub phases: [(u64, u64); 4],

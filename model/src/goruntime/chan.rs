@@ -160,6 +160,7 @@ impl<T> Chan<T> {
     pub fn nil() -> Self {
         Self { c: None }
     }
+    /// `c == nil`.
     pub fn is_nil(&self) -> bool {
         self.c.is_none()
     }
@@ -167,6 +168,7 @@ impl<T> Chan<T> {
     pub fn len(&self) -> usize {
         self.c.as_ref().map_or(0, |c| c.borrow().buf.len())
     }
+    /// `len(c) == 0`: nothing buffered (always true for a nil or unbuffered channel).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

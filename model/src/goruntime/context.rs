@@ -18,7 +18,9 @@ use std::rc::{Rc, Weak};
 /// `context.Canceled` or `context.DeadlineExceeded`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CtxErr {
+    /// `context.Canceled`: its CancelFunc, or an ancestor's, was called.
     Canceled,
+    /// `context.DeadlineExceeded`: its deadline, or an ancestor's, passed.
     DeadlineExceeded,
 }
 

@@ -60,6 +60,7 @@ pub struct Costs {
     /// `recvmmsg`: the system call, plus `fd_read_batched` per datagram it returns.
     #[serde(with = "crate::units::dur")]
     pub fd_read_batch_base: SimDuration,
+    /// Extra `recvmmsg` cost per datagram returned (copy-out), on top of `fd_read_batch_base`.
     #[serde(with = "crate::units::dur")]
     pub fd_read_batched: SimDuration,
     /// From `notewakeup` (futex wake) to the woken M running `schedule` (`startm`, `wakep`).

@@ -16,19 +16,60 @@ use std::rc::Rc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ev {
     /// A P's M takes its next step (schedule, or resume the G it runs).
-    PStep { host: u32, p: Pi, gen: u32 },
+    PStep {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The P whose M steps.
+        p: Pi,
+        /// `p`'s step generation when the step was posted; a stale step is ignored.
+        gen: u32,
+    },
     /// A preemption signal reaches goroutine `g`, which was running on `p`.
-    Preempt { host: u32, p: Pi, g: Gi },
+    Preempt {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The P `g` was running on when the signal was sent.
+        p: Pi,
+        /// The goroutine to preempt.
+        g: Gi,
+    },
     /// sysmon wakes from `usleep` (or from its deep sleep).
-    Sysmon { host: u32, gen: u32, deep: bool },
+    Sysmon {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// sysmon's generation when the wake-up was posted; a wake-up of another is ignored.
+        gen: u32,
+        /// It was the deep sleep taken while every P is idle.
+        deep: bool,
+    },
     /// The M blocked in netpoll returns.
-    NetpollWake { host: u32, gen: u32 },
+    NetpollWake {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The poller's generation when the wake-up was posted; a superseded wake-up is ignored.
+        gen: u32,
+    },
     /// The predicted end of a GC mark phase.
-    GcMarkDone { host: u32, gen: u32 },
+    GcMarkDone {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The mark generation when the end was predicted; a stale prediction is ignored.
+        gen: u32,
+    },
     /// A stall source acts (a pause begins, or a cgroup quota check).
-    Stall { host: u32, kind: StallKind },
+    Stall {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// Which stall source acts.
+        kind: StallKind,
+    },
     /// The world restarts after a `GOMAXPROCS` stop: `procresize`.
-    Procresize { host: u32, n: u32 },
+    Procresize {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The new `GOMAXPROCS`.
+        n: u32,
+    },
     /// An event of the host's own (the network, an external process), opaque to the runtime.
     Host(HostEv),
 }
@@ -37,7 +78,9 @@ pub enum Ev {
 /// and decodes them when the kernel hands one back.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct HostEv {
+    /// The host's event tag: which of its events this is.
     pub kind: u32,
+    /// The event's one argument (an index or id, by `kind`).
     pub a: u32,
 }
 
@@ -86,12 +129,16 @@ pub type Freeze = (SimTime, SimDuration, FreezeCause);
 /// The state the runtimes share: the kernel that orders every event, one [`Runtime`] per
 /// host, and the run's random streams.
 pub struct Core {
+    /// The event queue and virtual clock every host shares.
     pub kernel: Kernel<Ev>,
+    /// One runtime per host, indexed by host id.
     pub rts: Vec<Runtime>,
+    /// The run's seeded random streams.
     pub streams: RngStreams,
 }
 
 impl Core {
+    /// The current virtual time (the kernel's clock).
     pub fn now(&self) -> SimTime {
         self.kernel.now()
     }

@@ -23,6 +23,7 @@ pub struct Live {
 }
 
 impl Live {
+    /// Bytes this handle keeps reachable.
     pub fn bytes(&self) -> u64 {
         self.bytes
     }
@@ -103,7 +104,9 @@ impl Future for Alloc<'_> {
 /// The part of `runtime.MemStats` the model keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MemStats {
+    /// `NumGC`: completed GC cycles.
     pub num_gc: u32,
+    /// `HeapAlloc`: heap bytes in use (live objects plus garbage not yet collected).
     pub heap_alloc: u64,
     /// `NextGC`: the heap goal of the next cycle.
     pub next_gc: u64,

@@ -85,6 +85,7 @@ impl Default for GcConfig {
     }
 }
 
+/// Go: `gcphase` (mgc.go); the model has no separate mark-termination phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GcPhase {
     /// `_GCoff`: allocating and sweeping.
@@ -96,41 +97,62 @@ pub enum GcPhase {
 /// Which background mark worker a P runs (`gcMarkWorkerMode`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WorkerMode {
+    /// `gcMarkWorkerDedicatedMode`: the worker has the whole P until marking ends.
     Dedicated,
+    /// `gcMarkWorkerFractionalMode`: runs part-time to top utilization up to the 25% goal.
     Fractional,
+    /// `gcMarkWorkerIdleMode`: runs on a P that would otherwise idle; yields when work appears.
     Idle,
 }
 
 /// One completed cycle, for the heap timeline.
 #[derive(Clone, Debug)]
 pub struct GcCycle {
+    /// When `gcStart` stopped the world for sweep termination.
     pub start: SimTime,
+    /// When the world restarted after mark termination.
     pub end: SimTime,
+    /// Heap trigger the cycle started at, in bytes.
     pub trigger: u64,
+    /// Heap goal at the cycle's start, in bytes.
     pub goal: u64,
     /// heapLive at mark termination (the cycle's peak).
     pub peak: u64,
+    /// Bytes marked live: the retained heap at the start plus everything allocated during mark.
     pub marked: u64,
+    /// Sweep-termination stop-the-world pause.
     pub stw_sweep_term: SimDuration,
+    /// Mark-termination stop-the-world pause.
     pub stw_mark_term: SimDuration,
+    /// Time goroutines spent in mark assists during the cycle.
     pub assist: SimDuration,
+    /// The GC CPU limiter was limiting (assists off) at mark termination.
     pub limiter_on: bool,
 }
 
 /// Totals a report shows.
 pub struct GcStats {
+    /// Every completed cycle, in order.
     pub cycles: Vec<GcCycle>,
     /// Every stop-the-world pause, in ns.
     pub stw: Histogram<u64>,
+    /// Sum of every stop-the-world pause.
     pub stw_total: SimDuration,
+    /// Time spent in mark assists.
     pub assist_total: SimDuration,
+    /// Time background mark workers ran (dedicated, fractional and idle), excluding stops.
     pub worker_total: SimDuration,
     /// GC CPU: STW × GOMAXPROCS + workers + assists.
     pub gc_cpu: SimDuration,
+    /// Largest heapLive seen, in bytes.
     pub heap_peak: u64,
+    /// Bytes allocated over the run (`TotalAlloc`).
     pub total_alloc: u64,
+    /// Times an assist ran out of work and parked ("GC assist wait").
     pub assist_waits: u64,
+    /// `sync.Pool.Get` calls.
     pub pool_gets: u64,
+    /// `sync.Pool.Get` calls served from the pool rather than by a new allocation.
     pub pool_hits: u64,
 }
 
@@ -648,12 +670,16 @@ impl Runtime {
         self.gc.pacer.max_stack_scan = self.stacks_bytes();
     }
 
+    /// The collector's totals so far.
     pub fn gc_stats(&self) -> &GcStats {
         &self.gc.stats
     }
+    /// The current GC phase.
     pub fn gc_phase(&self) -> GcPhase {
         self.gc.phase
     }
+    /// Go: `gcController.heapLive`: heap bytes in use; drops to the marked bytes at mark
+    /// termination.
     pub fn heap_live(&self) -> u64 {
         self.gc.heap_live
     }
@@ -663,6 +689,7 @@ impl Runtime {
         let (t, g) = self.gc.pacer.trigger(&mem);
         (g, t)
     }
+    /// Go: `gcCPULimiter.limiting()`: the GC CPU limiter is on, so assists are off.
     pub fn limiter_on(&self) -> bool {
         self.gc.limiter.limiting()
     }

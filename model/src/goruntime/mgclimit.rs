@@ -9,11 +9,16 @@ pub const CAPACITY_PER_PROC_NS: u64 = 1_000_000_000;
 /// `gcCPULimiterUpdatePeriod`: update at least this often while the GC runs.
 pub const UPDATE_PERIOD_NS: u64 = 10_000_000;
 
+/// Go: `gcCPULimiterState` (mgclimit.go). Times are ns of CPU (summed over Ps).
 #[derive(Clone, Debug)]
 pub struct CpuLimiter {
+    /// `bucket.fill`: net GC CPU time held in the bucket, in ns.
     pub fill: u64,
+    /// `bucket.capacity`: [`CAPACITY_PER_PROC_NS`] × GOMAXPROCS, in ns.
     pub capacity: u64,
+    /// `enabled`: the bucket is full, so the limiter is on.
     pub enabled: bool,
+    /// `lastUpdate`: virtual time of the last update, in ns.
     pub last_update: u64,
     /// Total GC time that overflowed the bucket (the limiter "capped" it).
     pub overflow: u64,
@@ -26,6 +31,7 @@ pub struct CpuLimiter {
 }
 
 impl CpuLimiter {
+    /// An empty bucket sized for `procs` Ps, limiter off.
     pub fn new(procs: u32) -> Self {
         Self {
             fill: 0,
@@ -52,6 +58,8 @@ impl CpuLimiter {
         }
     }
 
+    /// `needUpdate`: more than [`UPDATE_PERIOD_NS`] has passed since the last update (`now` in
+    /// ns).
     pub fn needs_update(&self, now: u64) -> bool {
         now > self.last_update + UPDATE_PERIOD_NS
     }

@@ -25,7 +25,10 @@ const CONS_MARK_HISTORY: usize = 4;
 /// GOGC: a percentage, or off.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GcPercent {
+    /// GOGC=n: the heap may grow n% past the live heap (plus stacks and globals) before the
+    /// next cycle.
     Percent(u32),
+    /// GOGC=off: no growth goal; only the memory limit starts cycles.
     Off,
 }
 
@@ -37,6 +40,7 @@ impl GcPercent {
             GcPercent::Off => -1,
         }
     }
+    /// From Go's `gcPercent`: negative is off.
     pub fn from_go(v: i64) -> Self {
         if v < 0 {
             GcPercent::Off
@@ -60,9 +64,11 @@ pub struct MemStats {
 /// `gcControllerState`, reduced to the pacing state.
 #[derive(Clone, Debug)]
 pub struct Pacer {
+    /// `gcPercent`: GOGC.
     pub gc_percent: GcPercent,
     /// `memoryLimit` in bytes (`i64::MAX` is "off").
     pub memory_limit: i64,
+    /// `heapMinimum`: the smallest heap goal, in bytes (4 MiB × GOGC/100).
     pub heap_minimum: u64,
     /// `heapMarked`: bytes marked by the last cycle.
     pub heap_marked: u64,
@@ -70,28 +76,40 @@ pub struct Pacer {
     pub heap_live: u64,
     /// `heapScan`: scannable part of heapLive.
     pub heap_scan: u64,
+    /// `lastHeapScan`: heap bytes the last cycle scanned.
     pub last_heap_scan: u64,
+    /// `lastStackScan`: stack bytes the last cycle scanned.
     pub last_stack_scan: u64,
     /// `maxStackScan`: allocated stack space in use.
     pub max_stack_scan: u64,
+    /// `globalsScan`: scannable globals, in bytes.
     pub globals_scan: u64,
     /// `triggered`: heapLive when the cycle started (`u64::MAX` outside a cycle).
     pub triggered: u64,
+    /// `consMark`: allocation rate over scan rate while marking, per unit of CPU, the max of
+    /// the last few cycles' measurements; sizes the runway.
     pub cons_mark: f64,
     last_cons_mark: [f64; CONS_MARK_HISTORY],
     /// `gcPercentHeapGoal` and `runway`, set by `commit`.
     pub gc_percent_heap_goal: u64,
+    /// `runway`: bytes the mutator is expected to allocate while a cycle marks; the trigger
+    /// sits this far below the goal.
     pub runway: u64,
     /// `sweepDistMinTrigger`.
     pub sweep_dist_min_trigger: u64,
+    /// `lastHeapGoal`: the heap goal when the last cycle ended, in bytes.
     pub last_heap_goal: u64,
     /// Scan work done this cycle (heap + stacks + globals).
     pub scan_work: u64,
     /// `assistWorkPerByte`, `assistBytesPerWork`.
     pub assist_work_per_byte: f64,
+    /// `assistBytesPerWork` (1 / `assistWorkPerByte`): allocation bytes one unit of scan work
+    /// pays for.
     pub assist_bytes_per_work: f64,
     /// Per-cycle worker plan from `startCycle`.
     pub dedicated_workers: u32,
+    /// `fractionalUtilizationGoal`: share of each P's time a fractional worker should take
+    /// (0: no fractional worker).
     pub fractional_goal: f64,
 }
 
@@ -206,6 +224,7 @@ impl Pacer {
         (goal, min_trigger)
     }
 
+    /// `heapGoal`: the current heap goal, in bytes.
     pub fn heap_goal(&self, m: &MemStats) -> u64 {
         self.heap_goal_internal(m).0
     }

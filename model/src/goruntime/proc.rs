@@ -53,7 +53,9 @@ pub const SEGMENT_MAX_OPS: u32 = 64;
 /// One runtime's configuration (`GOMAXPROCS` and the cost parameters).
 #[derive(Clone, Debug)]
 pub struct RuntimeConfig {
+    /// `GOMAXPROCS`: the number of Ps (at start; `GOMAXPROCS(n)` changes the runtime's copy).
     pub gomaxprocs: u32,
+    /// The costs, in virtual time, of runtime operations.
     pub costs: Costs,
     /// Run sysmon (Go always does; tests of pure queue order may turn it off).
     pub sysmon: bool,
@@ -61,6 +63,7 @@ pub struct RuntimeConfig {
     pub gogc: GcPercent,
     /// GOMEMLIMIT in bytes (`i64::MAX`: off).
     pub memory_limit: i64,
+    /// The GC model's parameters.
     pub gc: GcConfig,
     /// Stalls that are not the GC (VM pauses, cgroup throttling).
     pub stalls: super::stall::StallConfig,
@@ -214,24 +217,43 @@ pub(crate) type GoroutineSite = (&'static str, Option<(&'static str, u64)>);
 /// Counters a report shows.
 #[derive(Clone, Debug, Default)]
 pub struct SchedStats {
+    /// Goroutines started (runtime-internal ones excluded).
     pub goroutines_created: u64,
+    /// Most goroutines alive at once (runtime-internal ones excluded).
     pub goroutines_max: u64,
+    /// Gs started on a P by `execute`.
     pub context_switches: u64,
+    /// Successful steals (`runqsteal`), each taking one or more Gs.
     pub steals: u64,
+    /// Gs taken by those steals.
     pub stolen_gs: u64,
+    /// Goroutines preempted (time slice used up, or their P removed by `procresize`).
     pub preemptions: u64,
+    /// `runtime.Gosched` calls.
     pub goscheds: u64,
+    /// Gs put on the global run queue.
     pub global_puts: u64,
+    /// Gs taken from the global run queue (`globrunqget`).
     pub global_gets: u64,
+    /// Full local run queues that spilled half to the global queue (`runqputslow`).
     pub runq_overflows: u64,
+    /// `wakep` calls that started a spinning M.
     pub wakeps: u64,
+    /// Ms that began spinning (from `wakep` or in `findRunnable`).
     pub spinning_starts: u64,
+    /// Timers run.
     pub timers_fired: u64,
+    /// Non-blocking `netpoll(0)` calls.
     pub netpolls: u64,
+    /// Times an M blocked in `netpoll` (epoll_wait with a timeout).
     pub netpoll_blocks: u64,
+    /// Turns of the sysmon loop.
     pub sysmon_wakeups: u64,
+    /// Threads (Ms) created: by `startm` with no idle M, plus the template thread.
     pub threads: u64,
+    /// GC stop-the-world pauses.
     pub stw_freezes: u64,
+    /// Stops from stall sources (VM pauses, cgroup throttling).
     pub stall_freezes: u64,
     /// `GOMAXPROCS` changes applied (`procresize` at run time).
     pub procresizes: u64,
@@ -239,6 +261,7 @@ pub struct SchedStats {
     pub freezes: Vec<super::Freeze>,
     /// Steals whose victim sat in another L3 domain of the same socket, or another socket.
     pub steals_cross_l3: u64,
+    /// Steals whose victim sat on another socket.
     pub steals_cross_socket: u64,
     /// Ms wired to a goroutine by `LockOSThread` now.
     pub locked_ms: u64,
@@ -251,6 +274,7 @@ pub struct SchedStats {
 /// A fatal runtime error that ends the program.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fatal {
+    /// What Go would print, e.g. "fatal error: all goroutines are asleep - deadlock!".
     pub message: String,
 }
 
@@ -297,6 +321,7 @@ pub struct Runtime {
     pub(crate) netpoll_waiters: u32,
     pub(crate) timers: Timers,
     pub(crate) live: u64,
+    /// The scheduler's counters.
     pub stats: SchedStats,
     /// `/sched/latencies`: time from runnable to running, in ns.
     pub sched_latency: Histogram<u64>,
@@ -316,6 +341,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// Host `host`'s runtime before `runtime.main`: `cfg.gomaxprocs` idle Ps, no goroutines.
     pub fn new(host: u32, cfg: RuntimeConfig, streams: &RngStreams) -> Self {
         assert!(cfg.gomaxprocs >= 1, "GOMAXPROCS must be at least 1");
         let n = cfg.gomaxprocs;
@@ -379,9 +405,11 @@ impl Runtime {
         }
     }
 
+    /// The current `GOMAXPROCS`.
     pub fn gomaxprocs(&self) -> u32 {
         self.cfg.gomaxprocs
     }
+    /// The runtime's operation costs.
     pub fn costs(&self) -> &Costs {
         &self.cfg.costs
     }
@@ -1331,6 +1359,7 @@ pub struct RandomOrder {
 }
 
 impl RandomOrder {
+    /// `randomOrder.reset(count)` then `start(r)`: start at `r % count`, stride picked by `r`.
     pub fn new(count: u32, r: u32) -> Self {
         // coprimes of count in [1, count], in increasing order, as randomOrder.reset builds them.
         let mut nco = 0u32;

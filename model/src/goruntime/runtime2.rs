@@ -12,14 +12,20 @@ pub type Pi = u32;
 /// (`gopreempt_m`), as it is in Go when async preemption yields rather than parks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GStatus {
+    /// `_Gidle`: just allocated, not yet started.
     Idle,
+    /// `_Grunnable`: on a run queue, not running.
     Runnable,
+    /// `_Grunning`: running on a P.
     Running,
+    /// `_Gwaiting`: parked (see its [`WaitReason`]).
     Waiting,
+    /// `_Gdead`: exited; the G is free for reuse.
     Dead,
 }
 
 impl GStatus {
+    /// Go's constant name, e.g. `_Grunnable`.
     pub fn go_name(self) -> &'static str {
         match self {
             GStatus::Idle => "_Gidle",
@@ -35,22 +41,36 @@ impl GStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum WaitReason {
+    /// `waitReasonZero`: no reason (the G is not waiting).
     Zero = 0,
+    /// `waitReasonChanReceiveNilChan`: receive from a nil channel (forever).
     ChanReceiveNilChan,
+    /// `waitReasonChanSendNilChan`: send on a nil channel (forever).
     ChanSendNilChan,
+    /// `waitReasonSelectNoCases`: `select {}` (forever).
     SelectNoCases,
+    /// `waitReasonChanReceive`: blocked in a channel receive.
     ChanReceive,
+    /// `waitReasonChanSend`: blocked in a channel send.
     ChanSend,
+    /// `waitReasonSelect`: blocked in a `select` with no ready case.
     Select,
+    /// `waitReasonSleep`: `time.Sleep`.
     Sleep,
+    /// `waitReasonIOWait`: waiting for a socket to become ready (netpoll).
     IoWait,
+    /// `waitReasonPreempted`: unused here (a preempted G is runnable, not waiting).
     Preempted,
+    /// `waitReasonSyncWaitGroupWait`: `sync.WaitGroup.Wait`.
     SyncWaitGroupWait,
+    /// `waitReasonGCAssistWait`: a mark assist found no work and waits for the cycle to end.
     GcAssistWait,
+    /// `waitReasonFinalizerWait`: the finalizer goroutine, idle.
     FinalizerWait,
 }
 
 impl WaitReason {
+    /// Every reason, in discriminant order (so `r as usize` indexes this array).
     pub const ALL: [WaitReason; 13] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
@@ -103,8 +123,11 @@ pub(crate) enum Yield {
 /// Time a goroutine spent in each state (the state-time breakdown of `runtime/metrics`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StateTimes {
+    /// Time in `_Grunnable`.
     pub runnable: SimDuration,
+    /// Time in `_Grunning`.
     pub running: SimDuration,
+    /// Time in `_Gwaiting`.
     pub waiting: SimDuration,
 }
 
@@ -236,8 +259,11 @@ impl G {
 /// What a goroutine has lost so far: to GC stop-the-world pauses, to stalls, to assists.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LostTime {
+    /// Time runnable or running while the world was stopped for the GC.
     pub gc_stw: SimDuration,
+    /// Time runnable or running while a stall (VM pause, cgroup throttling) froze the host.
     pub stall: SimDuration,
+    /// Time spent in mark assists.
     pub assist: SimDuration,
 }
 
@@ -246,6 +272,7 @@ impl LostTime {
     pub fn gc(&self) -> SimDuration {
         self.gc_stw + self.assist
     }
+    /// What was lost after `earlier` (field by field, saturating at zero).
     pub fn since(&self, earlier: LostTime) -> LostTime {
         LostTime {
             gc_stw: self.gc_stw.saturating_sub(earlier.gc_stw),
@@ -258,7 +285,9 @@ impl LostTime {
 /// P status (`_Pidle`, `_Prunning`; syscall and GC states come with later models).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PStatus {
+    /// `_Pidle`: on the idle list (`sched.pidle`), no M.
     Idle,
+    /// `_Prunning`: owned by an M that runs Gs or schedules.
     Running,
     /// `_Pdead`: destroyed by a `GOMAXPROCS` shrink; may be re-initialised by a later grow.
     Dead,

@@ -49,6 +49,7 @@ pub struct RecvCase<T> {
 }
 
 impl<T> RecvCase<T> {
+    /// A receive case on `ch`; select skips it if `ch` is nil.
     pub fn new(ch: &Chan<T>) -> Self {
         Self {
             ch: ch.clone(),
@@ -113,6 +114,7 @@ pub struct SendCase<T> {
 }
 
 impl<T> SendCase<T> {
+    /// A case sending `v` on `ch`; select skips it if `ch` is nil.
     pub fn new(ch: &Chan<T>, v: T) -> Self {
         Self {
             ch: ch.clone(),

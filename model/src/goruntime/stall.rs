@@ -13,8 +13,10 @@ use serde::Deserialize;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Pause {
+    /// When the pause begins, from the start of the run.
     #[serde(with = "crate::units::dur")]
     pub at: SimDuration,
+    /// How long the host stays stopped.
     #[serde(with = "crate::units::dur")]
     pub duration: SimDuration,
 }
@@ -32,6 +34,7 @@ pub struct StallConfig {
     pub random_mean: SimDuration,
     /// cgroup CPU quota in CPUs per period (1.5 = 150 ms per 100 ms); 0 for no limit.
     pub cpu_quota: f64,
+    /// The quota's accounting period (`cpu.cfs_period_us`).
     #[serde(with = "crate::units::dur")]
     pub cpu_period: SimDuration,
 }
@@ -51,10 +54,13 @@ impl Default for StallConfig {
 /// Which stall source an event belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StallKind {
+    /// `pauses[i]` of [`StallConfig`] begins.
     Scheduled(u32),
+    /// The next random pause begins.
     Random,
     /// A check of the cgroup's CPU use within the period that starts at `period_start`.
     Throttle {
+        /// When the period began.
         period_start: SimTime,
     },
     /// `[server.topology] changes[i]`: CPUs go offline or come back.

@@ -27,13 +27,16 @@ pub enum FreezeCause {
 /// Cumulative frozen time, by cause.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FrozenTime {
+    /// ns stopped for GC stop-the-world phases.
     pub gc: u64,
+    /// ns stopped by stalls (VM pauses, cgroup throttling).
     pub stall: u64,
-    /// Stops for `GOMAXPROCS` changes.
+    /// ns stopped for `GOMAXPROCS` changes.
     pub other: u64,
 }
 
 impl FrozenTime {
+    /// Frozen ns over every cause.
     pub fn total(self) -> u64 {
         self.gc + self.stall + self.other
     }

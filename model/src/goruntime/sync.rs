@@ -39,6 +39,7 @@ impl Default for WaitGroup {
 }
 
 impl WaitGroup {
+    /// A zero `sync.WaitGroup` (counter 0).
     pub fn new() -> Self {
         Self {
             inner: Rc::new(RefCell::new(WgInner {

@@ -371,12 +371,14 @@ impl Future for Sleep<'_> {
 
 /// `time.Timer`: fires once on `c`.
 pub struct Timer {
+    /// `t.C` (capacity 1): receives the time the timer was due; nil for `AfterFunc`.
     pub c: Chan<SimTime>,
     id: u32,
 }
 
 /// `time.Ticker`: delivers ticks on `c` every period, dropping ticks nobody received.
 pub struct Ticker {
+    /// `t.C` (capacity 1): receives each tick's due time.
     pub c: Chan<SimTime>,
     id: u32,
     period: SimDuration,
@@ -464,6 +466,7 @@ impl Ticker {
             rt.timer_arm(k, self.id, p, when, d);
         });
     }
+    /// The current tick interval (as last set by `NewTicker` or `Reset`).
     pub fn period(&self) -> SimDuration {
         self.period
     }

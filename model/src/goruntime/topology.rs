@@ -16,8 +16,10 @@ use serde::Deserialize;
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineChange {
+    /// When the change happens, from the start of the run.
     #[serde(with = "crate::units::dur")]
     pub at: SimDuration,
+    /// The CPUs offline from then on (replaces the previous set; empty: all online).
     pub offline: Vec<u32>,
 }
 
@@ -25,9 +27,13 @@ pub struct OfflineChange {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Topology {
+    /// Sockets on the host.
     pub sockets: u32,
+    /// L3 cache domains per socket.
     pub l3_per_socket: u32,
+    /// Physical cores per L3 domain.
     pub cores_per_l3: u32,
+    /// Hardware threads per core (2 with SMT).
     pub threads_per_core: u32,
     /// CPUs offline from the start.
     pub offline: Vec<u32>,
@@ -51,22 +57,27 @@ impl Default for Topology {
 /// Where a CPU sits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CpuPlace {
+    /// Socket (`physical_package_id`).
     pub socket: u32,
     /// L3 domain, numbered across sockets.
     pub l3: u32,
     /// Physical core, numbered across the host (`core_id` made unique).
     pub core: u32,
+    /// Which hardware thread of its core (0: the first SMT sibling).
     pub thread: u32,
 }
 
 impl Topology {
+    /// Physical cores on the host.
     pub fn cores(&self) -> u32 {
         self.sockets * self.l3_per_socket * self.cores_per_l3
     }
+    /// Logical CPUs on the host (cores × threads per core), online or not.
     pub fn cpus(&self) -> u32 {
         self.cores() * self.threads_per_core
     }
 
+    /// Where logical CPU `cpu` sits, by Linux's numbering (cpu = thread × cores + core).
     pub fn place(&self, cpu: u32) -> CpuPlace {
         let cores = self.cores().max(1);
         let (thread, core) = (cpu / cores, cpu % cores);
@@ -196,6 +207,7 @@ pub enum TunerPolicy {
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TunerConfig {
+    /// How the tuner picks GOMAXPROCS.
     pub policy: TunerPolicy,
     /// How often it re-reads the topology (the article: every 5 s).
     #[serde(with = "crate::units::dur")]
