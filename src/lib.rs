@@ -2,6 +2,8 @@
 //! so a user's crate that adds its own workload gets `run`, `explore`, `replay`, `shrink` and
 //! `sweep` for it with a three-line `main` (examples/custom-sfu does).
 
+#![deny(missing_docs)]
+
 mod cmd;
 
 use clap::{Parser, Subcommand};

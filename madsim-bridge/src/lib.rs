@@ -10,6 +10,7 @@
 //! - [`media`]: publishers and subscribers of costream's RTP streams, measured by its jitter
 //!   buffers and QoE metrics.
 #![cfg(madsim)]
+#![deny(missing_docs)]
 
 pub mod link;
 pub mod media;

@@ -110,6 +110,7 @@ impl ImpairedEndpoint {
         })
     }
 
+    /// The address this endpoint is bound to.
     pub fn local_addr(&self) -> SocketAddr {
         self.bound.addr
     }

@@ -21,16 +21,19 @@ pub const TAG_MEDIA: u64 = 0x5254_5000;
 /// publisher.
 pub const TAG_PLI: u64 = 0x5254_5001;
 
-/// SSRCs of the publisher's streams.
+/// SSRC of the publisher's audio stream.
 pub const AUDIO_SSRC: u32 = 1;
+/// SSRC of the publisher's video stream.
 pub const VIDEO_SSRC: u32 = 2;
 
 /// What is published and how it is received.
 #[derive(Clone, Debug, Default)]
 pub struct MediaConfig {
+    /// The audio source (Opus-like frames on a fixed interval).
     pub audio: AudioConfig,
     /// Off unless `video.enabled`.
     pub video: VideoConfig,
+    /// The subscriber's jitter buffer for each stream.
     pub jitter_buffer: JitterBufferConfig,
 }
 
@@ -95,15 +98,23 @@ pub async fn publish(
 /// One received stream's figures (from costream's `StreamQoe`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StreamSummary {
+    /// Packets that arrived.
     pub packets_received: u64,
+    /// Expected minus received (RFC 3550: negative with duplicates).
     pub packets_lost: i64,
     /// Arrived after their playout time: late loss.
     pub packets_late: u64,
+    /// Frames played out.
     pub frames_rendered: u64,
+    /// Frames skipped: incomplete or late at their playout time.
     pub frames_dropped: u64,
+    /// Video freezes (`freezeCount`: a render gap of at least max(3 × mean, mean + 150 ms)).
     pub freezes: u64,
+    /// Capture → playout, median.
     pub p50: SimDuration,
+    /// Capture → playout, 99th percentile.
     pub p99: SimDuration,
+    /// Capture → playout, the worst.
     pub max: SimDuration,
 }
 
@@ -127,7 +138,9 @@ impl StreamSummary {
 /// What a subscriber measured.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Qoe {
+    /// The audio stream's figures.
     pub audio: StreamSummary,
+    /// The video stream's, when video was published.
     pub video: Option<StreamSummary>,
     /// Every media packet's arrival and one-way delay (capture to arrival), in arrival order.
     pub delays: Vec<(SimTime, SimDuration)>,

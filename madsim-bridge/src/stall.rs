@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 pub struct Profile {
     /// GOGC (negative: off).
     pub gogc: i64,
+    /// GOMAXPROCS of the modelled runtime.
     pub gomaxprocs: u32,
     /// Heap kept live for the whole run.
     pub live_bytes: u64,
@@ -80,14 +81,18 @@ pub enum Cause {
 /// One stall: the node runs nothing from `at` for `len`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Stall {
+    /// When it starts.
     pub at: SimTime,
+    /// How long the node runs nothing.
     pub len: SimDuration,
+    /// What stopped it: a GC stop-the-world phase, or another stall.
     pub cause: Cause,
 }
 
 /// A schedule of stalls, in time order, not overlapping.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct StallPlan {
+    /// The stalls, in time order.
     pub stalls: Vec<Stall>,
 }
 

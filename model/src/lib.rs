@@ -29,6 +29,8 @@
 //! assert_eq!(*printed.borrow(), [9, 0, 1, 2, 3, 4, 5, 6, 7, 8]); // runnext, as on Go
 //! ```
 
+#![deny(missing_docs)]
+
 /// Media models (RTP, sources, receivers, QoE): the `costream-media` crate.
 pub use costream_media as media;
 /// The network (links, impairments, faults): the `costream-net` crate.

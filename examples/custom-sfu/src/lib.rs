@@ -26,6 +26,8 @@
 //! scenario's uplink, subscribers are network [`Sink`]s at the end of its downlink that
 //! measure each packet's latency from capture and the packets they never got.
 
+#![deny(missing_docs)]
+
 use costream_model::goruntime::Chan;
 use costream_model::media::rtp::{MediaKind, Rtp};
 use costream_model::net::{Endpoint, Sink};
