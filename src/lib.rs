@@ -123,7 +123,8 @@ enum Cmd {
         /// Runs of each real-arm program; numbers are read as their median.
         #[arg(long, default_value_t = 5, requires = "real")]
         repeat: usize,
-        /// Write each real arm's (median) output to its program's go.out.
+        /// Write each real arm's (median) output to its program's recording of the toolchain's
+        /// release (go1.27.out or go1.19.out).
         #[arg(long, requires = "real")]
         record: bool,
     },

@@ -404,3 +404,21 @@ fn type_errors_say_what_the_field_holds() {
     let e = refused_at("rooms.count=1.5");
     assert!(e.problem.contains("whole number of rooms"), "{e}");
 }
+
+/// `[server] go_version` picks the release; one the model does not cover, or a TOML number
+/// (1.20 would read as 1.2), is refused with the field and the fix.
+#[test]
+fn go_version_is_a_checked_release() {
+    use costream_model::goruntime::GoVersion;
+    let sc = load("quickstart.toml", QUICKSTART, &[]).unwrap();
+    assert_eq!(sc.server.go_version, GoVersion::NEWEST);
+    assert_eq!(sc.server.runtime_config().go_version, GoVersion::NEWEST);
+    let sc = load("q.toml", QUICKSTART, &["server.go_version=\"1.19\"".into()]).unwrap();
+    assert_eq!(sc.server.runtime_config().go_version, GoVersion::GO1_19);
+    let e = err(QUICKSTART, &["server.go_version=\"1.18\""]);
+    assert_eq!(e.field, "server.go_version");
+    assert!(e.to_string().contains("use 1.19 to 1.27"), "{e}");
+    let e = err(QUICKSTART, &["server.go_version=1.20"]);
+    assert_eq!(e.field, "server.go_version");
+    assert!(e.to_string().contains("as a string"), "{e}");
+}

@@ -41,8 +41,9 @@ pub fn header(sc: &Scenario, seed: u64, label: &str, ran: &Ran) -> Vec<String> {
         format!("{} MiB", mib(sc.server.gomemlimit as u64))
     };
     lines.push(format!(
-        "seed {seed} · {} simulated · GOMAXPROCS {} · GOGC {gogc} · GOMEMLIMIT {limit}",
+        "seed {seed} · {} simulated · Go {} · GOMAXPROCS {} · GOGC {gogc} · GOMEMLIMIT {limit}",
         ran.out.now.since_start(),
+        sc.server.go_version,
         sc.server.gomaxprocs
     ));
     lines.extend(ran.workload.summary(sc, ran));

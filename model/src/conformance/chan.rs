@@ -1,16 +1,17 @@
 //! Model arms of the channel programs: FIFO service, close, select fairness, deadlock.
 
 use super::{crash_of, main, ms, Output};
+use crate::goruntime::GoVersion;
 use crate::goruntime::{Chan, RecvCase, WaitGroup};
 use crate::Go;
 use std::cell::RefCell;
 use std::rc::Rc;
 
 /// `conformance/go/fifo`.
-pub(super) fn fifo() -> Output {
+pub(super) fn fifo(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         for i in 0..5 {
             let c = c.clone();
@@ -47,19 +48,20 @@ pub(super) fn fifo() -> Output {
 
 /// The panic a program dies of, as `recover` would return it.
 fn panic_of(
+    v: GoVersion,
     body: impl FnOnce(Go) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>> + 'static,
 ) -> String {
-    crash_of(2, body)
+    crash_of(v, 2, body)
         .get("panic")
         .unwrap_or("no panic")
         .to_string()
 }
 
 /// `conformance/go/close`. The model has no `recover`, so each panic is its own run.
-pub(super) fn close() -> Output {
+pub(super) fn close(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let b = go.make_chan::<u32>(3);
         b.send(&go, 1).await;
         b.send(&go, 2).await;
@@ -93,7 +95,7 @@ pub(super) fn close() -> Output {
     let mut out = out.take();
     out.put(
         "blocked_sender",
-        panic_of(|go| {
+        panic_of(v, |go| {
             Box::pin(async move {
                 let s = go.make_chan::<u32>(0);
                 let s2 = s.clone();
@@ -108,7 +110,7 @@ pub(super) fn close() -> Output {
     );
     out.put(
         "send_on_closed",
-        panic_of(|go| {
+        panic_of(v, |go| {
             Box::pin(async move {
                 let s = go.make_chan::<u32>(0);
                 s.close(&go);
@@ -118,7 +120,7 @@ pub(super) fn close() -> Output {
     );
     out.put(
         "close_closed",
-        panic_of(|go| {
+        panic_of(v, |go| {
             Box::pin(async move {
                 let s = go.make_chan::<u32>(0);
                 s.close(&go);
@@ -128,7 +130,7 @@ pub(super) fn close() -> Output {
     );
     out.put(
         "close_nil",
-        panic_of(|go| {
+        panic_of(v, |go| {
             Box::pin(async move {
                 Chan::<u32>::nil().close(&go);
             })
@@ -138,10 +140,10 @@ pub(super) fn close() -> Output {
 }
 
 /// `conformance/go/select_fairness`.
-pub(super) fn select_fairness() -> Output {
+pub(super) fn select_fairness(v: GoVersion) -> Output {
     let count = Rc::new(RefCell::new([0u64; 3]));
     let c = count.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let cs: Vec<Chan<u32>> = (0..3).map(|_| go.make_chan::<u32>(1)).collect();
         for ch in &cs {
             ch.send(&go, 0).await;
@@ -166,8 +168,8 @@ pub(super) fn select_fairness() -> Output {
 }
 
 /// `conformance/go/deadlock`.
-pub(super) fn deadlock() -> Output {
-    crash_of(2, |go: Go| async move {
+pub(super) fn deadlock(v: GoVersion) -> Output {
+    crash_of(v, 2, |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         go.go("main.main.func1", |go| async move {
             go.sleep(ms(30)).await;
@@ -177,10 +179,10 @@ pub(super) fn deadlock() -> Output {
 }
 
 /// `conformance/go/buffered_rotation`.
-pub(super) fn buffered_rotation() -> Output {
+pub(super) fn buffered_rotation(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let c = go.make_chan::<u32>(2);
         c.send(&go, 0).await;
         c.send(&go, 1).await;
@@ -205,7 +207,7 @@ pub(super) fn buffered_rotation() -> Output {
 }
 
 /// `conformance/go/blocking_forever`: one simulation per case.
-pub(super) fn blocking_forever() -> Output {
+pub(super) fn blocking_forever(v: GoVersion) -> Output {
     type Case = fn(Go) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
     let cases: [(&str, Case); 4] = [
         ("recv_nil", |go| {
@@ -233,7 +235,7 @@ pub(super) fn blocking_forever() -> Output {
     ];
     let mut out = Output::default();
     for (name, body) in cases {
-        let o = crash_of(2, body);
+        let o = crash_of(v, 2, body);
         for key in ["exit", "fatal", "main_wait"] {
             let short = if key == "main_wait" { "wait" } else { key };
             out.put(&format!("{name}_{short}"), o.get(key).unwrap_or(""));
@@ -243,8 +245,8 @@ pub(super) fn blocking_forever() -> Output {
 }
 
 /// `conformance/go/goroutine_panic`.
-pub(super) fn goroutine_panic() -> Output {
-    crash_of(1, |go: Go| async move {
+pub(super) fn goroutine_panic(v: GoVersion) -> Output {
+    crash_of(v, 1, |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         c.close(&go);
         go.go("main.main.func1", move |go| async move {

@@ -1,6 +1,7 @@
 //! Model arms of the collector programs: cycle counts against GOGC, and GOMEMLIMIT.
 
 use super::{main, Output};
+use crate::goruntime::GoVersion;
 use crate::Go;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,10 +21,10 @@ async fn live_heap(go: &Go, mib: u64) -> Vec<crate::goruntime::Live> {
 
 /// `conformance/go/gc_cycles`: the three settings run one after another in one process, as
 /// in the Go program (each phase's live heap becomes garbage when it returns).
-pub(super) fn gc_cycles() -> Output {
+pub(super) fn gc_cycles(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         for (gogc, mib) in [(50, 16), (100, 16), (200, 16), (100, 64)] {
             go.set_gc_percent(gogc);
             let live = live_heap(&go, mib).await;
@@ -57,10 +58,10 @@ pub(super) fn gc_cycles() -> Output {
 }
 
 /// `conformance/go/memory_limit`.
-pub(super) fn memory_limit() -> Output {
+pub(super) fn memory_limit(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         go.set_gc_percent(-1);
         go.set_memory_limit(64 * MIB as i64);
         let live = live_heap(&go, 16).await;

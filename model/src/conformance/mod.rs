@@ -3,8 +3,9 @@
 //! Both print `key=value` lines; each key has a check chosen before the model's figures were
 //! seen and written next to the Go program (docs/conformance.md has the table).
 //!
-//! By default the model arm is compared with the real arm's output recorded in
-//! `conformance/go/NAME/go.out`, so the verdict never depends on the machine's load. The real
+//! By default the model arm is compared with the real arm's outputs recorded in
+//! `conformance/go/NAME/go1.27.out` and `go1.19.out`, each with the model on the matching
+//! [`GoVersion`], so the verdict never depends on the machine's load. The real
 //! arm runs only when asked ([`Arm::Real`]), each program several times in a row, and is read
 //! as the median of its numbers and the most common of its other values: several programs
 //! time what they do, and one run on a busy machine says little.
@@ -15,6 +16,7 @@ pub mod real;
 mod sched;
 mod timers;
 
+use crate::goruntime::GoVersion;
 use crate::{Go, RunOutcome, RuntimeConfig, Sim};
 use costream_sim::{RunLimits, SimDuration};
 use std::fmt::Write as _;
@@ -26,12 +28,12 @@ fn ms(n: u64) -> SimDuration {
 
 /// The crash keys of a program that dies (Go exits with status 2 on a fatal error or an
 /// unrecovered panic).
-pub(super) fn crash_of<F, Fut>(procs: u32, body: F) -> Output
+pub(super) fn crash_of<F, Fut>(v: GoVersion, procs: u32, body: F) -> Output
 where
     F: FnOnce(Go) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
-    let end = main(procs, body);
+    let end = main(v, procs, body);
     let mut o = Output::default();
     if let Some(m) = end.fatal_message() {
         o.crash(2, m);
@@ -39,9 +41,9 @@ where
     o
 }
 
-/// Runs `body` as `main.main` on a runtime with `procs` Ps and Go's default costs, seed 1,
-/// for at most ten simulated minutes.
-fn main<F, Fut>(procs: u32, body: F) -> RunOutcome
+/// Runs `body` as `main.main` on a runtime of Go `v` with `procs` Ps and Go's default costs,
+/// seed 1, for at most ten simulated minutes.
+fn main<F, Fut>(v: GoVersion, procs: u32, body: F) -> RunOutcome
 where
     F: FnOnce(Go) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
@@ -49,6 +51,7 @@ where
     let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(600)));
     let h = sim.add_runtime(RuntimeConfig {
         gomaxprocs: procs,
+        go_version: v,
         ..Default::default()
     });
     sim.main(h, body);
@@ -127,15 +130,27 @@ pub struct Program {
     pub gomaxprocs: u32,
     /// The keys that are compared, each with its check; keys not listed are ignored.
     pub checks: &'static [(&'static str, Check)],
-    /// The model arm.
-    pub model: fn() -> Output,
-    /// The real arm's output as recorded with the Go toolchain named in its first line.
-    pub recorded: &'static str,
+    /// The model arm, on the runtime of a Go release.
+    pub model: fn(GoVersion) -> Output,
+    /// The real arm's outputs as recorded, one per release of [`RECORDED`] in its order,
+    /// each naming its Go toolchain in its first line.
+    pub recorded: [&'static str; 2],
+}
+
+/// The Go releases the suite has recordings of: the newest modelled and Debian's 1.19.
+pub const RECORDED: [GoVersion; 2] = [GoVersion::GO1_27, GoVersion::GO1_19];
+
+/// The file the real arm of Go `v` is recorded in (`go1.27.out`).
+pub fn recording_file(v: GoVersion) -> String {
+    format!("go{v}.out")
 }
 
 macro_rules! recorded {
     ($name:literal) => {
-        include_str!(concat!("../../../conformance/go/", $name, "/go.out"))
+        [
+            include_str!(concat!("../../../conformance/go/", $name, "/go1.27.out")),
+            include_str!(concat!("../../../conformance/go/", $name, "/go1.19.out")),
+        ]
     };
 }
 
@@ -400,6 +415,8 @@ pub enum Verdict {
 pub struct Row {
     /// The program's name ([`Program::name`]).
     pub program: &'static str,
+    /// The Go release both arms ran (the real arm's toolchain, the model's `go_version`).
+    pub go_version: GoVersion,
     /// The key compared, as both arms print it.
     pub key: String,
     /// The real arm's value (recorded or freshly run), or "(missing)".
@@ -419,8 +436,8 @@ fn num(s: &str) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
-/// Compares the two arms of `p` key by key; a key missing from either arm disagrees.
-pub fn compare(p: &Program, go: &Output, model: &Output) -> Vec<Row> {
+/// Compares the two arms of `p` on Go `v` key by key; a key missing from either arm disagrees.
+pub fn compare(p: &Program, v: GoVersion, go: &Output, model: &Output) -> Vec<Row> {
     p.checks
         .iter()
         .map(|&(key, check)| {
@@ -441,6 +458,7 @@ pub fn compare(p: &Program, go: &Output, model: &Output) -> Vec<Row> {
             };
             Row {
                 program: p.name,
+                go_version: v,
                 key: key.to_string(),
                 go: g.unwrap_or("(missing)").to_string(),
                 model: m.unwrap_or("(missing)").to_string(),
@@ -522,7 +540,7 @@ impl std::fmt::Display for Check {
 pub struct SuiteRun {
     /// One row per compared key, program by program.
     pub rows: Vec<Row>,
-    /// The real arm's toolchain ("go1.19.8"), or "recorded goX" when none was run.
+    /// The real arm's toolchain ("go1.19.8"), or "recorded" when none was run.
     pub go_label: String,
     /// Programs whose real arm could not run, with why.
     pub errors: Vec<String>,
@@ -543,7 +561,7 @@ fn count(rows: &[Row], verdict: Verdict) -> usize {
 /// Which real-arm output the model arms are compared with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Arm {
-    /// `conformance/go/NAME/go.out`: what the default test run uses.
+    /// `conformance/go/NAME/go1.27.out` and `go1.19.out`: what the default test run uses.
     Recorded,
     /// A fresh run of each program on the `go` toolchain, `repeat` times in a row, read with
     /// [`aggregate`]. Meant for a quiet machine: some programs time what they do.
@@ -556,7 +574,8 @@ pub enum Arm {
 /// Runs the suite (or the program `only`): every model arm (in parallel: they are
 /// deterministic), then the real arm's outputs as `arm` says; fresh real arms run one program
 /// at a time, never beside a model arm, so that they do not disturb each other's timing.
-/// `record` writes each aggregated real arm's output to its `go.out`.
+/// `record` writes each aggregated real arm's output to the recording of its toolchain's
+/// release (`go1.27.out`). A real arm runs the model on the toolchain's release.
 pub fn run_suite(
     only: Option<&str>,
     dir: Option<&std::path::Path>,
@@ -593,11 +612,40 @@ pub fn run_suite(
         },
     };
     let dir = real::programs_dir(dir);
-    progress(&format!("model arms of {} programs", chosen.len()));
-    let models = crate::parallel::map(
+    // The releases compared: the toolchain's for a real arm, else every recorded one.
+    let versions: Vec<(usize, GoVersion)> = match &toolchain {
+        Some((_, version)) => {
+            let v = GoVersion::parse(version).map_err(|e| {
+                format!("--real: the go toolchain is {version}: {e}\n  hint: set GO=/path/to/go of a release from {} to {}", GoVersion::OLDEST, GoVersion::NEWEST)
+            })?;
+            let i = RECORDED.iter().position(|&r| r == v);
+            if record && i.is_none() {
+                return Err(format!(
+                    "--record: the suite keeps recordings of Go {} only, not of {version}",
+                    RECORDED.map(|v| v.to_string()).join(" and ")
+                ));
+            }
+            vec![(i.unwrap_or(usize::MAX), v)]
+        }
+        None => RECORDED.iter().copied().enumerate().collect(),
+    };
+    progress(&format!(
+        "model arms of {} programs on Go {}",
         chosen.len(),
+        versions
+            .iter()
+            .map(|v| v.1.to_string())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    ));
+    let jobs: Vec<(usize, GoVersion)> = versions
+        .iter()
+        .flat_map(|&(_, v)| (0..chosen.len()).map(move |i| (i, v)))
+        .collect();
+    let models = crate::parallel::map(
+        jobs.len(),
         crate::parallel::cores(),
-        |i| (chosen[i].model)(),
+        |j| (chosen[jobs[j].0].model)(jobs[j].1),
         |_| {},
     );
     let work = std::env::temp_dir().join(format!("costream-conformance-{}", std::process::id()));
@@ -610,7 +658,12 @@ pub fn run_suite(
         go_label: String::new(),
         errors: Vec::new(),
     };
-    for (p, model) in chosen.iter().zip(&models) {
+    for (&(pi, v), model) in jobs.iter().zip(&models) {
+        let p = chosen[pi];
+        let slot = versions
+            .iter()
+            .find(|x| x.1 == v)
+            .map_or(usize::MAX, |x| x.0);
         let mut spreads: Vec<(String, String)> = Vec::new();
         let go = match &toolchain {
             Some((go, version)) => {
@@ -637,7 +690,7 @@ pub fn run_suite(
                 } else {
                     let (o, how) = aggregate(&outs);
                     if record {
-                        let f = dir.join(p.name).join("go.out");
+                        let f = dir.join(p.name).join(recording_file(v));
                         std::fs::write(&f, real::record_text(version, &o))
                             .map_err(|e| format!("{}: cannot write: {e}", f.display()))?;
                     }
@@ -646,11 +699,11 @@ pub fn run_suite(
                 }
             }
             None => {
-                run.go_label = format!("recorded {}", real::recorded_version(p.recorded));
-                Output::parse(p.recorded)
+                run.go_label = "recorded".into();
+                Output::parse(p.recorded[slot])
             }
         };
-        let mut rows = compare(p, &go, model);
+        let mut rows = compare(p, v, &go, model);
         for r in &mut rows {
             if let Some((_, how)) = spreads.iter().find(|(k, _)| *k == r.key) {
                 r.spread = how.clone();
@@ -665,7 +718,7 @@ pub fn run_suite(
 /// The comparison as a text table.
 pub fn render(rows: &[Row], go_label: &str) -> String {
     let repeated = rows.iter().any(|r| !r.spread.is_empty());
-    let mut head = vec!["program", "key", go_label, "model", "check", ""];
+    let mut head = vec!["program", "Go", "key", go_label, "model", "check", ""];
     if repeated {
         head.push("real arm's runs");
     }
@@ -673,6 +726,7 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
     for r in rows {
         let mut row = vec![
             r.program.to_string(),
+            r.go_version.to_string(),
             r.key.clone(),
             r.go.clone(),
             r.model.clone(),
@@ -759,12 +813,12 @@ mod tests {
                 ("d", Check::Report),
                 ("e", Check::Exact),
             ],
-            model: Output::default,
-            recorded: "",
+            model: |_| Output::default(),
+            recorded: ["", ""],
         };
         let go = Output::parse("a=x\nb=40\nc=100\nd=1\ne=1");
         let m = Output::parse("a=x\nb=43\nc=119\nd=9");
-        let v: Vec<Verdict> = compare(&p, &go, &m)
+        let v: Vec<Verdict> = compare(&p, GoVersion::NEWEST, &go, &m)
             .into_iter()
             .map(|r| r.verdict)
             .collect();

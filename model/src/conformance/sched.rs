@@ -1,6 +1,7 @@
 //! Model arms of the scheduler programs: start order, Gosched order, preemption, saturation.
 
 use super::{crash_of, main, ms, Output};
+use crate::goruntime::GoVersion;
 use crate::goruntime::WaitGroup;
 use crate::Go;
 use costream_sim::SimDuration;
@@ -9,10 +10,10 @@ use std::rc::Rc;
 
 /// `n` goroutines started one after another on one P by main, which then waits for them:
 /// the order they ran in.
-fn run_order(n: usize) -> Vec<usize> {
+fn run_order(v: GoVersion, n: usize) -> Vec<usize> {
     let order = Rc::new(RefCell::new(Vec::new()));
     let o = order.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         let wg = WaitGroup::new();
         for i in 0..n {
             wg.add(&go, 1);
@@ -28,8 +29,8 @@ fn run_order(n: usize) -> Vec<usize> {
 }
 
 /// `conformance/go/start_order`.
-pub(super) fn start_order() -> Output {
-    let order: Vec<String> = run_order(5).iter().map(|i| i.to_string()).collect();
+pub(super) fn start_order(v: GoVersion) -> Output {
+    let order: Vec<String> = run_order(v, 5).iter().map(|i| i.to_string()).collect();
     let mut out = Output::default();
     out.put("order", order.join(" "));
     out
@@ -37,10 +38,10 @@ pub(super) fn start_order() -> Output {
 
 /// `n` goroutines on one P, each recording its id and calling Gosched `rounds` times: the
 /// order they ran in.
-fn gosched_rounds(n: u32, rounds: u32) -> String {
+fn gosched_rounds(v: GoVersion, n: u32, rounds: u32) -> String {
     let order = Rc::new(RefCell::new(Vec::<String>::new()));
     let o = order.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         let wg = WaitGroup::new();
         for i in 0..n {
             wg.add(&go, 1);
@@ -60,18 +61,18 @@ fn gosched_rounds(n: u32, rounds: u32) -> String {
 }
 
 /// `conformance/go/gosched_order`.
-pub(super) fn gosched_order() -> Output {
+pub(super) fn gosched_order(v: GoVersion) -> Output {
     let mut out = Output::default();
-    out.put("order", gosched_rounds(3, 3));
+    out.put("order", gosched_rounds(v, 3, 3));
     out
 }
 
 /// `conformance/go/preemption`: the spinner is a run of 50 µs computes with no blocking call,
 /// so only sysmon's preemption request takes its P away.
-pub(super) fn preemption() -> Output {
+pub(super) fn preemption(v: GoVersion) -> Output {
     let late = Rc::new(RefCell::new(Vec::<f64>::new()));
     let l = late.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         for _ in 0..7 {
             let stop = Rc::new(Cell::new(false));
             let s = stop.clone();
@@ -99,10 +100,10 @@ pub(super) fn preemption() -> Output {
 }
 
 /// P99 of frame latency with `n` streams of 1 ms of CPU every 20 ms on 2 Ps, over 1 s.
-fn saturation_p99(n: u32) -> f64 {
+fn saturation_p99(v: GoVersion, n: u32) -> f64 {
     let lat = Rc::new(RefCell::new(Vec::<f64>::new()));
     let l = lat.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let wg = WaitGroup::new();
         let start = go.now();
         for s in 0..n {
@@ -130,11 +131,11 @@ fn saturation_p99(n: u32) -> f64 {
 }
 
 /// `conformance/go/saturation`.
-pub(super) fn saturation() -> Output {
+pub(super) fn saturation(v: GoVersion) -> Output {
     let mut out = Output::default();
     let mut knee = 0;
     for n in (10..=70).step_by(10) {
-        let p = saturation_p99(n);
+        let p = saturation_p99(v, n);
         out.put(&format!("p99_ms_n{n}"), format!("{p:.1}"));
         if knee == 0 && p > 100.0 {
             knee = n;
@@ -145,10 +146,10 @@ pub(super) fn saturation() -> Output {
 }
 
 /// `conformance/go/handoff_order`.
-pub(super) fn handoff_order() -> Output {
+pub(super) fn handoff_order(v: GoVersion) -> Output {
     let log = Rc::new(RefCell::new(Vec::<String>::new()));
     let l = log.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         let done = go.make_chan::<bool>(0);
         let (c2, d2, l2) = (c.clone(), done.clone(), l.clone());
@@ -172,10 +173,10 @@ pub(super) fn handoff_order() -> Output {
 }
 
 /// `conformance/go/waitgroup_wake`.
-pub(super) fn waitgroup_wake() -> Output {
+pub(super) fn waitgroup_wake(v: GoVersion) -> Output {
     let order = Rc::new(RefCell::new(Vec::<String>::new()));
     let o = order.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         let (wg, all) = (WaitGroup::new(), WaitGroup::new());
         wg.add(&go, 1);
         for i in 0..3 {
@@ -197,8 +198,8 @@ pub(super) fn waitgroup_wake() -> Output {
 }
 
 /// `conformance/go/runq_overflow`.
-pub(super) fn runq_overflow() -> Output {
-    let order = run_order(300);
+pub(super) fn runq_overflow(v: GoVersion) -> Output {
+    let order = run_order(v, 300);
     let pos = |id: usize| order.iter().position(|&v| v == id).map_or(-1, |p| p as i64);
     let first: Vec<String> = order.iter().take(20).map(|v| v.to_string()).collect();
     let mut out = Output::default();
@@ -211,17 +212,17 @@ pub(super) fn runq_overflow() -> Output {
 }
 
 /// `conformance/go/global_batches`.
-pub(super) fn global_batches() -> Output {
+pub(super) fn global_batches(v: GoVersion) -> Output {
     let mut out = Output::default();
-    out.put("order", gosched_rounds(8, 4));
+    out.put("order", gosched_rounds(v, 8, 4));
     out
 }
 
 /// `conformance/go/runtime_api`. The model has no `recover`: the WaitGroup panic is its own run.
-pub(super) fn runtime_api() -> Output {
+pub(super) fn runtime_api(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let prev = go.set_gomaxprocs(4);
         let read = go.set_gomaxprocs(0);
         let start = go.num_goroutine();
@@ -244,7 +245,7 @@ pub(super) fn runtime_api() -> Output {
         o.put("numgoroutine_blocked", blocked);
         o.put("numgoroutine_after", after);
     });
-    let p = crash_of(2, |go: Go| async move {
+    let p = crash_of(v, 2, |go: Go| async move {
         WaitGroup::new().done(&go);
     });
     let mut out = out.take();
@@ -254,10 +255,10 @@ pub(super) fn runtime_api() -> Output {
 
 /// `conformance/go/parallel_speedup`: the same eight 20 ms computations at GOMAXPROCS 1 and 2
 /// (one run, `runtime.GOMAXPROCS` between them, as in the Go program).
-pub(super) fn parallel_speedup() -> Output {
+pub(super) fn parallel_speedup(v: GoVersion) -> Output {
     let spans = Rc::new(RefCell::new(Vec::<f64>::new()));
     let s = spans.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         for p in [1, 2] {
             go.set_gomaxprocs(p);
             let wg = WaitGroup::new();
@@ -284,10 +285,10 @@ pub(super) fn parallel_speedup() -> Output {
 }
 
 /// `conformance/go/pingpong_starvation`.
-pub(super) fn pingpong_starvation() -> Output {
+pub(super) fn pingpong_starvation(v: GoVersion) -> Output {
     let waits = Rc::new(RefCell::new(Vec::<f64>::new()));
     let w = waits.clone();
-    main(1, move |go: Go| async move {
+    main(v, 1, move |go: Go| async move {
         let (c1, c2) = (go.make_chan::<u32>(0), go.make_chan::<u32>(0));
         let stop = Rc::new(Cell::new(false));
         let (a1, a2, s) = (c1.clone(), c2.clone(), stop.clone());

@@ -1,6 +1,7 @@
 //! Model arms of the timer programs: ticker drops, Stop/Reset/AfterFunc.
 
 use super::{main, ms, Output};
+use crate::goruntime::GoVersion;
 use crate::Go;
 use costream_sim::SimDuration;
 use std::cell::{Cell, RefCell};
@@ -11,10 +12,10 @@ fn as_ms(d: SimDuration) -> f64 {
 }
 
 /// `conformance/go/ticker_drops`.
-pub(super) fn ticker_drops() -> Output {
+pub(super) fn ticker_drops(v: GoVersion) -> Output {
     let runs = Rc::new(RefCell::new(Vec::<(u32, f64)>::new()));
     let r = runs.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         for _ in 0..5 {
             let tk = go.new_ticker(ms(10));
             let start = go.now();
@@ -42,10 +43,10 @@ pub(super) fn ticker_drops() -> Output {
 }
 
 /// `conformance/go/timer_stop_reset`.
-pub(super) fn timer_stop_reset() -> Output {
+pub(super) fn timer_stop_reset(v: GoVersion) -> Output {
     let out = Rc::new(RefCell::new(Output::default()));
     let o = out.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let mut fired = Vec::new();
         let (mut stop1, mut reset, mut stop2, mut stale) = (false, false, false, false);
         for _ in 0..5 {
@@ -83,10 +84,10 @@ pub(super) fn timer_stop_reset() -> Output {
 }
 
 /// `conformance/go/sleep_order`.
-pub(super) fn sleep_order() -> Output {
+pub(super) fn sleep_order(v: GoVersion) -> Output {
     let order = Rc::new(RefCell::new(Vec::<String>::new()));
     let o = order.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let wg = crate::goruntime::WaitGroup::new();
         for (i, d) in [30u64, 10, 20, 10, 5].into_iter().enumerate() {
             wg.add(&go, 1);
@@ -106,10 +107,10 @@ pub(super) fn sleep_order() -> Output {
 }
 
 /// `conformance/go/select_timeout`.
-pub(super) fn select_timeout() -> Output {
+pub(super) fn select_timeout(v: GoVersion) -> Output {
     let counts = Rc::new(Cell::new((0u32, 0u32)));
     let n = counts.clone();
-    main(2, move |go: Go| async move {
+    main(v, 2, move |go: Go| async move {
         let c = go.make_chan::<u32>(0);
         let tx = c.clone();
         go.go("main.main.func1", move |go| async move {

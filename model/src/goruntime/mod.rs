@@ -31,6 +31,7 @@ pub mod sysmon;
 pub mod time;
 pub mod topology;
 pub mod trace;
+pub mod version;
 
 pub use chan::Chan;
 pub use context::{CancelFunc, Context, CtxErr};
@@ -50,3 +51,4 @@ pub use stall::{Pause, StallConfig};
 pub use stw::FreezeCause;
 pub use sync::WaitGroup;
 pub use time::{Ticker, Timer};
+pub use version::GoVersion;

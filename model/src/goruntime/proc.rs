@@ -69,6 +69,8 @@ pub struct RuntimeConfig {
     pub stalls: super::stall::StallConfig,
     /// The host's CPUs: P placement, cross-L3 steal costs, the online-CPU limit.
     pub topology: Option<super::topology::Topology>,
+    /// The Go release whose behaviour the model follows where releases differ.
+    pub go_version: super::GoVersion,
 }
 
 impl Default for RuntimeConfig {
@@ -82,6 +84,7 @@ impl Default for RuntimeConfig {
             gc: GcConfig::default(),
             stalls: Default::default(),
             topology: None,
+            go_version: super::GoVersion::default(),
         }
     }
 }
@@ -336,8 +339,9 @@ pub struct Runtime {
     pub(crate) goid_names: Option<std::collections::BTreeMap<u64, GoroutineSite>>,
     /// The simulation, for goroutines the runtime itself starts (`time.AfterFunc`).
     pub(crate) shared: Option<std::rc::Weak<super::host::Shared>>,
-    /// The finalizer goroutine, until main first runs and finds it in runnext.
-    fing_pending: Option<Gi>,
+    /// The runtime's goroutines runnable when main.main starts, in creation order: each `go`
+    /// put the newest in runnext (see `createfing`).
+    init_pending: Vec<Gi>,
 }
 
 impl Runtime {
@@ -401,7 +405,7 @@ impl Runtime {
             census: Default::default(),
             goid_names: None,
             shared: None,
-            fing_pending: None,
+            init_pending: Vec::new(),
         }
     }
 
@@ -533,12 +537,16 @@ impl Runtime {
         g
     }
 
-    /// `createfing`: package `os`'s init sets finalizers on its standard files, which starts
-    /// the finalizer goroutine (`go runfinq()`), so every program that imports `os` (through
-    /// `fmt`, say) enters main.main with it in runnext. It parks in "finalizer wait" the first
-    /// time it runs. forcegchelper, bgsweep and bgscavenge took goids 2–4 before it and are
-    /// parked for the whole run, so only their ids are modelled: runfinq is goroutine 5 and
-    /// the program's first goroutine is 6, as in Go (1.19, checked by conformance/go).
+    /// The runtime's own goroutines that are runnable when main.main starts.
+    /// forcegchelper, bgsweep and bgscavenge took goids 2–4 and are parked for the whole run,
+    /// so only their ids are modelled. From Go 1.25, `runtime.main` then starts the GOMAXPROCS
+    /// updater (`defaultGOMAXPROCSUpdateEnable` → `go updateMaxProcsGoroutine()`, 1.25
+    /// proc.go; absent in 1.19), which parks in "GOMAXPROCS updater (idle)" until sysmon
+    /// resumes it. Then `createfing`: package `os`'s init sets finalizers on its standard
+    /// files, which starts the finalizer goroutine (`go runfinq()`, renamed `runFinalizers` in
+    /// 1.25), so every program that imports `os` (through `fmt`, say) enters main.main with it
+    /// in runnext and the updater in the local queue. The program's first goroutine is 6 on
+    /// Go 1.19 and 7 on 1.27, as conformance/go's goroutine_panic shows.
     fn createfing(&mut self, p: Pi, at: SimTime) {
         if self.shared.is_none() {
             return;
@@ -546,14 +554,30 @@ impl Runtime {
         for _ in 0..3 {
             self.new_goid(p);
         }
-        let body = |go| -> costream_sim::task::BoxTask {
-            Box::pin(ParkForever {
-                go,
-                reason: WaitReason::FinalizerWait,
-                parked: false,
-            })
+        let v = self.cfg.go_version;
+        let park = |reason| {
+            move |go| -> costream_sim::task::BoxTask {
+                Box::pin(ParkForever {
+                    go,
+                    reason,
+                    parked: false,
+                })
+            }
         };
-        self.fing_pending = self.runtime_g(p, at, "runtime.runfinq", None, true, body);
+        if v.at_least(super::GoVersion::GO1_25) {
+            let updater = park(WaitReason::UpdateGomaxprocsIdle);
+            let name = "runtime.updateMaxProcsGoroutine";
+            let g = self.runtime_g(p, at, name, None, true, updater);
+            self.init_pending.extend(g);
+        }
+        let name = if v.at_least(super::GoVersion::GO1_25) {
+            "runtime.runFinalizers"
+        } else {
+            "runtime.runfinq"
+        };
+        let fing = park(WaitReason::FinalizerWait);
+        let g = self.runtime_g(p, at, name, None, true, fing);
+        self.init_pending.extend(g);
     }
 
     /// A runnable goroutine the runtime starts for itself on P `p` (`newproc1` with no calling
@@ -924,11 +948,12 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.curg = Some(g);
         self.allgs[g as usize].preempt = false;
-        if self.fing_pending.is_some() && self.allgs[g as usize].is_main {
-            // main.main starts with the finalizer goroutine in runnext (see createfing).
-            let f = self.fing_pending.take().expect("checked above");
+        if !self.init_pending.is_empty() && self.allgs[g as usize].is_main {
+            // main.main starts with the runtime's goroutines queued (see createfing).
             let mut t = at;
-            self.runqput(p, f, true, &mut t);
+            for f in std::mem::take(&mut self.init_pending) {
+                self.runqput(p, f, true, &mut t);
+            }
         }
         let start = at + self.cfg.costs.context_switch;
         self.stats.context_switches += 1;
@@ -1335,17 +1360,28 @@ impl Runtime {
             .collect();
         gs.sort_by_key(|g| g.goid);
         for g in gs {
-            let _ = write!(s, "\ngoroutine {} [{}", g.goid, g.waitreason.as_str());
+            let reason = g.waitreason.as_str_in(self.cfg.go_version);
+            let _ = write!(s, "\ngoroutine {} [{reason}", g.goid);
             let mins = now.saturating_since(g.waitsince).as_nanos() / 60_000_000_000;
             if mins >= 1 {
                 let _ = write!(s, ", {mins} minutes");
             }
             let _ = writeln!(s, "]:\n{}()", g.name);
-            if let Some((pname, pgoid)) = g.parent {
-                let _ = writeln!(s, "created by {pname} in goroutine {pgoid}");
+            if let Some(parent) = g.parent {
+                let _ = writeln!(s, "{}", created_by(parent, self.cfg.go_version));
             }
         }
         s
+    }
+}
+
+/// `goroutineheader`'s last line (traceback.go `printcreatedby1`): Go 1.21 added the creating
+/// goroutine's id ("created by main.main in goroutine 1"); 1.19 printed the function alone.
+fn created_by((name, goid): (&'static str, u64), v: super::GoVersion) -> String {
+    if v.at_least(super::GoVersion::GO1_21) {
+        format!("created by {name} in goroutine {goid}")
+    } else {
+        format!("created by {name}")
     }
 }
 
@@ -1415,9 +1451,11 @@ impl Runtime {
         self.cur = None;
         let goid = self.allgs[g as usize].goid;
         let name = self.allgs[g as usize].name;
-        self.end = Some(EndReason::Panic(Fatal {
-            message: format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)"),
-        }));
+        let mut message = format!("panic: {msg}\n\ngoroutine {goid} [running]:\n{name}(...)");
+        if let Some(parent) = self.allgs[g as usize].parent {
+            message = format!("{message}\n{}", created_by(parent, self.cfg.go_version));
+        }
+        self.end = Some(EndReason::Panic(Fatal { message }));
     }
 }
 

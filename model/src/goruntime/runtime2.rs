@@ -67,11 +67,13 @@ pub enum WaitReason {
     GcAssistWait,
     /// `waitReasonFinalizerWait`: the finalizer goroutine, idle.
     FinalizerWait,
+    /// `waitReasonUpdateGOMAXPROCSIdle` (Go 1.25): the GOMAXPROCS updater, idle.
+    UpdateGomaxprocsIdle,
 }
 
 impl WaitReason {
     /// Every reason, in discriminant order (so `r as usize` indexes this array).
-    pub const ALL: [WaitReason; 13] = [
+    pub const ALL: [WaitReason; 14] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
         WaitReason::ChanSendNilChan,
@@ -85,8 +87,20 @@ impl WaitReason {
         WaitReason::SyncWaitGroupWait,
         WaitReason::GcAssistWait,
         WaitReason::FinalizerWait,
+        WaitReason::UpdateGomaxprocsIdle,
     ];
-    /// The string Go prints in tracebacks (`waitReasonStrings`).
+    /// The string Go `v` prints in tracebacks (`waitReasonStrings`). Until Go 1.24 a
+    /// `WaitGroup.Wait` parked in `semacquire1` with `waitReasonSemacquire` ("semacquire",
+    /// 1.19 sync/waitgroup.go `runtime_Semacquire`); 1.24 added `runtime_SemacquireWaitGroup`
+    /// and `waitReasonSyncWaitGroupWait` (1.27 runtime/sema.go).
+    pub fn as_str_in(self, v: super::GoVersion) -> &'static str {
+        match self {
+            WaitReason::SyncWaitGroupWait if !v.at_least(super::GoVersion::GO1_24) => "semacquire",
+            r => r.as_str(),
+        }
+    }
+
+    /// The string the newest Go prints in tracebacks (`waitReasonStrings`).
     pub fn as_str(self) -> &'static str {
         match self {
             WaitReason::Zero => "",
@@ -102,6 +116,7 @@ impl WaitReason {
             WaitReason::SyncWaitGroupWait => "sync.WaitGroup.Wait",
             WaitReason::GcAssistWait => "GC assist wait",
             WaitReason::FinalizerWait => "finalizer wait",
+            WaitReason::UpdateGomaxprocsIdle => "GOMAXPROCS updater (idle)",
         }
     }
 }

@@ -5,7 +5,9 @@
 //! in `findRunnable` (its own), in the last steal pass (another's), or after the M blocked in
 //! netpoll wakes for the earliest one. A timer's goroutine is readied onto the P that ran it.
 //! Timer channels hold one value; a tick that finds it full is dropped, as time.Ticker does.
-//! Stop and Reset discard a stale buffered value (Go 1.23 synchronous timer channels). The heap
+//! From Go 1.23 (synchronous timer channels) a timer sends the time it was due, and Stop and
+//! Reset discard a stale buffered value, reporting it as pending; before, it sent the time it
+//! ran, and a stale value stayed in the channel ([`super::GoVersion`]). The heap
 //! is Go's 4-ary one (`timerHeapN`); where Go breaks a tie between equal `when`s by heap
 //! position, the model breaks it by arming order, so the result never depends on heap shape.
 
@@ -235,18 +237,26 @@ impl Runtime {
     }
 
     /// Stops timer `id` (`t.stop`); true if it was armed. A stale buffered value is discarded.
+    /// `t.stop()`. Go 1.23's `stop` and `modify` drain a value the timer sent and nobody
+    /// received (`timerchandrain`, 1.27 runtime/time.go), and count it as pending: no stale
+    /// value arrives after Stop or Reset returns. Go 1.19's `deltimer` left it in the channel
+    /// (1.19 runtime/time.go, and time.Timer.Stop's doc: "to ensure the channel is empty after
+    /// a call to Stop, check the return value and drain the channel").
     fn timer_stop(&mut self, id: u32) -> bool {
+        let drains = self.cfg.go_version.at_least(super::GoVersion::GO1_23);
         let s = &mut self.timers.slots[id as usize];
-        let was = s.active;
+        let mut was = s.active;
         s.active = false;
         s.version = s.version.wrapping_add(1);
         if let TimerKind::Func(_, f) = &mut s.kind {
             // A stopped AfterFunc never runs: drop its closure now.
             f.take();
         }
-        if let TimerKind::Chan(c) = &s.kind {
+        if let (TimerKind::Chan(c), true) = (&s.kind, drains) {
             if let Some(cell) = &c.c {
-                cell.borrow_mut().buf.clear();
+                let mut cell = cell.borrow_mut();
+                was |= !cell.buf.is_empty();
+                cell.buf.clear();
             }
         }
         was
@@ -321,10 +331,17 @@ impl Runtime {
                     let tw = self.timers.heap_entry(id);
                     self.allp[owner as usize].timers.push(tw);
                 }
-                // sendTime: a non-blocking send of the time the timer was due; dropped if full.
+                // sendTime: a non-blocking send, dropped if full, of the time the timer was due
+                // (`Now().Add(-delta)`, Go 1.23 time/sleep.go) or of the time it ran
+                // (`Now()`, 1.19).
+                let value = if self.cfg.go_version.at_least(super::GoVersion::GO1_23) {
+                    when
+                } else {
+                    now
+                };
                 let saved = self.local_now;
                 self.local_now = now;
-                let r = c.chansend(self, k, runner, when, false);
+                let r = c.chansend(self, k, runner, value, false);
                 self.local_now = saved;
                 debug_assert!(matches!(r, SendOutcome::Sent | SendOutcome::WouldBlock(_)));
             }
@@ -371,14 +388,15 @@ impl Future for Sleep<'_> {
 
 /// `time.Timer`: fires once on `c`.
 pub struct Timer {
-    /// `t.C` (capacity 1): receives the time the timer was due; nil for `AfterFunc`.
+    /// `t.C` (capacity 1): receives the time the timer was due (Go 1.23; before, the time it
+    /// fired); nil for `AfterFunc`.
     pub c: Chan<SimTime>,
     id: u32,
 }
 
 /// `time.Ticker`: delivers ticks on `c` every period, dropping ticks nobody received.
 pub struct Ticker {
-    /// `t.C` (capacity 1): receives each tick's due time.
+    /// `t.C` (capacity 1): receives each tick's due time (Go 1.23; before, when it fired).
     pub c: Chan<SimTime>,
     id: u32,
     period: SimDuration,

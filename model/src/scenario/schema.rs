@@ -135,6 +135,10 @@ fn default_max_events() -> u64 {
 pub struct ServerSection {
     /// GOMAXPROCS: how many Ps run Go code at once, 1 to [`MAX_GOMAXPROCS`]; required.
     pub gomaxprocs: u32,
+    /// The Go release the server runs, "1.19" to "1.27" (default: the newest): behaviours that
+    /// changed between releases follow it (docs/model.md, "Go versions").
+    #[serde(default)]
+    pub go_version: crate::goruntime::GoVersion,
     /// GOGC: a percentage, or "off".
     #[serde(default = "default_gogc", deserialize_with = "de_gogc")]
     pub gogc: GcPercent,
@@ -529,6 +533,7 @@ impl ServerSection {
             gc: self.gc.clone(),
             stalls: self.stalls.clone(),
             topology: self.topology.clone(),
+            go_version: self.go_version,
         }
     }
 }

@@ -151,8 +151,8 @@ fn blocked_sender_panics_on_close() {
     });
     let m = panic_message(&out);
     assert!(
-        // Goroutine 6: ids 2-5 belong to the runtime's own goroutines (createfing).
-        m.starts_with("panic: send on closed channel\n\ngoroutine 6 [running]:\nmain.sender"),
+        // Goroutine 7: ids 2-6 belong to the runtime's own goroutines (createfing).
+        m.starts_with("panic: send on closed channel\n\ngoroutine 7 [running]:\nmain.sender"),
         "{m}"
     );
 }
