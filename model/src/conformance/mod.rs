@@ -613,34 +613,33 @@ pub fn run_suite(
     };
     let dir = real::programs_dir(dir);
     // The releases compared: the toolchain's for a real arm, else every recorded one.
-    let versions: Vec<(usize, GoVersion)> = match &toolchain {
+    let versions: Vec<GoVersion> = match &toolchain {
         Some((_, version)) => {
             let v = GoVersion::parse(version).map_err(|e| {
                 format!("--real: the go toolchain is {version}: {e}\n  hint: set GO=/path/to/go of a release from {} to {}", GoVersion::OLDEST, GoVersion::NEWEST)
             })?;
-            let i = RECORDED.iter().position(|&r| r == v);
-            if record && i.is_none() {
+            if record && !RECORDED.contains(&v) {
                 return Err(format!(
                     "--record: the suite keeps recordings of Go {} only, not of {version}",
                     RECORDED.map(|v| v.to_string()).join(" and ")
                 ));
             }
-            vec![(i.unwrap_or(usize::MAX), v)]
+            vec![v]
         }
-        None => RECORDED.iter().copied().enumerate().collect(),
+        None => RECORDED.to_vec(),
     };
     progress(&format!(
         "model arms of {} programs on Go {}",
         chosen.len(),
         versions
             .iter()
-            .map(|v| v.1.to_string())
+            .map(|v| v.to_string())
             .collect::<Vec<_>>()
             .join(" and ")
     ));
     let jobs: Vec<(usize, GoVersion)> = versions
         .iter()
-        .flat_map(|&(_, v)| (0..chosen.len()).map(move |i| (i, v)))
+        .flat_map(|&v| (0..chosen.len()).map(move |i| (i, v)))
         .collect();
     let models = crate::parallel::map(
         jobs.len(),
@@ -660,10 +659,6 @@ pub fn run_suite(
     };
     for (&(pi, v), model) in jobs.iter().zip(&models) {
         let p = chosen[pi];
-        let slot = versions
-            .iter()
-            .find(|x| x.1 == v)
-            .map_or(usize::MAX, |x| x.0);
         let mut spreads: Vec<(String, String)> = Vec::new();
         let go = match &toolchain {
             Some((go, version)) => {
@@ -700,7 +695,8 @@ pub fn run_suite(
             }
             None => {
                 run.go_label = "recorded".into();
-                Output::parse(p.recorded[slot])
+                let slot = RECORDED.iter().position(|&r| r == v);
+                Output::parse(p.recorded[slot.expect("without a toolchain, only RECORDED runs")])
             }
         };
         let mut rows = compare(p, v, &go, model);
