@@ -626,6 +626,10 @@ impl Sim {
                     rts[host as usize].stall(kernel, kind);
                     (host, None)
                 }
+                Ev::OsTick { host, cpu } => {
+                    rts[host as usize].os_tick(kernel, cpu);
+                    (host, None)
+                }
                 Ev::Procresize { host, n } => {
                     rts[host as usize].procresize(kernel, n);
                     (host, None)
@@ -637,7 +641,14 @@ impl Sim {
             }
         };
         while let Some((p, g)) = next.take() {
-            self.poll_g(host, p, g);
+            let now = {
+                let mut c = self.sh.core.borrow_mut();
+                let Core { kernel, rts, .. } = &mut *c;
+                rts[host as usize].os_run_now(kernel, p, g)
+            };
+            if now {
+                self.poll_g(host, p, g);
+            }
         }
         let mut w = self.sh.core.borrow_mut();
         w.rts.iter_mut().find_map(|rt| rt.end.take())

@@ -14,6 +14,7 @@ mod chan;
 mod gc;
 pub mod real;
 mod sched;
+mod tail;
 mod timers;
 
 use crate::goruntime::GoVersion;
@@ -48,14 +49,37 @@ where
     F: FnOnce(Go) -> Fut + 'static,
     Fut: Future<Output = ()> + 'static,
 {
+    main_on(v, procs, Some(ci_host()), body)
+}
+
+/// [`main`] on a host of the given CPUs (`None`: a CPU for every thread).
+fn main_on<F, Fut>(
+    v: GoVersion,
+    procs: u32,
+    os: Option<crate::goruntime::os::OsConfig>,
+    body: F,
+) -> RunOutcome
+where
+    F: FnOnce(Go) -> Fut + 'static,
+    Fut: Future<Output = ()> + 'static,
+{
     let sim = Sim::new(1, RunLimits::for_duration(SimDuration::from_secs(600)));
     let h = sim.add_runtime(RuntimeConfig {
         gomaxprocs: procs,
         go_version: v,
+        os,
         ..Default::default()
     });
     sim.main(h, body);
     sim.run()
+}
+
+/// The machine the real arm runs on in CI: a 2-vCPU KVM guest (Linux 6.18, HZ 250).
+fn ci_host() -> crate::goruntime::os::OsConfig {
+    crate::goruntime::os::OsConfig {
+        cpus: 2,
+        ..Default::default()
+    }
 }
 
 /// What one arm printed: `key=value` pairs in order.
@@ -118,6 +142,9 @@ pub enum Check {
     Abs(f64),
     /// Numbers within this fraction of the real arm's.
     Rel(f64),
+    /// Positive numbers within this factor of the real arm's, either way, or at most the
+    /// second figure apart (for latencies whose real value may be near zero).
+    Factor(f64, f64),
     /// Shown, not compared (timing the real arm cannot make stable).
     Report,
 }
@@ -396,6 +423,58 @@ pub fn programs() -> Vec<Program> {
             model: sched::saturation,
             recorded: recorded!("saturation"),
         },
+        Program {
+            name: "tail_timer",
+            gomaxprocs: 2,
+            checks: &[
+                ("p1_n1_p50_us", Report),
+                ("p1_n1_p99_us", Factor(1.5, 0.0)),
+                ("p1_n10_p50_us", Report),
+                ("p1_n10_p99_us", Factor(1.5, 0.0)),
+                ("p1_n30_p50_us", Report),
+                ("p1_n30_p99_us", Factor(1.5, 0.0)),
+                ("p2_n1_p50_us", Report),
+                ("p2_n1_p99_us", Factor(1.5, 0.0)),
+                ("p2_n10_p50_us", Report),
+                ("p2_n10_p99_us", Factor(1.5, 0.0)),
+                ("p2_n30_p50_us", Report),
+                ("p2_n30_p99_us", Factor(1.5, 0.0)),
+            ],
+            model: tail::tail_timer,
+            recorded: recorded!("tail_timer"),
+        },
+        Program {
+            name: "tail_chan",
+            gomaxprocs: 2,
+            checks: &[
+                ("p1_idle_p50_us", Report),
+                ("p1_idle_p99_us", Factor(1.5, 20.0)),
+                ("p1_busy_p50_us", Report),
+                ("p1_busy_p99_us", Factor(1.5, 20.0)),
+                ("p2_idle_p50_us", Report),
+                ("p2_idle_p99_us", Factor(1.5, 20.0)),
+                ("p2_busy_p50_us", Report),
+                ("p2_busy_p99_us", Factor(1.5, 20.0)),
+            ],
+            model: tail::tail_chan,
+            recorded: recorded!("tail_chan"),
+        },
+        Program {
+            name: "tail_netpoll",
+            gomaxprocs: 2,
+            checks: &[
+                ("p1_idle_p50_us", Report),
+                ("p1_idle_p99_us", Factor(1.5, 20.0)),
+                ("p1_busy_p50_us", Report),
+                ("p1_busy_p99_us", Factor(1.5, 20.0)),
+                ("p2_idle_p50_us", Report),
+                ("p2_idle_p99_us", Factor(1.5, 20.0)),
+                ("p2_busy_p50_us", Report),
+                ("p2_busy_p99_us", Factor(1.5, 20.0)),
+            ],
+            model: tail::tail_netpoll,
+            recorded: recorded!("tail_netpoll"),
+        },
     ]
 }
 
@@ -408,7 +487,27 @@ pub enum Verdict {
     Disagree,
     /// The key is shown side by side but not compared ([`Check::Report`]).
     Reported,
+    /// The values differ beyond the check for a reason [`EXPLAINED`] gives.
+    Explained,
 }
+
+/// Keys outside their tolerance for a known reason the model does not cover: (program, key,
+/// why). docs/conformance.md shows each with its figures; the suite fails when one of them
+/// agrees again, so that the list cannot go stale.
+pub const EXPLAINED: &[(&str, &str, &str)] = &[
+    (
+        "tail_netpoll",
+        "p1_idle_p99_us",
+        "microsecond jitter of the host (interrupts, VM exits): real P99 13-45 us over runs \
+         against P50 3-4 us; the model has no such noise, so its P99 is its P50",
+    ),
+    (
+        "tail_netpoll",
+        "p2_idle_p99_us",
+        "microsecond jitter of the host (interrupts, VM exits): real P99 12-45 us over runs \
+         against P50 4-5 us; the model has no such noise, so its P99 is its P50",
+    ),
+];
 
 /// One row of the comparison.
 #[derive(Clone, Debug)]
@@ -454,7 +553,22 @@ pub fn compare(p: &Program, v: GoVersion, go: &Output, model: &Output) -> Vec<Ro
                     (Some(a), Some(b)) if (a - b).abs() <= t * a.abs() => Verdict::Agree,
                     _ => Verdict::Disagree,
                 },
+                (Some(g), Some(m), Check::Factor(f, abs)) => match (num(g), num(m)) {
+                    (Some(a), Some(b))
+                        if (a - b).abs() <= abs || (a > 0.0 && b >= a / f && b <= a * f) =>
+                    {
+                        Verdict::Agree
+                    }
+                    _ => Verdict::Disagree,
+                },
                 _ => Verdict::Disagree,
+            };
+            let verdict = if verdict == Verdict::Disagree
+                && EXPLAINED.iter().any(|&(n, k, _)| n == p.name && k == key)
+            {
+                Verdict::Explained
+            } else {
+                verdict
             };
             Row {
                 program: p.name,
@@ -531,6 +645,8 @@ impl std::fmt::Display for Check {
             Check::Exact => write!(f, "exact"),
             Check::Abs(t) => write!(f, "±{t}"),
             Check::Rel(t) => write!(f, "±{:.0}%", t * 100.0),
+            Check::Factor(x, a) if *a > 0.0 => write!(f, "×{x}|±{a}"),
+            Check::Factor(x, _) => write!(f, "×{x}"),
             Check::Report => write!(f, "reported"),
         }
     }
@@ -731,6 +847,7 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
                 Verdict::Agree => "agree".into(),
                 Verdict::Disagree => "DISAGREE".into(),
                 Verdict::Reported => "-".into(),
+                Verdict::Explained => "explained".into(),
             },
         ];
         if repeated {
@@ -740,13 +857,20 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
     }
     let mut s = t.render("");
     let bad = count(rows, Verdict::Disagree);
+    let explained = count(rows, Verdict::Explained);
     let compared = rows.len() - count(rows, Verdict::Reported);
-    let _ = writeln!(
+    let _ = write!(
         s,
-        "{} of {compared} compared keys agree{}",
-        compared - bad,
-        if bad > 0 { "" } else { "." }
+        "{} of {compared} compared keys agree",
+        compared - bad - explained
     );
+    if explained > 0 {
+        let _ = write!(
+            s,
+            "; {explained} differ for a known reason (conformance::EXPLAINED)"
+        );
+    }
+    let _ = writeln!(s, "{}", if bad > 0 { "" } else { "." });
     s
 }
 

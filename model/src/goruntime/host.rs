@@ -70,6 +70,13 @@ pub enum Ev {
         /// The new `GOMAXPROCS`.
         n: u32,
     },
+    /// A CPU's scheduler tick (OS model): slices end, idle CPUs pull waiting threads.
+    OsTick {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The CPU that ticks.
+        cpu: u32,
+    },
     /// An event of the host's own (the network, an external process), opaque to the runtime.
     Host(HostEv),
 }

@@ -17,6 +17,7 @@ mod mgcmark;
 pub mod mgcpacer;
 mod mgcsweep;
 pub mod netpoll;
+pub mod os;
 pub mod pool;
 pub mod preempt;
 pub mod proc;

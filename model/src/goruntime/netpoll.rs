@@ -297,6 +297,8 @@ impl Runtime {
             wake_at,
             gen: self.poller_gen,
             was_spinning,
+            cpu_wait: false,
+            on_cpu: false,
         });
         self.trace(
             k,
@@ -381,12 +383,18 @@ impl Runtime {
             );
             return None;
         }
+        if !self.netpoll_thread_runs(k, now) {
+            return None;
+        }
         self.poller = None;
         self.lastpoll = now;
         self.trace(k, now, TraceEv::NetpollWake, 0, 0);
+        let m = self.poller_m.take();
+        self.cur_m = m;
         let mut list = self.netpoll_events();
         match self.pidleget(now) {
             Some(p) => {
+                self.os_acquirep(p, m);
                 if !list.is_empty() {
                     let g = list.remove(0);
                     self.injectglist(k, list, Some(p), now);
@@ -401,7 +409,43 @@ impl Runtime {
             None => {
                 self.injectglist(k, list, None, now);
                 self.stopm(k, now);
+                self.os_stopm(k, m, now);
                 None
+            }
+        }
+    }
+}
+
+impl Runtime {
+    /// The thread blocked in epoll_wait must have a CPU before `netpoll` returns (OS model):
+    /// false while it waits for one (`os_resume` posts the wake-up again). An idle CPU costs
+    /// nothing more here: `epoll_wake` is measured from an idle process.
+    fn netpoll_thread_runs(&mut self, k: &mut Kernel<Ev>, now: SimTime) -> bool {
+        let (Some(m), Some(pl)) = (self.poller_m, self.poller) else {
+            return true;
+        };
+        let Some(os) = self.os.as_mut() else {
+            return true;
+        };
+        if pl.on_cpu || os.is_running(m) {
+            return true;
+        }
+        if pl.cpu_wait {
+            return false;
+        }
+        match os.wake(m, None, now) {
+            super::os::Woken::Running { .. } => {
+                if let Some(pl) = self.poller.as_mut() {
+                    pl.on_cpu = true;
+                }
+                true
+            }
+            super::os::Woken::Queued => {
+                if let Some(pl) = self.poller.as_mut() {
+                    pl.cpu_wait = true;
+                }
+                self.os_note_queued(k, now);
+                false
             }
         }
     }

@@ -71,6 +71,9 @@ pub struct RuntimeConfig {
     pub topology: Option<super::topology::Topology>,
     /// The Go release whose behaviour the model follows where releases differ.
     pub go_version: super::GoVersion,
+    /// The host's CPUs and the kernel's scheduler under the runtime (`None`: a CPU for every
+    /// thread that wants one).
+    pub os: Option<super::os::OsConfig>,
 }
 
 impl Default for RuntimeConfig {
@@ -85,6 +88,7 @@ impl Default for RuntimeConfig {
             stalls: Default::default(),
             topology: None,
             go_version: super::GoVersion::default(),
+            os: None,
         }
     }
 }
@@ -127,6 +131,11 @@ pub(crate) struct P {
     pub frac_time: u64,
     /// Time running goroutines or mark workers, per census bucket (for the P heat map).
     pub busy: Vec<u64>,
+    /// The pending step's time, when it was posted, and whether it is still to run (the OS
+    /// model moves it while the P's M waits for a CPU).
+    pub step_at: SimTime,
+    pub step_posted: SimTime,
+    pub step_pending: bool,
 }
 
 impl P {
@@ -158,6 +167,9 @@ impl P {
             worker_freeze_mark: 0,
             frac_time: 0,
             busy: Vec::new(),
+            step_at: SimTime::ZERO,
+            step_posted: SimTime::ZERO,
+            step_pending: false,
         }
     }
 
@@ -212,6 +224,10 @@ pub(super) struct Poller {
     pub wake_at: SimTime,
     pub gen: u32,
     pub was_spinning: bool,
+    /// Its thread was woken and waits for a CPU (OS model).
+    pub cpu_wait: bool,
+    /// Its thread was woken and has a CPU (OS model).
+    pub on_cpu: bool,
 }
 
 /// A goroutine's function and its creator (function, goid).
@@ -342,6 +358,16 @@ pub struct Runtime {
     /// The runtime's goroutines runnable when main.main starts, in creation order: each `go`
     /// put the newest in runnext (see `createfing`).
     init_pending: Vec<Gi>,
+    /// The kernel's scheduler of this process's threads (`cfg.os`).
+    pub(crate) os: Option<super::os::Os>,
+    /// The M holding each P (OS model).
+    pub(super) m_of_p: Vec<Option<super::os::Mid>>,
+    /// `sched.midle` (OS model): idle Ms, LIFO as `mput`/`mget` use it.
+    pub(super) midle: Vec<super::os::Mid>,
+    /// The M running the code being modelled now (the waker of a `startm`).
+    pub(super) cur_m: Option<super::os::Mid>,
+    /// The M blocked in netpoll (OS model).
+    pub(super) poller_m: Option<super::os::Mid>,
 }
 
 impl Runtime {
@@ -353,6 +379,7 @@ impl Runtime {
         // pidle is LIFO: P0 must come out first, as procresize leaves P0 with the M.
         let pidle = (0..n).rev().collect();
         let gc = GcState::new(cfg.gc.clone(), cfg.gogc, cfg.memory_limit, n);
+        let cfg_os = cfg.os.clone();
         let stalls = super::stall::StallState::new(
             cfg.stalls.clone(),
             streams.indexed("stall.random", host as u64),
@@ -406,6 +433,11 @@ impl Runtime {
             goid_names: None,
             shared: None,
             init_pending: Vec::new(),
+            os: cfg_os.map(super::os::Os::new),
+            m_of_p: vec![None; n as usize],
+            midle: Vec::new(),
+            cur_m: None,
+            poller_m: None,
         }
     }
 
@@ -800,6 +832,9 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.gen = pp.gen.wrapping_add(1);
         pp.action = action;
+        pp.step_at = at;
+        pp.step_posted = k.now();
+        pp.step_pending = true;
         k.schedule(
             at,
             Ev::PStep {
@@ -818,7 +853,14 @@ impl Runtime {
             self.stats.threads += 1;
         }
         self.allp[p as usize].spinning = spinning;
-        let wake = at + self.cfg.costs.m_wake;
+        let mut wake = at + self.cfg.costs.m_wake;
+        if let Some(m) = self.os_mget() {
+            // The thread runs once the kernel gives it a CPU: an idle one after it wakes, or
+            // the waker's; a queued thread's step waits for it (`os_step_ready`).
+            if let Some(t) = self.os_wake_for_p(k, p, m, at) {
+                wake = wake.max(t);
+            }
+        }
         self.trace(k, at, TraceEv::ProcStart, p as u64, spinning as u64);
         self.post_step(k, p, PAction::Schedule, wake);
     }
@@ -1052,6 +1094,11 @@ impl Runtime {
         }
         let now = k.now();
         let action = pp.action;
+        if self.os.is_some() && !self.os_step_ready(k, p, now) {
+            // Its M waits for a CPU: `os_resume` posts the step again.
+            return None;
+        }
+        self.allp[p as usize].step_pending = false;
         if let Some(until) = self.frozen_until(now) {
             // The world is stopped: this step happens when it restarts.
             self.post_step(k, p, action, until);
@@ -1198,6 +1245,7 @@ impl Runtime {
         let own_timer = self.allp[p as usize].timers.next_when();
         let was_spinning = self.allp[p as usize].spinning;
         self.pidleput(p, t);
+        let m = self.os_releasep(p);
         self.trace(k, t, TraceEv::ProcStop, p as u64, 0);
         let mut poll_until = own_timer;
         if was_spinning {
@@ -1206,6 +1254,7 @@ impl Runtime {
             // The global queue again, with no P.
             if !self.global.is_empty() {
                 if let Some(p2) = self.pidleget_spinning(t) {
+                    self.os_acquirep(p2, m);
                     self.become_spinning(p2);
                     if let Some(g) = self.globrunqget(p2, 0, &mut t) {
                         return found(p2, g, false, t);
@@ -1219,6 +1268,7 @@ impl Runtime {
                 pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
             }) {
                 if let Some(p2) = self.pidleget_spinning(t) {
+                    self.os_acquirep(p2, m);
                     self.become_spinning(p2);
                     self.post_step(k, p2, PAction::Schedule, t);
                     return None;
@@ -1234,6 +1284,10 @@ impl Runtime {
                 was_spinning,
             };
             self.netpoll(k, delay, t);
+            self.poller_m = m;
+            if let Some(m) = m {
+                self.os_block(k, m, super::os::Holder::Poller, t);
+            }
             return None;
         } else if let Some(pu) = poll_until {
             if let Some(pl) = self.poller {
@@ -1243,6 +1297,7 @@ impl Runtime {
             }
         }
         self.stopm(k, t);
+        self.os_stopm(k, m, t);
         None
     }
 

@@ -134,5 +134,8 @@ impl Runtime {
         }
         self.pidle.retain(|&p| p != d);
         self.p_retire(d, now);
+        // Its M parks (`stopm`); a caller that ran there goes on with P `here`'s M.
+        let m = self.os_releasep(d);
+        self.os_stopm(k, m, now);
     }
 }

@@ -99,7 +99,8 @@ impl Runtime {
             let pp = &self.allp[p as usize];
             if pp.computing {
                 if let PAction::Run(g) = pp.action {
-                    let end = self.allgs[g as usize].compute_end + dur;
+                    // A step its M still owes from before (waiting for a CPU) is due now.
+                    let end = (self.allgs[g as usize].compute_end + dur).max(k.now());
                     self.allgs[g as usize].compute_end = end;
                     self.post_step(k, p, PAction::Run(g), end);
                 }

@@ -55,6 +55,7 @@ impl Runtime {
             return;
         }
         self.stats.sysmon_wakeups += 1;
+        self.os_sysmon_turn(k, now);
         if self.gc_phase() == super::mgc::GcPhase::Mark
             && self.gc.limiter.needs_update(now.as_nanos())
         {

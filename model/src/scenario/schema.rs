@@ -139,6 +139,10 @@ pub struct ServerSection {
     /// changed between releases follow it (docs/model.md, "Go versions").
     #[serde(default)]
     pub go_version: crate::goruntime::GoVersion,
+    /// `[server.os]`: the host's CPUs and the kernel's scheduler under the runtime (absent:
+    /// a CPU for every thread, as if the host had a spare one per P).
+    #[serde(default)]
+    pub os: Option<crate::goruntime::os::OsConfig>,
     /// GOGC: a percentage, or "off".
     #[serde(default = "default_gogc", deserialize_with = "de_gogc")]
     pub gogc: GcPercent,
@@ -534,6 +538,7 @@ impl ServerSection {
             stalls: self.stalls.clone(),
             topology: self.topology.clone(),
             go_version: self.go_version,
+            os: self.os.clone(),
         }
     }
 }

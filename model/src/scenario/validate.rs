@@ -313,6 +313,30 @@ fn server_costs(sc: &Scenario) -> Result<(), Invalid> {
     ] {
         dur_in(name, d, SimDuration::ZERO, sec)?;
     }
+    if let Some(o) = &sc.server.os {
+        ints_in(&[("server.os.cpus", o.cpus, 1, 4096)], " CPUs")?;
+        dur_in(
+            "server.os.tick",
+            o.tick,
+            SimDuration::from_micros(100),
+            SimDuration::from_millis(100),
+        )?;
+        dur_le(
+            "server.os.base_slice",
+            o.base_slice,
+            SimDuration::from_millis(100),
+        )?;
+        dur_le(
+            "server.os.idle_wake",
+            o.idle_wake,
+            SimDuration::from_millis(10),
+        )?;
+        dur_le(
+            "server.os.sysmon_run",
+            o.sysmon_run,
+            SimDuration::from_millis(1),
+        )?;
+    }
     if let Some(t) = &sc.server.topology {
         t.validate(sc.run.duration)?;
     }
