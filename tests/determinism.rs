@@ -111,3 +111,16 @@ fn parallel_runs_match_sequential() {
     });
     assert_eq!(seq, par);
 }
+
+/// The OS under the runtime is deterministic too, and it changes the run: quickstart on
+/// GOMAXPROCS 4 over two CPUs is pinned.
+#[test]
+fn pinned_os_digest_holds_in_every_build() {
+    let sets = ["server.gomaxprocs=4", "server.os.cpus=2", "run.duration=2s"];
+    let (a, da) = report(1, &sets);
+    let (b, db) = report(1, &sets);
+    assert_eq!((a, da), (b, db));
+    let (_, without) = report(1, &sets[..1]);
+    assert_ne!(da, without, "two CPUs under four Ps changed nothing");
+    assert_eq!(da, 0xe487cd6ea6d00fb9, "digest {da:016x}");
+}

@@ -422,3 +422,21 @@ fn go_version_is_a_checked_release() {
     assert_eq!(e.field, "server.go_version");
     assert!(e.to_string().contains("as a string"), "{e}");
 }
+
+/// `[server.os]` puts CPUs under the runtime; absent, every thread has one. Bad values are
+/// refused with the field.
+#[test]
+fn server_os_is_optional_and_checked() {
+    let sc = load("quickstart.toml", QUICKSTART, &[]).unwrap();
+    assert!(sc.server.runtime_config().os.is_none());
+    let sc = load("q.toml", QUICKSTART, &["server.os.cpus=2".into()]).unwrap();
+    let os = sc.server.runtime_config().os.expect("an OS");
+    assert_eq!(os.cpus, 2);
+    assert_eq!(os.tick, SimDuration::from_millis(4));
+    let e = err(QUICKSTART, &["server.os.cpus=0"]);
+    assert_eq!(e.field, "server.os.cpus");
+    let e = err(QUICKSTART, &["server.os.tick=\"10us\""]);
+    assert_eq!(e.field, "server.os.tick");
+    let e = err(QUICKSTART, &["server.os.cpu=2"]);
+    assert!(e.to_string().contains("cpu"), "{e}");
+}

@@ -75,7 +75,7 @@ where
 }
 
 /// The machine the real arm runs on in CI: a 2-vCPU KVM guest (Linux 6.18, HZ 250).
-fn ci_host() -> crate::goruntime::os::OsConfig {
+pub fn ci_host() -> crate::goruntime::os::OsConfig {
     crate::goruntime::os::OsConfig {
         cpus: 2,
         ..Default::default()
