@@ -360,3 +360,14 @@ fn planted_bug_is_found_shrunk_replayed_and_reported() {
         serde_json::from_str(&std::fs::read_to_string(&trace).unwrap()).unwrap();
     assert!(t["traceEvents"].as_array().is_some_and(|a| a.len() > 100));
 }
+
+/// `--exact-only` is for a fresh real arm: without `--real` it is refused, saying so.
+#[test]
+fn conformance_exact_only_needs_the_real_arm() {
+    let (code, _, err) = costream(&["conformance", "--exact-only"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--real"), "{err}");
+    let (code, out, _) = costream(&["conformance", "--only", "tail_chan"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("8 of 8 compared keys agree."), "{out}");
+}

@@ -14,6 +14,7 @@ mod chan;
 mod gc;
 pub mod real;
 mod sched;
+mod server;
 mod tail;
 mod timers;
 
@@ -475,6 +476,56 @@ pub fn programs() -> Vec<Program> {
             model: tail::tail_netpoll,
             recorded: recorded!("tail_netpoll"),
         },
+        Program {
+            name: "server_forward",
+            gomaxprocs: 2,
+            checks: &[
+                ("p1_n10_p50_us", Report),
+                ("p1_n10_p99_us", Factor(1.5, 0.0)),
+                ("p1_n10_drop_pct", Abs(1.0)),
+                ("p1_n10_cpu_pct", Rel(0.25)),
+                ("p1_n20_p50_us", Report),
+                ("p1_n20_p99_us", Factor(1.5, 0.0)),
+                ("p1_n20_drop_pct", Abs(1.0)),
+                ("p1_n20_cpu_pct", Rel(0.25)),
+                ("p1_n30_p50_us", Report),
+                ("p1_n30_p99_us", Factor(1.5, 0.0)),
+                ("p1_n30_drop_pct", Abs(1.0)),
+                ("p1_n30_cpu_pct", Rel(0.25)),
+                ("p1_n36_p50_us", Report),
+                ("p1_n36_p99_us", Factor(1.5, 0.0)),
+                ("p1_n36_drop_pct", Abs(1.0)),
+                ("p1_n36_cpu_pct", Rel(0.25)),
+                ("p1_n44_p50_us", Report),
+                ("p1_n44_p99_us", Report),
+                ("p1_n44_drop_pct", Abs(1.0)),
+                ("p1_n44_cpu_pct", Rel(0.25)),
+                ("p1_knee", Rel(0.10)),
+                ("p2_n20_p50_us", Report),
+                ("p2_n20_p99_us", Factor(1.5, 0.0)),
+                ("p2_n20_drop_pct", Abs(1.0)),
+                ("p2_n20_cpu_pct", Rel(0.25)),
+                ("p2_n40_p50_us", Report),
+                ("p2_n40_p99_us", Factor(1.5, 0.0)),
+                ("p2_n40_drop_pct", Abs(1.0)),
+                ("p2_n40_cpu_pct", Rel(0.25)),
+                ("p2_n60_p50_us", Report),
+                ("p2_n60_p99_us", Factor(1.5, 0.0)),
+                ("p2_n60_drop_pct", Abs(1.0)),
+                ("p2_n60_cpu_pct", Rel(0.25)),
+                ("p2_n72_p50_us", Report),
+                ("p2_n72_p99_us", Factor(1.5, 0.0)),
+                ("p2_n72_drop_pct", Abs(1.0)),
+                ("p2_n72_cpu_pct", Rel(0.25)),
+                ("p2_n88_p50_us", Report),
+                ("p2_n88_p99_us", Report),
+                ("p2_n88_drop_pct", Abs(1.0)),
+                ("p2_n88_cpu_pct", Rel(0.25)),
+                ("p2_knee", Rel(0.10)),
+            ],
+            model: server::server_forward,
+            recorded: recorded!("server_forward"),
+        },
     ]
 }
 
@@ -487,14 +538,43 @@ pub enum Verdict {
     Disagree,
     /// The key is shown side by side but not compared ([`Check::Report`]).
     Reported,
-    /// The values differ beyond the check for a reason [`EXPLAINED`] gives.
-    Explained,
+    /// The values differ beyond the check for a reason [`KNOWN`] gives.
+    Known,
 }
 
-/// Keys outside their tolerance for a known reason the model does not cover: (program, key,
-/// why). docs/conformance.md shows each with its figures; the suite fails when one of them
-/// agrees again, so that the list cannot go stale.
-pub const EXPLAINED: &[(&str, &str, &str)] = &[
+/// Keys outside their tolerance, each with its figures and what is known of the cause:
+/// (program, key, why). docs/conformance.md shows them; the suite fails when one of them
+/// agrees again, so that the list cannot go stale. Not a tolerance: a to-do list.
+pub const KNOWN: &[(&str, &str, &str)] = &[
+    (
+        "server_forward",
+        "p1_n36_p99_us",
+        "at 90 % of one CPU Go's P99 is 3061 us on 1.27 and 2013 on 1.19, but 1110-14433 over \
+         runs; the model's 1097 us is at the bottom of that range",
+    ),
+    (
+        "server_forward",
+        "p2_n60_p99_us",
+        "at 75 % of two CPUs the model's P99 is 6930 us against Go's 2799 / 3181: its two Ms \
+         share a CPU more than Linux's do here (and less in saturation's ticker load)",
+    ),
+    (
+        "server_forward",
+        "p2_n72_p99_us",
+        "at 90 % of two CPUs the model's P99 is 7799 us against Go's 5173 / 5147: as p2_n60",
+    ),
+    (
+        "server_forward",
+        "p1_n44_drop_pct",
+        "past the knee Go drops 12.0-12.3 % to the model's 9.5 %: Go serves 38.7 streams per P, \
+         so it spends ~16 us per packet beyond the 500 us of work, the model ~5 us; loopback \
+         write and read cost 0.9 and 0.3 us here, so the rest is not yet accounted for",
+    ),
+    (
+        "server_forward",
+        "p2_n88_drop_pct",
+        "past the knee Go drops 13.6-13.8 % to the model's 9.7 %: as p1_n44",
+    ),
     (
         "tail_netpoll",
         "p1_idle_p99_us",
@@ -564,9 +644,9 @@ pub fn compare(p: &Program, v: GoVersion, go: &Output, model: &Output) -> Vec<Ro
                 _ => Verdict::Disagree,
             };
             let verdict = if verdict == Verdict::Disagree
-                && EXPLAINED.iter().any(|&(n, k, _)| n == p.name && k == key)
+                && KNOWN.iter().any(|&(n, k, _)| n == p.name && k == key)
             {
-                Verdict::Explained
+                Verdict::Known
             } else {
                 verdict
             };
@@ -847,7 +927,7 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
                 Verdict::Agree => "agree".into(),
                 Verdict::Disagree => "DISAGREE".into(),
                 Verdict::Reported => "-".into(),
-                Verdict::Explained => "explained".into(),
+                Verdict::Known => "known".into(),
             },
         ];
         if repeated {
@@ -857,7 +937,7 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
     }
     let mut s = t.render("");
     let bad = count(rows, Verdict::Disagree);
-    let explained = count(rows, Verdict::Explained);
+    let explained = count(rows, Verdict::Known);
     let compared = rows.len() - count(rows, Verdict::Reported);
     let _ = write!(
         s,
@@ -867,7 +947,7 @@ pub fn render(rows: &[Row], go_label: &str) -> String {
     if explained > 0 {
         let _ = write!(
             s,
-            "; {explained} differ for a known reason (conformance::EXPLAINED)"
+            "; {explained} are known disagreements (conformance::KNOWN)"
         );
     }
     let _ = writeln!(s, "{}", if bad > 0 { "" } else { "." });

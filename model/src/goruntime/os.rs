@@ -210,6 +210,8 @@ pub(crate) struct Os {
     pub waits: u64,
     /// Total time threads that wanted a CPU waited for one.
     pub wait_time: SimDuration,
+    /// CPU time the process's threads ran (`getrusage`'s user + system).
+    pub cpu_time: SimDuration,
 }
 
 impl Os {
@@ -222,6 +224,7 @@ impl Os {
             threads: Vec::new(),
             waits: 0,
             wait_time: SimDuration::ZERO,
+            cpu_time: SimDuration::ZERO,
         }
     }
 
@@ -283,6 +286,7 @@ impl Os {
             let d = now.saturating_since(cpu.exec_start);
             cpu.exec_start = cpu.exec_start.max(now);
             self.threads[m as usize].burst += d;
+            self.cpu_time += d;
         }
     }
 
@@ -733,6 +737,18 @@ impl Runtime {
         }
         self.midle.push(m);
         self.os_block(k, m, Holder::None, at);
+    }
+
+    /// CPU time the process's threads have run so far (`getrusage`), with the OS model.
+    pub fn os_cpu_time(&self, now: SimTime) -> Option<SimDuration> {
+        let os = self.os.as_ref()?;
+        let running: u64 = os
+            .cpus
+            .iter()
+            .filter(|c| c.curr.is_some())
+            .map(|c| now.saturating_since(c.exec_start).as_nanos())
+            .sum();
+        Some(os.cpu_time + SimDuration::from_nanos(running))
     }
 
     /// Waits, total, of threads for a CPU, and how many times one waited.

@@ -1,0 +1,146 @@
+//! Model arm of the server-level program (`conformance/go/server_forward`): the Go forwarding
+//! server and the Go load generator as two runtimes on the CI host, joined by loopback links,
+//! line for line beside the Go program.
+
+use super::{ci_host, Output};
+use crate::goruntime::GoVersion;
+use crate::media::rtp::Rtp;
+use crate::net::link::LinkConfig;
+use crate::world::Datagram;
+use crate::{Go, GoNet, RunLimits, RuntimeConfig, Sim, SimDuration, SimTime};
+use hdrhistogram::Histogram;
+use std::cell::RefCell;
+use std::rc::Rc;
+
+/// The stream counts of each GOMAXPROCS, as the Go program runs them.
+const CONFIGS: [(u32, [u32; 5]); 2] = [(1, [10, 20, 30, 36, 44]), (2, [20, 40, 60, 72, 88])];
+const PERIOD: SimDuration = SimDuration::from_millis(20);
+const WORK: SimDuration = SimDuration::from_micros(500);
+const RUN_FOR: SimDuration = SimDuration::from_secs(3);
+const WARMUP: SimDuration = SimDuration::from_millis(500);
+/// The generator's receive port; stream `i` is served on `STREAM_PORT + i`.
+const GEN_PORT: u32 = 1;
+const STREAM_PORT: u32 = 1000;
+
+#[derive(Default)]
+struct Counts {
+    dropped: u64,
+    forwarded: u64,
+}
+
+/// One configuration: (P50, P99 in us, dropped percent, server CPU percent of one CPU).
+fn run(v: GoVersion, procs: u32, streams: u32) -> (f64, f64, f64, f64) {
+    let sim = Sim::new(1, RunLimits::for_duration(RUN_FOR + PERIOD * 5));
+    let cfg = |gomaxprocs| RuntimeConfig {
+        gomaxprocs,
+        go_version: v,
+        os: Some(ci_host()),
+        ..Default::default()
+    };
+    let (server, gen) = (sim.add_runtime(cfg(procs)), sim.add_runtime(cfg(1)));
+    sim.with_world_mut(|w| {
+        w.net.set_link(gen, server, LinkConfig::default());
+        w.net.set_link(server, gen, LinkConfig::default());
+    });
+    let lat = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let counts = Rc::new(RefCell::new(Counts::default()));
+    let (l, c) = (lat.clone(), counts.clone());
+    sim.main(server, move |go: Go| async move {
+        let start = go.now();
+        for i in 0..streams {
+            let conn = go.bind(STREAM_PORT + i);
+            let ch = go.make_chan::<Datagram>(3);
+            let (tx, c2) = (ch.clone(), c.clone());
+            go.go("main.server.func1", move |go| async move {
+                loop {
+                    let d = conn.read(&go).await;
+                    if tx.try_send(&go, d).is_err() && go.now().saturating_since(start) > WARMUP {
+                        c2.borrow_mut().dropped += 1;
+                    }
+                }
+            });
+            let (l, c) = (l.clone(), c.clone());
+            go.go("main.server.func2", move |go| async move {
+                while let Some(d) = ch.recv(&go).await {
+                    go.compute(WORK).await;
+                    go.udp_send(Datagram {
+                        src: (server, STREAM_PORT + i),
+                        dst: (gen, GEN_PORT),
+                        ..d
+                    });
+                    if go.now().saturating_since(start) > WARMUP {
+                        let d = go.now().saturating_since(d.payload.capture);
+                        let _ = l.borrow_mut().record(d.as_nanos().max(1));
+                        c.borrow_mut().forwarded += 1;
+                    }
+                }
+            });
+        }
+        go.block().await;
+    });
+    sim.main(gen, move |go: Go| async move {
+        let rx = go.bind(GEN_PORT);
+        go.go("main.generator.func2", move |go| async move {
+            loop {
+                rx.read(&go).await;
+            }
+        });
+        let start = go.now();
+        for i in 0..streams {
+            go.go("main.generator.func1", move |go| async move {
+                let mut due =
+                    start + SimDuration::from_nanos(PERIOD.as_nanos() * i as u64 / streams as u64);
+                let mut seq = 0u32;
+                while due.saturating_since(start) < RUN_FOR {
+                    go.sleep_until(due).await;
+                    go.udp_send(Datagram {
+                        src: (gen, GEN_PORT),
+                        dst: (server, STREAM_PORT + i),
+                        payload: Rtp {
+                            ssrc: i + 1,
+                            seq: seq as u16,
+                            frame: seq,
+                            capture: go.now(),
+                            size: 160,
+                            ..Rtp::default()
+                        },
+                        arrived: SimTime::ZERO,
+                    });
+                    seq += 1;
+                    due += PERIOD;
+                }
+            });
+        }
+        go.block().await;
+    });
+    let out = sim.run();
+    let cpu = sim
+        .runtime(server, |rt| rt.os_cpu_time(out.now))
+        .unwrap_or_default();
+    let h = lat.borrow();
+    let c = counts.borrow();
+    let drop = 100.0 * c.dropped as f64 / (c.dropped + c.forwarded).max(1) as f64;
+    let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
+    let cpu_pct = 100.0 * cpu.as_nanos() as f64 / out.now.as_nanos().max(1) as f64;
+    (us(0.5), us(0.99), drop, cpu_pct)
+}
+
+/// `conformance/go/server_forward`.
+pub(super) fn server_forward(v: GoVersion) -> Output {
+    let mut out = Output::default();
+    for (procs, ns) in CONFIGS {
+        let mut knee = 0;
+        for n in ns {
+            let (p50, p99, drop, cpu) = run(v, procs, n);
+            out.put(&format!("p{procs}_n{n}_p50_us"), format!("{p50:.0}"));
+            out.put(&format!("p{procs}_n{n}_p99_us"), format!("{p99:.0}"));
+            out.put(&format!("p{procs}_n{n}_drop_pct"), format!("{drop:.2}"));
+            out.put(&format!("p{procs}_n{n}_cpu_pct"), format!("{cpu:.0}"));
+            if knee == 0 && drop > 1.0 {
+                knee = n;
+            }
+        }
+        out.put(&format!("p{procs}_knee"), knee);
+    }
+    out
+}
