@@ -133,6 +133,14 @@ enum Cmd {
         #[arg(long, requires = "real")]
         exact_only: bool,
     },
+    /// Measure the runtime's costs on this machine (Go microbenchmarks: goroutine create,
+    /// switch, channel, select, timer, UDP write and read) and write them as a costs file that
+    /// a scenario includes with `[server] costs_file = "FILE"` (docs/model.md, "Costs").
+    Calibrate {
+        /// Write the costs file here (default: print it).
+        #[arg(long)]
+        out: Option<String>,
+    },
     /// Join the shards of one sweep into one file in point order. Refuses files of different
     /// sweeps, and exits with status 2, listing the missing points, unless every point is there.
     Merge {
@@ -300,6 +308,7 @@ pub fn main_with(workloads: &Registry) -> ExitCode {
             max_memory,
         ),
         Some(Cmd::Merge { files, out }) => merge_cmd(&files, &out),
+        Some(Cmd::Calibrate { out }) => calibrate_cmd(out.as_deref()),
         Some(Cmd::Conformance {
             only,
             dir,

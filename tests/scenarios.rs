@@ -440,3 +440,36 @@ fn server_os_is_optional_and_checked() {
     let e = err(QUICKSTART, &["server.os.cpu=2"]);
     assert!(e.to_string().contains("cpu"), "{e}");
 }
+
+/// `[server] costs_file` reads a costs file (as `costream calibrate` writes it) relative to the
+/// scenario's folder into `[server.costs]`; the scenario's own costs win; a missing file is an
+/// error naming the field and the fix.
+#[test]
+fn costs_file_is_included_relative_to_the_scenario() {
+    let dir = std::env::temp_dir().join(format!("costream-costs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("costs.toml"),
+        "fd_write = \"900ns\"\ncontext_switch = \"80ns\"\n",
+    )
+    .unwrap();
+    let file = dir.join("s.toml");
+    let file = file.to_str().unwrap();
+    let sets = [
+        "server.costs_file=\"costs.toml\"".to_string(),
+        "server.costs.context_switch=\"100ns\"".to_string(),
+    ];
+    let sc = load(file, QUICKSTART, &sets).unwrap();
+    let c = sc.server.runtime_config().costs;
+    assert_eq!(c.fd_write, SimDuration::from_nanos(900));
+    assert_eq!(c.context_switch, SimDuration::from_nanos(100));
+    let e = load(
+        file,
+        QUICKSTART,
+        &["server.costs_file=\"nope.toml\"".into()],
+    )
+    .unwrap_err();
+    assert_eq!(e.field, "server.costs_file");
+    assert!(e.to_string().contains("costream calibrate"), "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -39,6 +39,7 @@ pub use costream_net as net;
 pub use costream_sim::units;
 
 pub mod budget;
+pub mod calibrate;
 pub mod conformance;
 pub mod explore;
 pub mod goruntime;

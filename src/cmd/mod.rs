@@ -1,5 +1,6 @@
 //! The subcommands, one file each; `common` holds what they share.
 
+mod calibrate;
 mod common;
 mod conformance;
 mod explore;
@@ -8,6 +9,7 @@ mod run;
 mod shrink;
 mod sweep;
 
+pub(crate) use calibrate::*;
 pub(crate) use common::*;
 pub(crate) use conformance::*;
 pub(crate) use explore::*;

@@ -298,7 +298,66 @@ fn parse_with_overrides(
     } else {
         format!("{file} (with --set)")
     };
+    include_costs_file(file, &origin, &mut value)?;
     Ok((value, origin))
+}
+
+/// `[server] costs_file`: a costs file (`costream calibrate --out FILE`), relative to the
+/// scenario's folder, read into `[server.costs]`; costs the scenario sets itself win.
+fn include_costs_file(
+    file: &str,
+    origin: &str,
+    value: &mut toml::Value,
+) -> Result<(), ScenarioError> {
+    let Some(server) = value.get_mut("server").and_then(|s| s.as_table_mut()) else {
+        return Ok(());
+    };
+    let Some(path) = server.remove("costs_file") else {
+        return Ok(());
+    };
+    let err = |problem: String, hint: &str| ScenarioError {
+        file: origin.to_string(),
+        snippet: None,
+        field: "server.costs_file".into(),
+        problem,
+        hint: Some(hint.to_string()),
+    };
+    let Some(path) = path.as_str() else {
+        return Err(err(
+            format!("expected a file name (a string), found {path}"),
+            "write costs_file = \"costs.toml\"",
+        ));
+    };
+    let full = std::path::Path::new(file)
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join(path);
+    let text = std::fs::read_to_string(&full).map_err(|e| {
+        err(
+            format!("cannot read {}: {e}", full.display()),
+            "write it with `costream calibrate --out FILE`, or fix the path (it is relative \
+             to the scenario file's folder)",
+        )
+    })?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        err(
+            format!("{} is not TOML: {}", full.display(), e.message()),
+            "a costs file holds `name = \"duration\"` lines, as `costream calibrate` writes them",
+        )
+    })?;
+    let costs = server
+        .entry("costs")
+        .or_insert_with(|| toml::Value::Table(Default::default()));
+    let Some(costs) = costs.as_table_mut() else {
+        return Err(err(
+            "server.costs is not a table".into(),
+            "write [server.costs] as a table",
+        ));
+    };
+    for (k, v) in table {
+        costs.entry(k).or_insert(v);
+    }
+    Ok(())
 }
 
 /// A serde error at `prefix` + its path (`burst.interval`), as a located [`ScenarioError`].
