@@ -18,6 +18,13 @@ fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
     (v[v.len() / 2], v[v.len() * 99 / 100])
 }
 
+/// `{key}_p50_us` and `{key}_p99_us` of `lat`, as the Go programs print them.
+fn put_p50_p99(out: &mut Output, key: &str, lat: Vec<f64>) {
+    let (a, b) = p50_p99(lat);
+    out.put(&format!("{key}_p50_us"), format!("{a:.0}"));
+    out.put(&format!("{key}_p99_us"), format!("{b:.0}"));
+}
+
 /// `n` goroutines, each with a 20 ms ticker, doing `work` of CPU per tick for `secs`:
 /// the delay from each tick's due time to its goroutine running, in microseconds.
 fn ticker_delays(
@@ -67,9 +74,8 @@ pub(super) fn tail_timer(v: GoVersion) -> Output {
     let mut out = Output::default();
     for procs in [1, 2] {
         for n in [1u32, 10, 30] {
-            let (a, b) = p50_p99(ticker_delays(v, Some(ci_host()), procs, n, us(500)));
-            out.put(&format!("p{procs}_n{n}_p50_us"), format!("{a:.0}"));
-            out.put(&format!("p{procs}_n{n}_p99_us"), format!("{b:.0}"));
+            let lat = ticker_delays(v, Some(ci_host()), procs, n, us(500));
+            put_p50_p99(&mut out, &format!("p{procs}_n{n}"), lat);
         }
     }
     out
@@ -110,9 +116,8 @@ pub(super) fn tail_chan(v: GoVersion) -> Output {
     let mut out = Output::default();
     for procs in [1, 2] {
         for (mode, busy) in [("idle", false), ("busy", true)] {
-            let (a, b) = p50_p99(chan_delays(v, Some(ci_host()), procs, busy));
-            out.put(&format!("p{procs}_{mode}_p50_us"), format!("{a:.0}"));
-            out.put(&format!("p{procs}_{mode}_p99_us"), format!("{b:.0}"));
+            let lat = chan_delays(v, Some(ci_host()), procs, busy);
+            put_p50_p99(&mut out, &format!("p{procs}_{mode}"), lat);
         }
     }
     out
@@ -156,9 +161,8 @@ pub(super) fn tail_netpoll(v: GoVersion) -> Output {
     let mut out = Output::default();
     for procs in [1, 2] {
         for (mode, busy) in [("idle", false), ("busy", true)] {
-            let (a, b) = p50_p99(netpoll_delays(v, procs, busy));
-            out.put(&format!("p{procs}_{mode}_p50_us"), format!("{a:.0}"));
-            out.put(&format!("p{procs}_{mode}_p99_us"), format!("{b:.0}"));
+            let lat = netpoll_delays(v, procs, busy);
+            put_p50_p99(&mut out, &format!("p{procs}_{mode}"), lat);
         }
     }
     out

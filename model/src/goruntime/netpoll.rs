@@ -444,7 +444,7 @@ impl Runtime {
                 if let Some(pl) = self.poller.as_mut() {
                     pl.cpu_wait = true;
                 }
-                self.os_note_queued(k, now);
+                self.os_arm_ticks(k, now);
                 false
             }
         }

@@ -206,10 +206,6 @@ pub(crate) struct Os {
     slice: SimDuration,
     cpus: Vec<Cpu>,
     threads: Vec<Thread>,
-    /// Times a thread that wanted a CPU had to wait for one.
-    pub waits: u64,
-    /// Total time threads that wanted a CPU waited for one.
-    pub wait_time: SimDuration,
     /// CPU time the process's threads ran (`getrusage`'s user + system).
     pub cpu_time: SimDuration,
 }
@@ -222,8 +218,6 @@ impl Os {
             cpus: vec![Cpu::default(); cfg.cpus as usize],
             cfg,
             threads: Vec::new(),
-            waits: 0,
-            wait_time: SimDuration::ZERO,
             cpu_time: SimDuration::ZERO,
         }
     }
@@ -391,7 +385,6 @@ impl Os {
             let t = &mut self.threads[old as usize];
             t.state = TState::Queued(c);
             t.off_since = now;
-            self.waits += 1;
         }
     }
 
@@ -402,7 +395,6 @@ impl Os {
         cpu.exec_start = at;
         cpu.slice_start = at;
         let t = &mut self.threads[m as usize];
-        self.wait_time += at.saturating_since(t.off_since);
         t.state = TState::Running(c);
         t.prev = Some(c);
     }
@@ -598,12 +590,8 @@ impl Runtime {
         self.os_arm_ticks(k, at);
     }
 
-    /// A thread was queued on a busy CPU: its CPU's tick is posted.
-    pub(super) fn os_note_queued(&mut self, k: &mut Kernel<Ev>, now: SimTime) {
-        self.os_arm_ticks(k, now);
-    }
-
-    fn os_arm_ticks(&mut self, k: &mut Kernel<Ev>, now: SimTime) {
+    /// Posts the next tick of every CPU with threads waiting (once per CPU).
+    pub(super) fn os_arm_ticks(&mut self, k: &mut Kernel<Ev>, now: SimTime) {
         let Some(os) = self.os.as_mut() else { return };
         let at = os.next_tick(now);
         for cpu in os.ticks_to_arm() {
@@ -749,11 +737,6 @@ impl Runtime {
             .map(|c| now.saturating_since(c.exec_start).as_nanos())
             .sum();
         Some(os.cpu_time + SimDuration::from_nanos(running))
-    }
-
-    /// Waits, total, of threads for a CPU, and how many times one waited.
-    pub fn os_waits(&self) -> Option<(u64, SimDuration)> {
-        self.os.as_ref().map(|o| (o.waits, o.wait_time))
     }
 }
 
