@@ -439,6 +439,15 @@ fn server_os_is_optional_and_checked() {
     assert_eq!(e.field, "server.os.tick");
     let e = err(QUICKSTART, &["server.os.cpu=2"]);
     assert!(e.to_string().contains("cpu"), "{e}");
+    let sc = load("q.toml", QUICKSTART, &["server.os.pack_util=0.67".into()]).unwrap();
+    assert_eq!(
+        sc.server.runtime_config().os.expect("an OS").pack_util,
+        0.67
+    );
+    let e = err(QUICKSTART, &["server.os.pack_util=1.5"]);
+    assert_eq!(e.field, "server.os.pack_util");
+    let e = err(QUICKSTART, &["server.os.timer_slack=\"1s\""]);
+    assert_eq!(e.field, "server.os.timer_slack");
 }
 
 /// `[server] costs_file` reads a costs file (as `costream calibrate` writes it) relative to the

@@ -362,6 +362,25 @@ impl Sim {
         host
     }
 
+    /// Adds a host that is another process on the machine of `beside`: its threads run on the
+    /// same CPUs, under the same kernel scheduler ([`RuntimeConfig::os`] of `beside`, which
+    /// must have one; `cfg.os` is ignored). Returns its index.
+    pub fn add_runtime_beside(&self, cfg: RuntimeConfig, beside: u32) -> u32 {
+        let os = {
+            let w = self.sh.core.borrow();
+            let rt = w
+                .rts
+                .get(beside as usize)
+                .unwrap_or_else(|| panic!("add_runtime_beside: there is no host {beside}"));
+            rt.os
+                .clone()
+                .unwrap_or_else(|| panic!("add_runtime_beside: host {beside} has no OS model"))
+        };
+        let host = self.add_runtime(RuntimeConfig { os: None, ..cfg });
+        self.sh.core.borrow_mut().rts[host as usize].share_os(os);
+        host
+    }
+
     /// The digest checkpoints taken during the run, when on ([`SimOptions::checkpoints`]).
     pub fn checkpoints(&self) -> Vec<Checkpoint> {
         self.ext.checkpoints.borrow().clone()
@@ -630,6 +649,16 @@ impl Sim {
                     rts[host as usize].os_tick(kernel, cpu);
                     (host, None)
                 }
+                Ev::OsResume { host, m } => {
+                    rts[host as usize].os_resumed(kernel, m);
+                    (host, None)
+                }
+                Ev::OsDelay { host, m, ns } => {
+                    let now = kernel.now();
+                    let d = costream_sim::SimDuration::from_nanos(ns as u64);
+                    rts[host as usize].os_delayed(kernel, m, d, now);
+                    (host, None)
+                }
                 Ev::Procresize { host, n } => {
                     rts[host as usize].procresize(kernel, n);
                     (host, None)
@@ -667,7 +696,10 @@ impl Sim {
                 let now = core.kernel.now();
                 if let Some((d, to)) = net.arrive(slot, now) {
                     match to {
-                        ArriveTo::Socket(fd) => fd.deliver(core, d),
+                        ArriveTo::Socket(fd) => {
+                            let from = d.src.0;
+                            fd.deliver_from(core, d, Some(from))
+                        }
                         ArriveTo::Sink(s) => s.borrow_mut().receive(now, &d),
                     }
                 }

@@ -11,6 +11,9 @@
 // returning (P50, P99, in microseconds, after a 0.5 s warm-up), the share of packets dropped
 // at the channel, and the server's CPU use (getrusage, percent of one CPU). The knee is the
 // first stream count that drops more than 1 % of packets (capacity: 40 streams per P).
+// Shown to decompose the delay: the P99 from the send to ReadFromUDP returning, and, from
+// /proc/self/task/*/schedstat, the server threads' wake-ups (times they got a CPU) per
+// forwarded packet and the time they waited for a CPU while runnable (percent of the run).
 //
 // Comparison, set from the fidelity issue before the model's figures were seen: P99 within a
 // factor of 1.5 of Go's below the knee; the knee within 10 %; drops within 1 point; CPU
@@ -52,7 +55,7 @@ func spin(d time.Duration) {
 // summary when stdin closes.
 func server(streams int, gen *net.UDPAddr) {
 	var mu sync.Mutex
-	var lat []float64
+	var lat, rd []float64
 	var dropped, forwarded int64
 	conns := make([]*net.UDPConn, streams)
 	for i := range conns {
@@ -80,6 +83,12 @@ func server(streams int, gen *net.UDPAddr) {
 				n, _, err := c.ReadFromUDP(buf)
 				if err != nil {
 					return
+				}
+				if time.Since(start) > warmup {
+					d := float64(time.Now().UnixNano()-int64(binary.LittleEndian.Uint64(buf))) / 1e3
+					mu.Lock()
+					rd = append(rd, d)
+					mu.Unlock()
 				}
 				select {
 				case ch <- buf[:n]:
@@ -114,15 +123,46 @@ func server(streams int, gen *net.UDPAddr) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	slices, delay := schedstat()
+	elapsed := time.Since(start)
 	mu.Lock()
 	sort.Float64s(lat)
-	p50, p99 := 0.0, 0.0
+	sort.Float64s(rd)
+	p50, p99, rd99 := 0.0, 0.0, 0.0
 	if len(lat) > 0 {
 		p50, p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
+	if len(rd) > 0 {
+		rd99 = rd[len(rd)*99/100]
+	}
 	drop := 100 * float64(dropped) / float64(dropped+forwarded+1)
-	fmt.Printf("%.0f %.0f %.2f %.0f\n", p50, p99, drop, 100*cpu.Seconds()/time.Since(start).Seconds())
+	// Wake-ups count the whole run (the warm-up too), as do the packets they are divided by.
+	pkts := float64(streams) * float64(elapsed) / float64(period)
+	fmt.Printf("%.0f %.0f %.2f %.0f %.0f %.1f %.1f\n", p50, p99, drop, 100*cpu.Seconds()/elapsed.Seconds(),
+		rd99, float64(slices)/pkts, 100*delay.Seconds()/elapsed.Seconds())
 	mu.Unlock()
+}
+
+// schedstat: this process's threads' times on a CPU (pcount) and their run-queue wait
+// (run_delay), summed from /proc/self/task/*/schedstat.
+func schedstat() (int64, time.Duration) {
+	ents, _ := os.ReadDir("/proc/self/task")
+	var n, d int64
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 3 {
+			continue
+		}
+		w, _ := strconv.ParseInt(f[1], 10, 64)
+		c, _ := strconv.ParseInt(f[2], 10, 64)
+		n += c
+		d += w
+	}
+	return n, time.Duration(d)
 }
 
 // generator: 50 fps to each port, evenly spread, for runFor; reads the forwarded packets.
@@ -214,6 +254,9 @@ func main() {
 			fmt.Printf("p%d_n%d_p99_us=%s\n", c.procs, n, f[1])
 			fmt.Printf("p%d_n%d_drop_pct=%s\n", c.procs, n, f[2])
 			fmt.Printf("p%d_n%d_cpu_pct=%s\n", c.procs, n, f[3])
+			fmt.Printf("p%d_n%d_read_p99_us=%s\n", c.procs, n, f[4])
+			fmt.Printf("p%d_n%d_wakes_per_pkt=%s\n", c.procs, n, f[5])
+			fmt.Printf("p%d_n%d_run_delay_pct=%s\n", c.procs, n, f[6])
 			if d, _ := strconv.ParseFloat(f[2], 64); knee == 0 && d > 1 {
 				knee = n
 			}

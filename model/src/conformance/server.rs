@@ -28,8 +28,22 @@ struct Counts {
     forwarded: u64,
 }
 
-/// One configuration: (P50, P99 in us, dropped percent, server CPU percent of one CPU).
-fn run(v: GoVersion, procs: u32, streams: u32) -> (f64, f64, f64, f64) {
+/// One configuration's figures, as the Go program prints them.
+struct Figures {
+    p50_us: f64,
+    p99_us: f64,
+    drop_pct: f64,
+    /// The server's CPU use, percent of one CPU.
+    cpu_pct: f64,
+    /// From the send to the read returning.
+    read_p99_us: f64,
+    /// The server threads' times on a CPU per packet sent.
+    wakes_per_pkt: f64,
+    /// Their time waiting for a CPU while runnable, percent of the run.
+    run_delay_pct: f64,
+}
+
+fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
     let sim = Sim::new(1, RunLimits::for_duration(RUN_FOR + PERIOD * 5));
     let cfg = |gomaxprocs| RuntimeConfig {
         gomaxprocs,
@@ -37,12 +51,16 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> (f64, f64, f64, f64) {
         os: Some(ci_host()),
         ..Default::default()
     };
-    let (server, gen) = (sim.add_runtime(cfg(procs)), sim.add_runtime(cfg(1)));
+    // Two processes of one machine: the generator's threads share the server's two CPUs.
+    let server = sim.add_runtime(cfg(procs));
+    let gen = sim.add_runtime_beside(cfg(1), server);
     sim.with_world_mut(|w| {
         w.net.set_link(gen, server, LinkConfig::default());
         w.net.set_link(server, gen, LinkConfig::default());
     });
     let lat = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let read = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let r = read.clone();
     let counts = Rc::new(RefCell::new(Counts::default()));
     let (l, c) = (lat.clone(), counts.clone());
     sim.main(server, move |go: Go| async move {
@@ -50,10 +68,14 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> (f64, f64, f64, f64) {
         for i in 0..streams {
             let conn = go.bind(STREAM_PORT + i);
             let ch = go.make_chan::<Datagram>(3);
-            let (tx, c2) = (ch.clone(), c.clone());
+            let (tx, c2, rd) = (ch.clone(), c.clone(), r.clone());
             go.go("main.server.func1", move |go| async move {
                 loop {
                     let d = conn.read(&go).await;
+                    if go.now().saturating_since(start) > WARMUP {
+                        let d = go.now().saturating_since(d.payload.capture);
+                        let _ = rd.borrow_mut().record(d.as_nanos().max(1));
+                    }
                     if tx.try_send(&go, d).is_err() && go.now().saturating_since(start) > WARMUP {
                         c2.borrow_mut().dropped += 1;
                     }
@@ -117,12 +139,27 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> (f64, f64, f64, f64) {
     let cpu = sim
         .runtime(server, |rt| rt.os_cpu_time(out.now))
         .unwrap_or_default();
+    let stats = sim
+        .runtime(server, |rt| rt.os_thread_stats())
+        .unwrap_or_default();
+    let slices: u64 = stats.iter().map(|t| t.pcount).sum();
+    let delay: u64 = stats.iter().map(|t| t.run_delay.as_nanos()).sum();
     let h = lat.borrow();
     let c = counts.borrow();
     let drop = 100.0 * c.dropped as f64 / (c.dropped + c.forwarded).max(1) as f64;
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
-    let cpu_pct = 100.0 * cpu.as_nanos() as f64 / out.now.as_nanos().max(1) as f64;
-    (us(0.5), us(0.99), drop, cpu_pct)
+    let run_ns = out.now.as_nanos().max(1) as f64;
+    let read_p99 = read.borrow().value_at_quantile(0.99) as f64 / 1e3;
+    let pkts = streams as f64 * run_ns / PERIOD.as_nanos() as f64;
+    Figures {
+        p50_us: us(0.5),
+        p99_us: us(0.99),
+        drop_pct: drop,
+        cpu_pct: 100.0 * cpu.as_nanos() as f64 / run_ns,
+        read_p99_us: read_p99,
+        wakes_per_pkt: slices as f64 / pkts,
+        run_delay_pct: 100.0 * delay as f64 / run_ns,
+    }
 }
 
 /// `conformance/go/server_forward`.
@@ -131,12 +168,16 @@ pub(super) fn server_forward(v: GoVersion) -> Output {
     for (procs, ns) in CONFIGS {
         let mut knee = 0;
         for n in ns {
-            let (p50, p99, drop, cpu) = run(v, procs, n);
-            out.put(&format!("p{procs}_n{n}_p50_us"), format!("{p50:.0}"));
-            out.put(&format!("p{procs}_n{n}_p99_us"), format!("{p99:.0}"));
-            out.put(&format!("p{procs}_n{n}_drop_pct"), format!("{drop:.2}"));
-            out.put(&format!("p{procs}_n{n}_cpu_pct"), format!("{cpu:.0}"));
-            if knee == 0 && drop > 1.0 {
+            let f = run(v, procs, n);
+            let key = |k: &str| format!("p{procs}_n{n}_{k}");
+            out.put(&key("p50_us"), format!("{:.0}", f.p50_us));
+            out.put(&key("p99_us"), format!("{:.0}", f.p99_us));
+            out.put(&key("drop_pct"), format!("{:.2}", f.drop_pct));
+            out.put(&key("cpu_pct"), format!("{:.0}", f.cpu_pct));
+            out.put(&key("read_p99_us"), format!("{:.0}", f.read_p99_us));
+            out.put(&key("wakes_per_pkt"), format!("{:.1}", f.wakes_per_pkt));
+            out.put(&key("run_delay_pct"), format!("{:.1}", f.run_delay_pct));
+            if knee == 0 && f.drop_pct > 1.0 {
                 knee = n;
             }
         }

@@ -146,7 +146,8 @@ fn netpoll_delays(v: GoVersion, procs: u32, busy: bool) -> Vec<f64> {
             // sendto on loopback: the datagram is readable when the call returns.
             let sent = go.now();
             go.with_rt(|rt, _| rt.charge(rt.costs().fd_write));
-            go.with_core(|c| rx.deliver(c, sent));
+            let me = go.host;
+            go.with_core(|c| rx.deliver_from(c, sent, Some(me)));
             if busy {
                 go.compute(us(200)).await;
             }
@@ -189,15 +190,16 @@ mod tests {
         assert!((one_ci - one).abs() < 0.25 * one, "{one} against {one_ci}");
     }
 
-    /// The stealing M that the hand-off wakes lands on the sender's CPU and waits there: the
-    /// receiver runs when the sender parks, 200 us later (real Go: P50 183-200 us), not 3 us
-    /// later through `runqsteal`'s `runnext` as on a spare CPU.
+    /// The stealing M that the hand-off wakes finds the receiver in the busy sender's
+    /// `runnext` and backs off in `runqgrab`'s `usleep(3)`, a `nanosleep` that Linux ends
+    /// `timer_slack` (50 us) late; the receiver runs after that and the M's wake-ups, or when
+    /// the sender parks at 200 us (real Go: P50 183-200 us), not 3 us later as on a spare CPU.
     #[test]
-    fn a_woken_stealer_waits_behind_its_waker() {
+    fn a_woken_stealer_backs_off_for_a_timer_slack() {
         let v = GoVersion::GO1_27;
         let spare = p50_p99(chan_delays(v, None, 2, true)).0;
         let ci = p50_p99(chan_delays(v, Some(ci_host()), 2, true)).0;
         assert!(spare < 20.0, "no OS: P50 {spare} us");
-        assert!((190.0..=210.0).contains(&ci), "2 CPUs: P50 {ci} us");
+        assert!((100.0..=210.0).contains(&ci), "2 CPUs: P50 {ci} us");
     }
 }

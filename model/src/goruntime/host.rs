@@ -77,6 +77,22 @@ pub enum Ev {
         /// The CPU that ticks.
         cpu: u32,
     },
+    /// Another process on the machine gave thread `m` of this one a CPU (OS model).
+    OsResume {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The thread.
+        m: u32,
+    },
+    /// Another process's thread took `ns` of CPU from thread `m` of this one (OS model).
+    OsDelay {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The thread.
+        m: u32,
+        /// Nanoseconds lost.
+        ns: u32,
+    },
     /// An event of the host's own (the network, an external process), opaque to the runtime.
     Host(HostEv),
 }

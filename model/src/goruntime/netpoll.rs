@@ -54,6 +54,12 @@ impl<T: 'static> Fd<T> {
     /// A datagram arrives from the network (called by non-goroutine model code, such as a link
     /// or a remote peer). A parked reader is marked ready for the next `netpoll`.
     pub fn deliver(&self, core: &mut Core, v: T) {
+        self.deliver_from(core, v, None);
+    }
+
+    /// [`Fd::deliver`] of a datagram host `from` sent: on loopback, when `from` is a process
+    /// of the same machine (OS model), the wake-up of epoll_wait comes from its running thread.
+    pub fn deliver_from(&self, core: &mut Core, v: T, from: Option<u32>) {
         let mut f = self.inner.borrow_mut();
         f.queue.push_back(v);
         f.delivered += 1;
@@ -61,7 +67,12 @@ impl<T: 'static> Fd<T> {
             let host = f.host as usize;
             drop(f);
             let now = core.kernel.now();
-            core.rts[host].netpollready(&mut core.kernel, g, now);
+            let waker = from.and_then(|h| {
+                let (src, dst) = (core.rts.get(h as usize)?, &core.rts[host]);
+                let same = matches!((&src.os, &dst.os), (Some(a), Some(b)) if Rc::ptr_eq(a, b));
+                src.cur_m.filter(|_| same)
+            });
+            core.rts[host].netpollready(&mut core.kernel, g, now, waker);
         }
     }
 
@@ -287,7 +298,7 @@ impl Runtime {
                     if delay.is_zero() {
                         t
                     } else {
-                        t + epoll_timeout(delay) + self.cfg.costs.epoll_wake
+                        t + epoll_timeout(delay) + self.epoll_timeout_wake()
                     }
                 }
             }
@@ -299,6 +310,7 @@ impl Runtime {
             was_spinning,
             cpu_wait: false,
             on_cpu: false,
+            waker: None,
         });
         self.trace(
             k,
@@ -330,13 +342,34 @@ impl Runtime {
         self.epoll_ready.drain(..n).collect()
     }
 
-    /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready).
+    /// Past an epoll_wait timeout, until the M runs: the lumped `epoll_wake` cost, or with the
+    /// OS model the timer slack (the thread's wake-up is the OS model's).
+    fn epoll_timeout_wake(&self) -> SimDuration {
+        match &self.os {
+            Some(os) => os.borrow().cfg.timer_slack,
+            None => self.cfg.costs.epoll_wake,
+        }
+    }
+
+    /// `netpollBreak`: wake the M blocked in netpoll (a new earlier timer, or I/O became ready;
+    /// `waker` is the thread whose write did it). With the OS model the wake-up's cost is the
+    /// OS model's; without it, the lumped `epoll_wake`.
     pub(crate) fn netpoll_break(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        self.netpoll_break_by(k, at, None);
+    }
+
+    fn netpoll_break_by(&mut self, k: &mut Kernel<Ev>, at: SimTime, waker: Option<super::os::Mid>) {
+        let lumped = if self.os.is_some() {
+            SimDuration::ZERO
+        } else {
+            self.cfg.costs.epoll_wake
+        };
         let Some(pl) = self.poller.as_mut() else {
             return;
         };
-        let wake = at + self.cfg.costs.epoll_wake;
+        let wake = at + lumped;
         if wake < pl.wake_at {
+            pl.waker = waker;
             self.poller_gen = self.poller_gen.wrapping_add(1);
             pl.gen = self.poller_gen;
             pl.wake_at = wake;
@@ -354,10 +387,16 @@ impl Runtime {
     /// next `netpoll` returns `g`. Go hears of it from epoll inside `netpoll`; the model queues
     /// `g` on epoll's ready list when the datagram lands and wakes a blocked poller, as the
     /// kernel wakes epoll_wait.
-    pub(crate) fn netpollready(&mut self, k: &mut Kernel<Ev>, g: Gi, at: SimTime) {
+    pub(crate) fn netpollready(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        g: Gi,
+        at: SimTime,
+        waker: Option<super::os::Mid>,
+    ) {
         self.epoll_ready.push_back(g);
         if self.poller.is_some() {
-            self.netpoll_break(k, at);
+            self.netpoll_break_by(k, at, waker);
         }
     }
 
@@ -424,16 +463,17 @@ impl Runtime {
         let (Some(m), Some(pl)) = (self.poller_m, self.poller) else {
             return true;
         };
-        let Some(os) = self.os.as_mut() else {
+        let Some(os) = self.os.clone() else {
             return true;
         };
-        if pl.on_cpu || os.is_running(m) {
+        if pl.on_cpu || os.borrow().is_running(m) {
             return true;
         }
         if pl.cpu_wait {
             return false;
         }
-        match os.wake(m, None, now) {
+        let woken = os.borrow_mut().wake(m, pl.waker, now);
+        match woken {
             super::os::Woken::Running { .. } => {
                 if let Some(pl) = self.poller.as_mut() {
                     pl.on_cpu = true;

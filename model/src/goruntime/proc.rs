@@ -228,6 +228,9 @@ pub(super) struct Poller {
     pub cpu_wait: bool,
     /// Its thread was woken and has a CPU (OS model).
     pub on_cpu: bool,
+    /// The thread whose write woke it (OS model: a loopback send wakes epoll_wait from the
+    /// sender's CPU), if any.
+    pub waker: Option<super::os::Mid>,
 }
 
 /// A goroutine's function and its creator (function, goid).
@@ -359,13 +362,13 @@ pub struct Runtime {
     /// put the newest in runnext (see `createfing`).
     init_pending: Vec<Gi>,
     /// The kernel's scheduler of this process's threads (`cfg.os`).
-    pub(crate) os: Option<super::os::Os>,
+    pub(crate) os: Option<std::rc::Rc<std::cell::RefCell<super::os::Os>>>,
     /// The M holding each P (OS model).
     pub(super) m_of_p: Vec<Option<super::os::Mid>>,
     /// `sched.midle` (OS model): idle Ms, LIFO as `mput`/`mget` use it.
     pub(super) midle: Vec<super::os::Mid>,
     /// The M running the code being modelled now (the waker of a `startm`).
-    pub(super) cur_m: Option<super::os::Mid>,
+    pub(crate) cur_m: Option<super::os::Mid>,
     /// The M blocked in netpoll (OS model).
     pub(super) poller_m: Option<super::os::Mid>,
 }
@@ -433,7 +436,7 @@ impl Runtime {
             goid_names: None,
             shared: None,
             init_pending: Vec::new(),
-            os: cfg_os.map(super::os::Os::new),
+            os: cfg_os.map(|c| std::rc::Rc::new(std::cell::RefCell::new(super::os::Os::new(c)))),
             m_of_p: vec![None; n as usize],
             midle: Vec::new(),
             cur_m: None,
@@ -1312,7 +1315,8 @@ impl Runtime {
             }
         }
         if self.any_running_runnext_only(p) {
-            self.post_step(k, p, PAction::StealLastPass, *t + STEAL_RUNNEXT_SLEEP);
+            let wake = self.os_usleep(k, p, STEAL_RUNNEXT_SLEEP, *t);
+            self.post_step(k, p, PAction::StealLastPass, wake);
             return Stolen::Sleeping;
         }
         match self.steal_pass(k, p, true, t) {

@@ -321,20 +321,22 @@ fn server_costs(sc: &Scenario) -> Result<(), Invalid> {
             SimDuration::from_micros(100),
             SimDuration::from_millis(100),
         )?;
-        dur_le(
-            "server.os.base_slice",
-            o.base_slice,
-            SimDuration::from_millis(100),
-        )?;
-        dur_le(
-            "server.os.idle_wake",
-            o.idle_wake,
-            SimDuration::from_millis(10),
-        )?;
-        dur_le(
-            "server.os.sysmon_run",
-            o.sysmon_run,
-            SimDuration::from_millis(1),
+        let ms = SimDuration::from_millis;
+        for (name, d, max) in [
+            ("server.os.base_slice", o.base_slice, ms(100)),
+            ("server.os.idle_wake", o.idle_wake, ms(10)),
+            ("server.os.sysmon_run", o.sysmon_run, ms(1)),
+            ("server.os.halt_poll", o.halt_poll, ms(10)),
+            ("server.os.timer_slack", o.timer_slack, ms(100)),
+        ] {
+            dur_le(name, d, max)?;
+        }
+        num_in(
+            "server.os.pack_util",
+            o.pack_util,
+            0.0,
+            1.0,
+            " (0 turns vCPU packing off)",
         )?;
     }
     if let Some(t) = &sc.server.topology {
