@@ -81,6 +81,26 @@ fn overrides_apply() {
     assert_eq!(sc.server.costs.context_switch, SimDuration::from_nanos(200));
 }
 
+/// An unset GOMAXPROCS is Go's default on the machine `[server.os]` describes: its CPUs, and
+/// from Go 1.25 the cgroup quota rounded up (at least 2).
+#[test]
+fn unset_gomaxprocs_is_gos_default_for_the_machine() {
+    let set = |extra: &[&str]| {
+        let mut v: Vec<String> = vec!["server.gomaxprocs=0".into(), "server.os.cpus=8".into()];
+        v.extend(extra.iter().map(|s| s.to_string()));
+        load("q.toml", QUICKSTART, &v).unwrap().server.gomaxprocs
+    };
+    assert_eq!(set(&[]), 8);
+    assert_eq!(set(&["server.stalls.cpu_quota=2.5"]), 3);
+    assert_eq!(set(&["server.stalls.cpu_quota=0.5"]), 2);
+    assert_eq!(
+        set(&["server.stalls.cpu_quota=2.5", "server.go_version=\"1.24\""]),
+        8
+    );
+    let e = err(QUICKSTART, &["server.gomaxprocs=0"]);
+    assert!(e.to_string().contains("[server.os] cpus"), "{e}");
+}
+
 #[test]
 fn malformed_override_is_refused() {
     let e = err(QUICKSTART, &["server.gomaxprocs"]);

@@ -38,6 +38,21 @@ impl GoVersion {
         self >= v
     }
 
+    /// GOMAXPROCS when the program does not set it, on a machine of `ncpu` CPUs whose CPU
+    /// cgroup allows `cgroup_limit` CPUs (quota / period), if limited. Go 1.19 `schedinit`:
+    /// `procs := ncpu`. From Go 1.25 `defaultGOMAXPROCS` (cgroup_linux.go,
+    /// `adjustCgroupGOMAXPROCS`): the limit rounded up, and at least 2, when that is lower.
+    pub fn default_gomaxprocs(self, ncpu: u32, cgroup_limit: Option<f64>) -> u32 {
+        let ncpu = ncpu.max(1);
+        match cgroup_limit {
+            Some(l) if self.at_least(Self::GO1_25) && l.is_finite() && l > 0.0 => {
+                let limit = (l.ceil() as u32).max(2);
+                ncpu.min(limit)
+            }
+            _ => ncpu,
+        }
+    }
+
     /// The release's minor version (19 for Go 1.19).
     pub fn minor(self) -> u8 {
         self.minor
@@ -107,6 +122,20 @@ impl<'de> Deserialize<'de> for GoVersion {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn default_gomaxprocs_follows_the_cgroup_from_1_25() {
+        let (old, new) = (GoVersion::GO1_19, GoVersion::GO1_27);
+        assert_eq!(old.default_gomaxprocs(16, Some(1.5)), 16);
+        assert_eq!(new.default_gomaxprocs(16, Some(1.5)), 2);
+        assert_eq!(new.default_gomaxprocs(16, Some(0.5)), 2);
+        assert_eq!(new.default_gomaxprocs(16, Some(3.2)), 4);
+        assert_eq!(new.default_gomaxprocs(2, Some(3.2)), 2);
+        assert_eq!(new.default_gomaxprocs(1, Some(0.5)), 1);
+        assert_eq!(new.default_gomaxprocs(8, None), 8);
+        assert_eq!(GoVersion::GO1_24.default_gomaxprocs(16, Some(1.5)), 16);
+    }
+
     use super::*;
 
     #[test]

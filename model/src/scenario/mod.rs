@@ -464,6 +464,7 @@ fn finish(
         serde_path_to_error::deserialize(value).map_err(|e| de_error(origin, src, "", e))?;
     sc.program = Some(program);
     sc.sections = sections;
+    sc.server.resolve_gomaxprocs();
     sc.validate()
         .map_err(|(field, problem, hint)| located(&field, problem, hint))?;
     Ok(sc)

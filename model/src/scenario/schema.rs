@@ -133,7 +133,10 @@ fn default_max_events() -> u64 {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
-    /// GOMAXPROCS: how many Ps run Go code at once, 1 to [`MAX_GOMAXPROCS`]; required.
+    /// GOMAXPROCS: how many Ps run Go code at once, 1 to [`MAX_GOMAXPROCS`]. 0 or absent:
+    /// Go's default on the machine `[server.os]` describes (its CPUs, and from Go 1.25 the
+    /// cgroup quota `[server.stalls] cpu_quota`: `GoVersion::default_gomaxprocs`).
+    #[serde(default)]
     pub gomaxprocs: u32,
     /// The Go release the server runs, "1.19" to "1.27" (default: the newest): behaviours that
     /// changed between releases follow it (docs/model.md, "Go versions").
@@ -526,6 +529,18 @@ impl Scenario {
 }
 
 impl ServerSection {
+    /// An unset GOMAXPROCS becomes Go's default for the machine, when `[server.os]` says how
+    /// many CPUs it has (else it stays 0, which validation refuses with the fix).
+    pub(crate) fn resolve_gomaxprocs(&mut self) {
+        if self.gomaxprocs == 0 {
+            if let Some(os) = &self.os {
+                let quota = self.stalls.cpu_quota;
+                let limit = (quota > 0.0).then_some(quota);
+                self.gomaxprocs = self.go_version.default_gomaxprocs(os.cpus, limit);
+            }
+        }
+    }
+
     /// The runtime this section describes.
     pub fn runtime_config(&self) -> crate::goruntime::RuntimeConfig {
         crate::goruntime::RuntimeConfig {

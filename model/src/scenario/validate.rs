@@ -82,7 +82,14 @@ fn gomaxprocs(sc: &Scenario) -> Result<(), Invalid> {
         return Err((
             "server.gomaxprocs".to_string(),
             format!("GOMAXPROCS of {g} is out of range"),
-            format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P"),
+            if g == 0 {
+                format!(
+                    "use 1 to {MAX_GOMAXPROCS}; Go needs at least one P (or leave it unset and \
+                     give [server.os] cpus, for Go's default on that machine)"
+                )
+            } else {
+                format!("use 1 to {MAX_GOMAXPROCS}; Go needs at least one P")
+            },
         ));
     }
     Ok(())
