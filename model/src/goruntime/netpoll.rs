@@ -298,7 +298,7 @@ impl Runtime {
                     if delay.is_zero() {
                         t
                     } else {
-                        t + epoll_timeout(delay) + self.epoll_timeout_wake()
+                        t + epoll_timeout(delay) + self.epoll_wake(true)
                     }
                 }
             }
@@ -342,11 +342,13 @@ impl Runtime {
         self.epoll_ready.drain(..n).collect()
     }
 
-    /// Past an epoll_wait timeout, until the M runs: the lumped `epoll_wake` cost, or with the
-    /// OS model the timer slack (the thread's wake-up is the OS model's).
-    fn epoll_timeout_wake(&self) -> SimDuration {
+    /// From epoll_wait's return (its `timeout`, or an event) until the M runs: the lumped
+    /// `epoll_wake` cost; with the OS model the thread's wake-up is the OS model's, and only a
+    /// timeout adds the timer slack.
+    fn epoll_wake(&self, timeout: bool) -> SimDuration {
         match &self.os {
-            Some(os) => os.borrow().cfg.timer_slack,
+            Some(os) if timeout => os.borrow().cfg.timer_slack,
+            Some(_) => SimDuration::ZERO,
             None => self.cfg.costs.epoll_wake,
         }
     }
@@ -359,15 +361,10 @@ impl Runtime {
     }
 
     fn netpoll_break_by(&mut self, k: &mut Kernel<Ev>, at: SimTime, waker: Option<super::os::Mid>) {
-        let lumped = if self.os.is_some() {
-            SimDuration::ZERO
-        } else {
-            self.cfg.costs.epoll_wake
-        };
+        let wake = at + self.epoll_wake(false);
         let Some(pl) = self.poller.as_mut() else {
             return;
         };
-        let wake = at + lumped;
         if wake < pl.wake_at {
             pl.waker = waker;
             self.poller_gen = self.poller_gen.wrapping_add(1);

@@ -395,13 +395,7 @@ impl Os {
     /// Brings thread `m`'s PELT sums to `now` in the state it has been in since the last
     /// update (`update_load_avg` at each enqueue, dequeue and switch).
     fn settle(&mut self, m: Mid, now: SimTime) {
-        let t = &mut self.threads[m as usize];
-        let (runnable, running) = match t.state {
-            TState::Sleeping | TState::Delayed(_) => (false, false),
-            TState::Queued(_) => (true, false),
-            TState::Running(_) => (true, true),
-        };
-        t.avg.update(now, runnable, running);
+        self.threads[m as usize].avg = self.avg_at(m, now);
     }
 
     /// The CPU whose run queue carries thread `t`'s load: the one it runs or waits on, or,
@@ -1158,9 +1152,8 @@ impl Runtime {
     /// Joins the machine of another process: this runtime's threads run on `os`'s CPUs.
     pub(crate) fn share_os(&mut self, os: std::rc::Rc<std::cell::RefCell<Os>>) {
         assert!(
-            self.os_mut()
-                .is_none_or(|o| o.threads.iter().all(|t| t.owner != self.host)),
-            "os: a process joins another machine before it has threads"
+            self.os.is_none(),
+            "os: a process joins another machine only if it has none of its own"
         );
         self.os = Some(os);
     }
