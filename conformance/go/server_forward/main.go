@@ -11,9 +11,12 @@
 // returning (P50, P99, in microseconds, after a 0.5 s warm-up), the share of packets dropped
 // at the channel, and the server's CPU use (getrusage, percent of one CPU). The knee is the
 // first stream count that drops more than 1 % of packets (capacity: 40 streams per P).
-// Shown to decompose the delay: the P99 from the send to ReadFromUDP returning, and, from
-// /proc/self/task/*/schedstat, the server threads' wake-ups (times they got a CPU) per
-// forwarded packet and the time they waited for a CPU while runnable (percent of the run).
+// Shown to decompose the delay: the P99 from the send to ReadFromUDP returning, the P99 of the
+// service (from the forwarding goroutine's receive to its write returning: the 500 us spin,
+// which follows the clock as a real busy loop does, stretches only when its thread is off a
+// CPU as the spin ends), and, from /proc/self/task/*/schedstat, the server threads'
+// wake-ups (times they got a CPU) per forwarded packet, the time they waited for a CPU while
+// runnable (percent of the run), and how many threads ran at all.
 //
 // Comparison, set from the fidelity issue before the model's figures were seen: P99 within a
 // factor of 1.5 of Go's below the knee; the knee within 10 %; drops within 1 point; CPU
@@ -55,7 +58,7 @@ func spin(d time.Duration) {
 // summary when stdin closes.
 func server(streams int, gen *net.UDPAddr) {
 	var mu sync.Mutex
-	var lat, rd []float64
+	var lat, rd, svc []float64
 	var dropped, forwarded int64
 	conns := make([]*net.UDPConn, streams)
 	for i := range conns {
@@ -75,6 +78,11 @@ func server(streams int, gen *net.UDPAddr) {
 	}
 	fmt.Println(strings.Join(ports, ","))
 	start := time.Now()
+	atWarmup := make(chan map[string]int64, 1)
+	time.AfterFunc(warmup, func() {
+		_, _, _, seen := schedstat(nil)
+		atWarmup <- seen
+	})
 	for i := range conns {
 		ch := make(chan []byte, 3)
 		go func(c *net.UDPConn) {
@@ -103,6 +111,7 @@ func server(streams int, gen *net.UDPAddr) {
 		}(conns[i])
 		go func() {
 			for p := range ch {
+				deq := time.Now()
 				spin(work)
 				if _, err := out.Write(p); err != nil {
 					return
@@ -112,6 +121,7 @@ func server(streams int, gen *net.UDPAddr) {
 				if time.Since(start) > warmup {
 					mu.Lock()
 					lat = append(lat, d)
+					svc = append(svc, float64(time.Since(deq))/1e3)
 					forwarded++
 					mu.Unlock()
 				}
@@ -123,31 +133,39 @@ func server(streams int, gen *net.UDPAddr) {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	slices, delay := schedstat()
+	slices, delay, threads, _ := schedstat(<-atWarmup)
 	elapsed := time.Since(start)
 	mu.Lock()
 	sort.Float64s(lat)
 	sort.Float64s(rd)
-	p50, p99, rd99 := 0.0, 0.0, 0.0
+	sort.Float64s(svc)
+	p50, p99, rd99, sv99 := 0.0, 0.0, 0.0, 0.0
 	if len(lat) > 0 {
 		p50, p99 = lat[len(lat)/2], lat[len(lat)*99/100]
 	}
 	if len(rd) > 0 {
 		rd99 = rd[len(rd)*99/100]
 	}
+	if len(svc) > 0 {
+		sv99 = svc[len(svc)*99/100]
+	}
 	drop := 100 * float64(dropped) / float64(dropped+forwarded+1)
 	// Wake-ups count the whole run (the warm-up too), as do the packets they are divided by.
 	pkts := float64(streams) * float64(elapsed) / float64(period)
-	fmt.Printf("%.0f %.0f %.2f %.0f %.0f %.1f %.1f\n", p50, p99, drop, 100*cpu.Seconds()/elapsed.Seconds(),
-		rd99, float64(slices)/pkts, 100*delay.Seconds()/elapsed.Seconds())
+	fmt.Printf("%.0f %.0f %.2f %.0f %.0f %.1f %.1f %.0f %d\n", p50, p99, drop, 100*cpu.Seconds()/elapsed.Seconds(),
+		rd99, float64(slices)/pkts, 100*delay.Seconds()/elapsed.Seconds(), sv99, threads)
 	mu.Unlock()
 }
 
 // schedstat: this process's threads' times on a CPU (pcount) and their run-queue wait
-// (run_delay), summed from /proc/self/task/*/schedstat.
-func schedstat() (int64, time.Duration) {
+// (run_delay), summed from /proc/self/task/*/schedstat, and the number of threads that ran
+// since the snapshot `since` of each thread's CPU time (the main thread, blocked in its read
+// of stdin, does not).
+func schedstat(since map[string]int64) (int64, time.Duration, int, map[string]int64) {
+	seen := map[string]int64{}
 	ents, _ := os.ReadDir("/proc/self/task")
 	var n, d int64
+	threads := 0
 	for _, e := range ents {
 		b, err := os.ReadFile("/proc/self/task/" + e.Name() + "/schedstat")
 		if err != nil {
@@ -161,8 +179,13 @@ func schedstat() (int64, time.Duration) {
 		c, _ := strconv.ParseInt(f[2], 10, 64)
 		n += c
 		d += w
+		r, _ := strconv.ParseInt(f[0], 10, 64)
+		seen[e.Name()] = r
+		if r > since[e.Name()] {
+			threads++
+		}
 	}
-	return n, time.Duration(d)
+	return n, time.Duration(d), threads, seen
 }
 
 // generator: 50 fps to each port, evenly spread, for runFor; reads the forwarded packets.
@@ -243,7 +266,10 @@ func main() {
 		server(*streams, addr)
 		return
 	}
-	for _, c := range []struct{ procs int; ns []int }{
+	for _, c := range []struct {
+		procs int
+		ns    []int
+	}{
 		{1, []int{10, 20, 30, 36, 44}},
 		{2, []int{20, 40, 60, 72, 88}},
 	} {
@@ -257,6 +283,8 @@ func main() {
 			fmt.Printf("p%d_n%d_read_p99_us=%s\n", c.procs, n, f[4])
 			fmt.Printf("p%d_n%d_wakes_per_pkt=%s\n", c.procs, n, f[5])
 			fmt.Printf("p%d_n%d_run_delay_pct=%s\n", c.procs, n, f[6])
+			fmt.Printf("p%d_n%d_service_p99_us=%s\n", c.procs, n, f[7])
+			fmt.Printf("p%d_n%d_threads=%s\n", c.procs, n, f[8])
 			if d, _ := strconv.ParseFloat(f[2], 64); knee == 0 && d > 1 {
 				knee = n
 			}

@@ -41,6 +41,10 @@ struct Figures {
     wakes_per_pkt: f64,
     /// Their time waiting for a CPU while runnable, percent of the run.
     run_delay_pct: f64,
+    /// From the forwarding goroutine's receive to its write returning.
+    service_p99_us: f64,
+    /// Threads that ran after the warm-up.
+    threads: usize,
 }
 
 fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
@@ -60,11 +64,19 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
     });
     let lat = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
     let read = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let service = Rc::new(RefCell::new(Histogram::<u64>::new(3).expect("histogram")));
+    let at_warmup = Rc::new(RefCell::new(Vec::new()));
+    let (sv, aw) = (service.clone(), at_warmup.clone());
     let r = read.clone();
     let counts = Rc::new(RefCell::new(Counts::default()));
     let (l, c) = (lat.clone(), counts.clone());
     sim.main(server, move |go: Go| async move {
         let start = go.now();
+        go.go("time.AfterFunc", move |go| async move {
+            go.sleep(WARMUP).await;
+            let stats = go.with_rt(|rt, _| rt.os_thread_stats()).unwrap_or_default();
+            *aw.borrow_mut() = stats.iter().map(|t| t.run).collect();
+        });
         for i in 0..streams {
             let conn = go.bind(STREAM_PORT + i);
             let ch = go.make_chan::<Datagram>(3);
@@ -81,9 +93,10 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
                     }
                 }
             });
-            let (l, c) = (l.clone(), c.clone());
+            let (l, c, sv) = (l.clone(), c.clone(), sv.clone());
             go.go("main.server.func2", move |go| async move {
                 while let Some(d) = ch.recv(&go).await {
+                    let deq = go.now();
                     go.compute(WORK).await;
                     go.udp_send(Datagram {
                         src: (server, STREAM_PORT + i),
@@ -94,6 +107,8 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
                         let d = go.now().saturating_since(d.payload.capture);
                         let _ = l.borrow_mut().record(d.as_nanos().max(1));
                         c.borrow_mut().forwarded += 1;
+                        let s = go.now().saturating_since(deq);
+                        let _ = sv.borrow_mut().record(s.as_nanos().max(1));
                     }
                 }
             });
@@ -143,6 +158,12 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
         .runtime(server, |rt| rt.os_thread_stats())
         .unwrap_or_default();
     let slices: u64 = stats.iter().map(|t| t.pcount).sum();
+    let before = at_warmup.borrow();
+    let threads = stats
+        .iter()
+        .enumerate()
+        .filter(|(i, t)| t.run > before.get(*i).copied().unwrap_or_default())
+        .count();
     let delay: u64 = stats.iter().map(|t| t.run_delay.as_nanos()).sum();
     let h = lat.borrow();
     let c = counts.borrow();
@@ -150,6 +171,7 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
     let us = |q: f64| h.value_at_quantile(q) as f64 / 1e3;
     let run_ns = out.now.as_nanos().max(1) as f64;
     let read_p99 = read.borrow().value_at_quantile(0.99) as f64 / 1e3;
+    let service_p99_us = service.borrow().value_at_quantile(0.99) as f64 / 1e3;
     let pkts = streams as f64 * run_ns / PERIOD.as_nanos() as f64;
     Figures {
         p50_us: us(0.5),
@@ -159,6 +181,8 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
         read_p99_us: read_p99,
         wakes_per_pkt: slices as f64 / pkts,
         run_delay_pct: 100.0 * delay as f64 / run_ns,
+        service_p99_us,
+        threads,
     }
 }
 
@@ -177,6 +201,8 @@ pub(super) fn server_forward(v: GoVersion) -> Output {
             out.put(&key("read_p99_us"), format!("{:.0}", f.read_p99_us));
             out.put(&key("wakes_per_pkt"), format!("{:.1}", f.wakes_per_pkt));
             out.put(&key("run_delay_pct"), format!("{:.1}", f.run_delay_pct));
+            out.put(&key("service_p99_us"), format!("{:.0}", f.service_p99_us));
+            out.put(&key("threads"), f.threads);
             if knee == 0 && f.drop_pct > 1.0 {
                 knee = n;
             }
