@@ -179,7 +179,9 @@ impl GoNet for Go {
         let Core { kernel, rts, .. } = &mut *c;
         let rt = &mut rts[self.host as usize];
         let now = if rt.cur.is_some() {
-            rt.charge(rt.costs().fd_write)
+            let at = rt.charge(rt.costs().fd_write);
+            rt.entersyscall(kernel, at);
+            at
         } else {
             kernel.now()
         };
@@ -651,12 +653,6 @@ impl Sim {
                 }
                 Ev::OsResume { host, m } => {
                     rts[host as usize].os_resumed(kernel, m);
-                    (host, None)
-                }
-                Ev::OsDelay { host, m, ns } => {
-                    let now = kernel.now();
-                    let d = costream_sim::SimDuration::from_nanos(ns as u64);
-                    rts[host as usize].os_delayed(kernel, m, d, now);
                     (host, None)
                 }
                 Ev::Procresize { host, n } => {

@@ -70,7 +70,10 @@ fn a_deeper_queue_trades_drops_for_latency() {
     let (deep, _) = run(&[base[0], base[1], "relay.queue=4096"], 1);
     let (s, d) = (metrics(&shallow), metrics(&deep));
     assert!(d.dropped < s.dropped / 10, "{} vs {}", d.dropped, s.dropped);
-    assert!(d.latency.max() > s.latency.max());
+    // P99, not the maximum: in 4 s the backlog of the deep queue grows to about as long as a
+    // full shallow queue's, so their slowest packets are close.
+    let p99 = |m: &RelayMetrics| m.latency.value_at_quantile(0.99);
+    assert!(p99(&d) > p99(&s), "P99 {} vs {} ns", p99(&d), p99(&s));
 }
 
 #[test]

@@ -145,7 +145,10 @@ fn netpoll_delays(v: GoVersion, procs: u32, busy: bool) -> Vec<f64> {
             go.sleep(SimDuration::from_millis(2)).await;
             // sendto on loopback: the datagram is readable when the call returns.
             let sent = go.now();
-            go.with_rt(|rt, _| rt.charge(rt.costs().fd_write));
+            go.with_rt(|rt, k| {
+                let at = rt.charge(rt.costs().fd_write);
+                rt.entersyscall(k, at);
+            });
             let me = go.host;
             go.with_core(|c| rx.deliver_from(c, sent, Some(me)));
             if busy {

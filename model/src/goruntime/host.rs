@@ -84,15 +84,6 @@ pub enum Ev {
         /// The thread.
         m: u32,
     },
-    /// Another process's thread took `ns` of CPU from thread `m` of this one (OS model).
-    OsDelay {
-        /// The host (index into [`Core::rts`]) whose runtime handles the event.
-        host: u32,
-        /// The thread.
-        m: u32,
-        /// Nanoseconds lost.
-        ns: u32,
-    },
     /// An event of the host's own (the network, an external process), opaque to the runtime.
     Host(HostEv),
 }

@@ -135,8 +135,11 @@ impl<T: 'static, R> ReadOp<'_, T, R> {
             OpState::Start(_) | OpState::Parked(_) => {
                 let (fd, max, take) = (self.fd, self.max, self.take);
                 let state = &mut self.state;
-                let r = self.go.with_rt(|rt, _| {
+                let r = self.go.with_rt(|rt, k| {
                     let (_, g) = rt.current();
+                    // read(2) first, whether or not it will find data (EAGAIN).
+                    let at = rt.local_now;
+                    rt.entersyscall(k, at);
                     let mut f = fd.inner.borrow_mut();
                     if f.queue.is_empty() {
                         f.rg = Some(g);

@@ -410,11 +410,7 @@ impl Runtime {
             poll_at: SimTime::ZERO,
             steal_rng: streams.indexed("sched.steal", host as u64),
             select_rng: streams.indexed("sched.select", host as u64),
-            sysmon: SysmonState {
-                idle: 0,
-                delay: SimDuration::ZERO,
-                gen: 0,
-            },
+            sysmon: SysmonState::default(),
             poller: None,
             poller_gen: 0,
             lastpoll: SimTime::ZERO,

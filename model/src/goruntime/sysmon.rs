@@ -5,26 +5,58 @@
 
 use super::mgc::WorkerMode;
 use super::netpoll::NetpollDelay;
+use super::os::{Holder, Mid, Woken};
 use super::proc::{Runtime, FORCE_GC_PERIOD, FORCE_PREEMPT};
 use super::runtime2::{PStatus, Pi};
 use super::trace::TraceEv;
 use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 
-/// sysmon's loop variables (`idle`, `delay`) and the generation of its pending wake-up.
+/// sysmon's loop variables (`idle`, `delay`), the generation of its pending wake-up, and with
+/// the OS model its thread.
+#[derive(Default)]
 pub(super) struct SysmonState {
     pub(super) idle: u32,
     pub(super) delay: SimDuration,
     pub(super) gen: u32,
+    /// `sched.sysmonwait`: in its deep sleep (`notetsleep(&sched.sysmonnote)`), which the next
+    /// syscall ends.
+    pub(super) wait: bool,
+    /// `notetsleep` returned true: a `notewakeup` ended the deep sleep, not its timeout; and
+    /// the thread that called it.
+    note_wake: Option<Option<Mid>>,
+    /// `newm(sysmon, nil, -1)`: its thread, a kernel thread without a P.
+    pub(super) thread: Option<Mid>,
+    pub(super) phase: SysmonPhase,
+}
+
+/// Where sysmon's thread is in its loop (with the OS model; without it, always `Asleep` and
+/// a turn costs no CPU).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum SysmonPhase {
+    /// In `usleep` or `notetsleep`: the pending `Ev::Sysmon` ends the sleep.
+    #[default]
+    Asleep,
+    /// Woken, the turn (`deep`: the rest of the turn after a deep sleep) waits for a CPU.
+    Woken { deep: bool },
+    /// On a CPU for its turn (`sysmon_run`), then it sleeps for `sleep`.
+    Running { sleep: SimDuration, deep: bool },
 }
 
 impl Runtime {
     /// `newm(sysmon, ...)` in `runtime.main`: sysmon's first `usleep(20)` starts now.
     pub(crate) fn start_sysmon(&mut self, k: &mut Kernel<Ev>) {
         if self.cfg.sysmon {
+            let now = k.now();
+            let host = self.host;
+            self.sysmon.thread = self
+                .os
+                .as_ref()
+                .map(|os| os.borrow_mut().new_thread(host, Holder::Sysmon));
             self.sysmon.delay = SimDuration::from_micros(20);
+            let at = now + self.sysmon.delay + self.os_costs().map_or(SimDuration::ZERO, |c| c.1);
             k.schedule(
-                k.now() + self.sysmon.delay,
+                at,
                 Ev::Sysmon {
                     host: self.host,
                     gen: self.sysmon.gen,
@@ -32,6 +64,127 @@ impl Runtime {
                 },
             );
         }
+    }
+
+    /// The wake-up half of `reentersyscall` (1.27 `entersyscallWakeSysmon`, 1.19
+    /// `entersyscall_sysmon`, runtime/proc.go): a goroutine entering a system call (a socket
+    /// read or write) at `at` ends sysmon's deep sleep, so that it can retake the P if the call
+    /// blocks.
+    pub(crate) fn entersyscall(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        let s = &mut self.sysmon;
+        if !s.wait {
+            return;
+        }
+        s.wait = false;
+        s.note_wake = Some(self.cur_m);
+        match s.phase {
+            // `notewakeup` before its `notetsleep`: the sleep returns at once.
+            SysmonPhase::Running { deep, .. } => {
+                s.phase = SysmonPhase::Running {
+                    sleep: SimDuration::ZERO,
+                    deep,
+                };
+            }
+            SysmonPhase::Asleep => {
+                s.gen += 1;
+                let gen = s.gen;
+                k.schedule(
+                    at.max(k.now()),
+                    Ev::Sysmon {
+                        host: self.host,
+                        gen,
+                        deep: true,
+                    },
+                );
+            }
+            // Its timeout fired but it has not run yet: `notetsleep` finds the note set and
+            // returns true all the same.
+            SysmonPhase::Woken { .. } => {}
+        }
+    }
+
+    /// sysmon sleeps for `d` (`usleep`, or with `deep` its `notetsleep`) after a turn: with
+    /// the OS model its thread first runs for `sysmon_run`, and a timed sleep ends
+    /// `timer_slack` late.
+    fn sysmon_sleep(&mut self, k: &mut Kernel<Ev>, gen: u32, d: SimDuration, deep: bool) {
+        let now = k.now();
+        let host = self.host;
+        let (Some(m), Some((run, slack))) = (self.sysmon.thread, self.os_costs()) else {
+            k.schedule(now + d, Ev::Sysmon { host, gen, deep });
+            return;
+        };
+        if !run.is_zero() {
+            self.sysmon.phase = SysmonPhase::Running { sleep: d, deep };
+            k.schedule(now + run, Ev::Sysmon { host, gen, deep });
+            return;
+        }
+        self.sysmon.phase = SysmonPhase::Asleep;
+        self.os_block(k, m, Holder::Sysmon, now);
+        let at = if d.is_zero() { now } else { now + d + slack };
+        k.schedule(at, Ev::Sysmon { host, gen, deep });
+    }
+
+    /// With the OS model, moves sysmon's thread along its loop at the `Ev::Sysmon` of `gen`:
+    /// true when its turn runs now. A sleep that ends wakes the thread (a timeout has no
+    /// waker; a `notewakeup` is the syscall's thread's); a turn whose CPU time is over
+    /// sleeps.
+    fn sysmon_thread_step(&mut self, k: &mut Kernel<Ev>, gen: u32, deep: bool) -> bool {
+        let Some(m) = self.sysmon.thread else {
+            return true;
+        };
+        let now = k.now();
+        let host = self.host;
+        match self.sysmon.phase {
+            SysmonPhase::Asleep => {
+                let waker = self.sysmon.note_wake.flatten();
+                let Some(w) = self.os_mut().map(|mut os| os.wake(m, waker, now)) else {
+                    return true;
+                };
+                self.os_arm_ticks(k, now);
+                self.sysmon.phase = SysmonPhase::Woken { deep };
+                match w {
+                    Woken::Running { at, .. } if at > now => {
+                        k.schedule(at, Ev::Sysmon { host, gen, deep });
+                        false
+                    }
+                    Woken::Running { .. } => true,
+                    Woken::Queued => false,
+                }
+            }
+            SysmonPhase::Woken { .. } => self.os_mut().is_none_or(|os| os.is_running(m)),
+            SysmonPhase::Running { sleep, deep } => {
+                if self.os_mut().is_some_and(|os| os.is_running(m)) {
+                    self.sysmon.phase = SysmonPhase::Asleep;
+                    self.os_block(k, m, Holder::Sysmon, now);
+                    let slack = self.os_costs().map_or(SimDuration::ZERO, |c| c.1);
+                    let at = if sleep.is_zero() {
+                        now
+                    } else {
+                        now + sleep + slack
+                    };
+                    k.schedule(at, Ev::Sysmon { host, gen, deep });
+                }
+                false
+            }
+        }
+    }
+
+    /// sysmon's thread got a CPU back (`Runtime::os_resume`): what it was doing goes on now.
+    pub(super) fn sysmon_resumed(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+        let deep = match self.sysmon.phase {
+            SysmonPhase::Asleep => return,
+            SysmonPhase::Woken { deep } | SysmonPhase::Running { deep, .. } => deep,
+        };
+        // A step posted before it lost the CPU is stale.
+        self.sysmon.gen += 1;
+        k.schedule(
+            at,
+            Ev::Sysmon {
+                host: self.host,
+                gen: self.sysmon.gen,
+                deep,
+            },
+        );
     }
 
     /// `sysmon` (runtime/proc.go): one turn of its loop, run by the `Ev::Sysmon` that ends its
@@ -54,8 +207,18 @@ impl Runtime {
             );
             return;
         }
+        if !self.sysmon_thread_step(k, gen, after_deep) {
+            return;
+        }
         self.stats.sysmon_wakeups += 1;
-        self.os_sysmon_turn(k, now);
+        if after_deep {
+            // After `notetsleep`: a wake-up by a syscall resets `idle` and `delay`.
+            self.sysmon.wait = false;
+            if self.sysmon.note_wake.take().is_some() {
+                self.sysmon.idle = 0;
+                self.sysmon.delay = SimDuration::from_micros(20);
+            }
+        }
         if self.gc_phase() == super::mgc::GcPhase::Mark
             && self.gc.limiter.needs_update(now.as_nanos())
         {
@@ -66,14 +229,8 @@ impl Runtime {
             if next > now {
                 let sleep =
                     (FORCE_GC_PERIOD.as_nanos() / 2).min(next.saturating_since(now).as_nanos());
-                k.schedule(
-                    now + SimDuration::from_nanos(sleep),
-                    Ev::Sysmon {
-                        host: self.host,
-                        gen,
-                        deep: true,
-                    },
-                );
+                self.sysmon.wait = true;
+                self.sysmon_sleep(k, gen, SimDuration::from_nanos(sleep), true);
                 return;
             }
         }
@@ -99,14 +256,7 @@ impl Runtime {
         s.delay = s.delay.min(SimDuration::from_millis(10));
         let d = s.delay;
         self.trace(k, now, TraceEv::Sysmon, d.as_nanos(), 0);
-        k.schedule(
-            now + d,
-            Ev::Sysmon {
-                host: self.host,
-                gen,
-                deep: false,
-            },
-        );
+        self.sysmon_sleep(k, gen, d, false);
     }
 
     /// `retake`: preempt a G that has run for `forcePreemptNS` since sysmon first saw its P's

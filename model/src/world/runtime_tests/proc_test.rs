@@ -677,3 +677,90 @@ fn loops_of_short_computes_are_preempted_regularly() {
     // preempts 10 ms later): ~100 in a second.
     assert!((90..=110).contains(&n), "{n} preemptions");
 }
+
+/// A program asleep with every P idle has sysmon in its deep sleep (`sched.sysmonwait`) until
+/// the next timer; each socket read's `entersyscall` ends it (`entersyscallWakeSysmon`), so
+/// ten datagrams bring sysmon up at least ten more times than a program without them.
+#[test]
+fn a_syscall_ends_sysmons_deep_sleep() {
+    use crate::goruntime::Fd;
+    use crate::world::{Process, World};
+    use costream_sim::SimTime;
+    struct Every10ms(Fd<u32>, u32);
+    impl Process for Every10ms {
+        fn fire(&mut self, w: &mut World, now: SimTime) -> Option<SimTime> {
+            self.0.deliver(w, self.1);
+            self.1 += 1;
+            (self.1 < 10).then(|| now + ms(10))
+        }
+    }
+    let wakeups = |datagrams: bool| {
+        let sim = Sim::new(1, RunLimits::for_duration(ms(300)));
+        let h = sim.add_runtime(RuntimeConfig {
+            gomaxprocs: 1,
+            ..Default::default()
+        });
+        let fd: Fd<u32> = sim.go(h).fd();
+        let rfd = fd.clone();
+        sim.main(h, move |go| async move {
+            go.go("main.reader", move |go| async move {
+                for _ in 0..10 {
+                    rfd.read(&go).await;
+                }
+            });
+            go.sleep(ms(200)).await;
+        });
+        if datagrams {
+            sim.add_process(Box::new(Every10ms(fd, 0)), SimTime::ZERO + ms(50));
+        }
+        sim.run();
+        sim.runtime(0, |rt| rt.stats.sysmon_wakeups)
+    };
+    let (quiet, woken) = (wakeups(false), wakeups(true));
+    assert!(quiet < 60, "sysmon woke {quiet} times with nothing to do");
+    assert!(
+        woken >= quiet + 10,
+        "ten reads woke sysmon {} more times",
+        woken - quiet
+    );
+}
+
+/// With the OS model sysmon is a thread that needs a CPU: each turn runs `sysmon_run` on one,
+/// so on one CPU a 100 ms computation ends later by the CPU its turns took.
+#[test]
+fn sysmon_is_a_thread_that_takes_cpu() {
+    use crate::goruntime::os::OsConfig;
+    let run = us(10);
+    let sim = Sim::new(1, RunLimits::for_duration(ms(300)));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        os: Some(OsConfig {
+            cpus: 1,
+            sysmon_run: run,
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    let done = log::<u64>();
+    let d = done.clone();
+    sim.main(h, move |go| async move {
+        go.compute(ms(100)).await;
+        d.borrow_mut().push(go.now().as_nanos());
+    });
+    sim.run();
+    let turns = sim.runtime(0, |rt| rt.stats.sysmon_wakeups);
+    let stats = sim.runtime(0, |rt| rt.os_thread_stats()).expect("OS model");
+    let sysmon_cpu: u64 = stats
+        .iter()
+        .filter(|t| t.run <= run * turns)
+        .map(|t| t.run.as_nanos())
+        .max()
+        .expect("sysmon's thread");
+    assert_eq!(sysmon_cpu, (run * turns).as_nanos(), "{turns} turns");
+    let end = done.borrow()[0];
+    assert!(turns >= 50, "sysmon ran {turns} turns");
+    assert!(
+        end >= 100_000_000 + (run * turns).as_nanos() * 9 / 10,
+        "the computation ended at {end} ns beside {turns} turns of sysmon"
+    );
+}
