@@ -21,19 +21,19 @@ pub(super) struct SysmonState {
     pub(super) gen: u32,
     /// `sched.sysmonwait`: in its deep sleep (`notetsleep(&sched.sysmonnote)`), which the next
     /// syscall ends.
-    pub(super) wait: bool,
+    wait: bool,
     /// `notetsleep` returned true: a `notewakeup` ended the deep sleep, not its timeout; and
     /// the thread that called it.
     note_wake: Option<Option<Mid>>,
     /// `newm(sysmon, nil, -1)`: its thread, a kernel thread without a P.
-    pub(super) thread: Option<Mid>,
-    pub(super) phase: SysmonPhase,
+    thread: Option<Mid>,
+    phase: SysmonPhase,
 }
 
 /// Where sysmon's thread is in its loop (with the OS model; without it, always `Asleep` and
 /// a turn costs no CPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) enum SysmonPhase {
+enum SysmonPhase {
     /// In `usleep` or `notetsleep`: the pending `Ev::Sysmon` ends the sleep.
     #[default]
     Asleep,
@@ -113,14 +113,34 @@ impl Runtime {
             k.schedule(now + d, Ev::Sysmon { host, gen, deep });
             return;
         };
-        if !run.is_zero() {
+        if run.is_zero() {
+            self.sysmon_block(k, m, gen, d, slack, deep);
+        } else {
             self.sysmon.phase = SysmonPhase::Running { sleep: d, deep };
             k.schedule(now + run, Ev::Sysmon { host, gen, deep });
-            return;
         }
+    }
+
+    /// sysmon's thread `m` goes to sleep for `sleep` now: a timed sleep ends `slack` late, a
+    /// zero one (its note already set) at once.
+    fn sysmon_block(
+        &mut self,
+        k: &mut Kernel<Ev>,
+        m: Mid,
+        gen: u32,
+        sleep: SimDuration,
+        slack: SimDuration,
+        deep: bool,
+    ) {
+        let now = k.now();
         self.sysmon.phase = SysmonPhase::Asleep;
         self.os_block(k, m, Holder::Sysmon, now);
-        let at = if d.is_zero() { now } else { now + d + slack };
+        let at = if sleep.is_zero() {
+            now
+        } else {
+            now + sleep + slack
+        };
+        let host = self.host;
         k.schedule(at, Ev::Sysmon { host, gen, deep });
     }
 
@@ -154,15 +174,8 @@ impl Runtime {
             SysmonPhase::Woken { .. } => self.os_mut().is_none_or(|os| os.is_running(m)),
             SysmonPhase::Running { sleep, deep } => {
                 if self.os_mut().is_some_and(|os| os.is_running(m)) {
-                    self.sysmon.phase = SysmonPhase::Asleep;
-                    self.os_block(k, m, Holder::Sysmon, now);
                     let slack = self.os_costs().map_or(SimDuration::ZERO, |c| c.1);
-                    let at = if sleep.is_zero() {
-                        now
-                    } else {
-                        now + sleep + slack
-                    };
-                    k.schedule(at, Ev::Sysmon { host, gen, deep });
+                    self.sysmon_block(k, m, gen, sleep, slack, deep);
                 }
                 false
             }
