@@ -567,6 +567,17 @@ fn global_grab_takes_a_bounded_batch() {
 }
 
 /// With every P busy and the global queue never empty, `findRunnable` never reaches its
+/// A run of `limit` with one P and sysmon, and a socket on its host.
+fn one_p_with_socket(limit: SimDuration) -> (Sim, u32, crate::goruntime::Fd<u32>) {
+    let sim = Sim::new(1, RunLimits::for_duration(limit));
+    let h = sim.add_runtime(RuntimeConfig {
+        gomaxprocs: 1,
+        ..Default::default()
+    });
+    let fd = sim.go(h).fd();
+    (sim, h, fd)
+}
+
 /// `netpoll(0)`: a goroutine whose datagram arrived waits for sysmon, which polls the network
 /// once nobody has for 10 ms and injects it into the global queue.
 #[test]
@@ -586,12 +597,7 @@ fn sysmon_polls_the_network_when_nobody_else_does() {
     }
     let got = log::<u64>();
     let g = got.clone();
-    let sim = Sim::new(1, RunLimits::for_duration(ms(100)));
-    let h = sim.add_runtime(RuntimeConfig {
-        gomaxprocs: 1,
-        ..Default::default()
-    });
-    let fd: Fd<u32> = sim.go(h).fd();
+    let (sim, h, fd) = one_p_with_socket(ms(100));
     let rfd = fd.clone();
     sim.main(h, move |go| async move {
         go.go("main.reader", move |go| async move {
@@ -695,12 +701,7 @@ fn a_syscall_ends_sysmons_deep_sleep() {
         }
     }
     let wakeups = |datagrams: bool| {
-        let sim = Sim::new(1, RunLimits::for_duration(ms(300)));
-        let h = sim.add_runtime(RuntimeConfig {
-            gomaxprocs: 1,
-            ..Default::default()
-        });
-        let fd: Fd<u32> = sim.go(h).fd();
+        let (sim, h, fd) = one_p_with_socket(ms(300));
         let rfd = fd.clone();
         sim.main(h, move |go| async move {
             go.go("main.reader", move |go| async move {
