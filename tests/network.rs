@@ -147,7 +147,8 @@ fn two_go_runtimes_exchange_datagrams() {
                 dst: d.src,
                 payload: d.payload,
                 arrived: Default::default(),
-            });
+            })
+            .await;
         }
     });
     let rtts = Rc::new(RefCell::new(Vec::new()));
@@ -165,7 +166,8 @@ fn two_go_runtimes_exchange_datagrams() {
                     ..Default::default()
                 },
                 arrived: Default::default(),
-            });
+            })
+            .await;
             let back = sock.read(&go).await;
             assert_eq!(back.payload.seq, i);
             r.borrow_mut()

@@ -14,7 +14,9 @@ use costream_sim::{Kernel, Next, RngStreams, RunLimits, SimDuration, SimTime};
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
+use std::pin::Pin;
 use std::rc::Rc;
+use std::task::{Context, Poll};
 
 /// Behaviour tests of the runtime model: they run it in a [`Sim`], so they live with the
 /// composer.
@@ -156,8 +158,10 @@ fn ext(go: &Go) -> &Ext {
 pub trait GoNet {
     /// A UDP socket bound to `port` on this host.
     fn bind(&self, port: u32) -> Fd<Datagram>;
-    /// `sendto`: charges the system call to this goroutine, then the network carries it.
-    fn udp_send(&self, d: Datagram);
+    /// `sendto`: a system call of `fd_write` ([`Go::syscall`]) that hands `d` to the network
+    /// as its kernel work ends, so a reader it wakes may preempt the writer before it
+    /// returns. Await it.
+    fn udp_send(&self, d: Datagram) -> UdpSend<'_>;
     /// Runs `f` with the world, for model code that must touch it (delivering to a socket).
     fn with_world<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R;
 }
@@ -173,25 +177,53 @@ impl GoNet for Go {
         fd
     }
 
-    fn udp_send(&self, d: Datagram) {
-        let mut part = ext(self).part.borrow_mut();
-        let mut c = self.sh.core.borrow_mut();
-        let Core { kernel, rts, .. } = &mut *c;
-        let rt = &mut rts[self.host as usize];
-        let now = if rt.cur.is_some() {
-            let at = rt.charge(rt.costs().fd_write);
-            rt.entersyscall(kernel, at);
-            at
-        } else {
-            kernel.now()
-        };
-        part.net.send(kernel, now, d);
+    fn udp_send(&self, d: Datagram) -> UdpSend<'_> {
+        UdpSend {
+            go: self,
+            d: Some(d),
+        }
     }
 
     fn with_world<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R {
         let mut part = ext(self).part.borrow_mut();
         let mut c = self.sh.core.borrow_mut();
         f(&mut part.view(&mut c))
+    }
+}
+
+/// Future of [`GoNet::udp_send`].
+#[must_use = "a send does nothing unless awaited"]
+pub struct UdpSend<'a> {
+    go: &'a Go,
+    d: Option<Datagram>,
+}
+
+impl Future for UdpSend<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        let Some(d) = self.d.take() else {
+            return Poll::Ready(());
+        };
+        let go = self.go;
+        let mut part = ext(go).part.borrow_mut();
+        let mut c = go.sh.core.borrow_mut();
+        let Core { kernel, rts, .. } = &mut *c;
+        let rt = &mut rts[go.host as usize];
+        if rt.cur.is_none() {
+            let now = kernel.now();
+            part.net.send(kernel, now, d);
+            return Poll::Ready(());
+        }
+        let cost = rt.costs().fd_write;
+        let start = rt.local_now;
+        let blocks = rt.syscall_request(kernel, cost);
+        let at = if blocks { start + cost } else { rt.local_now };
+        part.net.send(kernel, at, d);
+        if blocks {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     }
 }
 
@@ -654,6 +686,9 @@ impl Sim {
                 Ev::OsResume { host, m } => {
                     rts[host as usize].os_resumed(kernel, m);
                     (host, None)
+                }
+                Ev::ExitSyscall { host, slot, gen } => {
+                    (host, rts[host as usize].exitsyscall(kernel, slot, gen))
                 }
                 Ev::Procresize { host, n } => {
                     rts[host as usize].procresize(kernel, n);

@@ -303,7 +303,8 @@ pub fn run(
                             src: (server, RELAY_PORT),
                             dst,
                             ..d
-                        });
+                        })
+                        .await;
                         m.borrow_mut().forwarded += 1;
                     }
                 });

@@ -102,7 +102,8 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
                         src: (server, STREAM_PORT + i),
                         dst: (gen, GEN_PORT),
                         ..d
-                    });
+                    })
+                    .await;
                     if go.now().saturating_since(start) > WARMUP {
                         let d = go.now().saturating_since(d.payload.capture);
                         let _ = l.borrow_mut().record(d.as_nanos().max(1));
@@ -142,7 +143,8 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
                             ..Rtp::default()
                         },
                         arrived: SimTime::ZERO,
-                    });
+                    })
+                    .await;
                     seq += 1;
                     due += PERIOD;
                 }

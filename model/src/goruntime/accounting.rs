@@ -41,7 +41,7 @@ impl Runtime {
         let d = at.saturating_since(gr.since);
         match gr.status {
             GStatus::Runnable => gr.times.runnable += d,
-            GStatus::Running => gr.times.running += d,
+            GStatus::Running | GStatus::Syscall => gr.times.running += d,
             GStatus::Waiting => {
                 gr.times.waiting += d;
                 if !system {

@@ -127,7 +127,7 @@ impl Runtime {
     pub(crate) fn census_state(&mut self, g: Gi, old: GStatus, since: SimTime, at: SimTime) {
         let state = match old {
             GStatus::Runnable => 0,
-            GStatus::Running => 1,
+            GStatus::Running | GStatus::Syscall => 1,
             GStatus::Waiting => 2,
             _ => return,
         };

@@ -92,6 +92,18 @@ impl Go {
         }
     }
 
+    /// A system call whose kernel work takes `d` (`entersyscall`, the call, `exitsyscall`).
+    /// The goroutine keeps its P, but a call that outlasts a sysmon turn may lose it to
+    /// another M (`retake`, `handoffp`); the goroutine then needs a P again to return. With
+    /// the OS model the call's thread also waits for a CPU when the kernel preempts it.
+    pub fn syscall(&self, d: SimDuration) -> Syscall<'_> {
+        Syscall {
+            go: self,
+            d,
+            started: false,
+        }
+    }
+
     /// `runtime.LockOSThread()`: wire this goroutine to its own thread. It still needs a P to
     /// run, and every wake-up now costs two thread switches (`startlockedm`, `stoplockedm`).
     pub fn lock_os_thread(&self) {
@@ -234,6 +246,31 @@ impl Future for Compute<'_> {
             rt.allgs[g as usize].request = Yield::Compute(d);
         });
         Poll::Pending
+    }
+}
+
+/// Future of [`Go::syscall`].
+#[must_use = "a system call does nothing unless awaited"]
+pub struct Syscall<'a> {
+    go: &'a Go,
+    d: SimDuration,
+    started: bool,
+}
+
+impl Future for Syscall<'_> {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        if self.started {
+            return Poll::Ready(());
+        }
+        self.started = true;
+        let d = self.d;
+        let blocks = self.go.with_rt(|rt, k| rt.syscall_request(k, d));
+        if blocks {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
     }
 }
 

@@ -84,6 +84,16 @@ pub enum Ev {
         /// The thread.
         m: u32,
     },
+    /// The kernel work of a system call is done (`exitsyscall` follows once its thread has
+    /// a CPU).
+    ExitSyscall {
+        /// The host (index into [`Core::rts`]) whose runtime handles the event.
+        host: u32,
+        /// The call's slot.
+        slot: u32,
+        /// The slot's generation when the end was posted; a moved end is ignored.
+        gen: u32,
+    },
     /// An event of the host's own (the network, an external process), opaque to the runtime.
     Host(HostEv),
 }

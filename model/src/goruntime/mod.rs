@@ -28,6 +28,7 @@ pub mod select;
 pub mod stall;
 pub mod stw;
 pub mod sync;
+pub mod syscall;
 pub mod sysmon;
 pub mod time;
 pub mod topology;

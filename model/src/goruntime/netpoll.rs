@@ -380,6 +380,10 @@ impl Runtime {
                     gen: self.poller_gen,
                 },
             );
+            if waker.is_some() {
+                // `try_to_wake_up` runs in the writer's sendto, before it returns.
+                self.netpoll_thread_runs(k, at);
+            }
         }
     }
 
@@ -472,11 +476,28 @@ impl Runtime {
         if pl.cpu_wait {
             return false;
         }
-        let woken = os.borrow_mut().wake(m, pl.waker, now);
+        // A datagram's arrival wakes epoll_wait as a sync wake-up from its sender's thread.
+        let woken = if pl.waker.is_some() {
+            os.borrow_mut().wake_sync(m, pl.waker, now)
+        } else {
+            os.borrow_mut().wake(m, None, now)
+        };
         match woken {
-            super::os::Woken::Running { .. } => {
+            super::os::Woken::Running { at, .. } => {
                 if let Some(pl) = self.poller.as_mut() {
                     pl.on_cpu = true;
+                    if at > now {
+                        // An idle CPU leaves its halt first.
+                        pl.wake_at = at;
+                        k.schedule(
+                            at,
+                            Ev::NetpollWake {
+                                host: self.host,
+                                gen: pl.gen,
+                            },
+                        );
+                        return false;
+                    }
                 }
                 true
             }

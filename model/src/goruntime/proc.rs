@@ -102,6 +102,8 @@ pub(crate) struct P {
     /// Bumped whenever the P's pending step is replaced; stale steps are ignored.
     pub gen: u32,
     pub schedtick: u32,
+    /// `pp.syscalltick`: bumped when a system call on it ends or sysmon takes it.
+    pub syscalltick: u32,
     pub sysmontick: SysmonTick,
     /// Its M is spinning (`m.spinning`).
     pub spinning: bool,
@@ -149,6 +151,7 @@ impl P {
             action: PAction::Schedule,
             gen: 0,
             schedtick: 0,
+            syscalltick: 0,
             sysmontick: SysmonTick::default(),
             spinning: false,
             computing: false,
@@ -271,6 +274,11 @@ pub struct SchedStats {
     pub netpoll_blocks: u64,
     /// Turns of the sysmon loop.
     pub sysmon_wakeups: u64,
+    /// System calls that gave up the P's time to the kernel (`entersyscall`; short calls
+    /// without the OS model are charged inline and not counted).
+    pub syscalls: u64,
+    /// Ps sysmon took from Ms in system calls (`retake`, then `handoffp`).
+    pub syscall_retakes: u64,
     /// Threads (Ms) created: by `startm` with no idle M, plus the template thread.
     pub threads: u64,
     /// GC stop-the-world pauses.
@@ -312,7 +320,7 @@ pub struct Runtime {
     /// `sched.pidle`: a LIFO list, as `pidleput`/`pidleget` use it.
     pub(super) pidle: Vec<Pi>,
     pub(super) nmspinning: u32,
-    needspinning: bool,
+    pub(super) needspinning: bool,
     /// `newmHandoff.haveTemplateThread`.
     pub(super) template_thread: bool,
     /// A `GOMAXPROCS(n)` waiting for its stop-the-world (`newprocs`) and the P that asked.
@@ -371,6 +379,9 @@ pub struct Runtime {
     pub(crate) cur_m: Option<super::os::Mid>,
     /// The M blocked in netpoll (OS model).
     pub(super) poller_m: Option<super::os::Mid>,
+    /// The Ms in system calls, by slot, and the free slots.
+    pub(super) syscalls: Vec<super::syscall::InSyscall>,
+    pub(super) syscalls_free: Vec<u32>,
 }
 
 impl Runtime {
@@ -437,6 +448,8 @@ impl Runtime {
             midle: Vec::new(),
             cur_m: None,
             poller_m: None,
+            syscalls: Vec::new(),
+            syscalls_free: Vec::new(),
         }
     }
 
@@ -818,7 +831,7 @@ impl Runtime {
     }
 
     /// `pidleput`.
-    fn pidleput(&mut self, p: Pi, at: SimTime) {
+    pub(super) fn pidleput(&mut self, p: Pi, at: SimTime) {
         let pp = &mut self.allp[p as usize];
         debug_assert!(pp.runq.is_empty() && pp.runnext.is_none() && pp.curg.is_none());
         pp.status = PStatus::Idle;
@@ -1051,6 +1064,7 @@ impl Runtime {
                     self.preempt_now(k, p, g, at);
                 }
             }
+            Yield::Syscall(d) => self.reentersyscall(k, p, g, d, at),
             Yield::Park => {
                 let goid = self.allgs[g as usize].goid;
                 let r = self.allgs[g as usize].waitreason;
@@ -1264,7 +1278,8 @@ impl Runtime {
             t += self.cfg.costs.runq_scan_per_p * self.cfg.gomaxprocs as u64;
             // checkRunqsNoP: work appeared on some P while we were giving up.
             if self.allp.iter().any(|pp| {
-                pp.status == PStatus::Running && (!pp.runq.is_empty() || pp.runnext.is_some())
+                matches!(pp.status, PStatus::Running | PStatus::Syscall)
+                    && (!pp.runq.is_empty() || pp.runnext.is_some())
             }) {
                 if let Some(p2) = self.pidleget_spinning(t) {
                     self.os_acquirep(p2, m);
@@ -1389,7 +1404,7 @@ impl Runtime {
     /// `checkdead`: with no M running (every P idle, nobody in netpoll), no timers and
     /// goroutines still waiting, the program is deadlocked.
     fn checkdead(&mut self, _k: &mut Kernel<Ev>, now: SimTime) {
-        if self.npidle() < self.cfg.gomaxprocs || self.poller.is_some() {
+        if self.npidle() < self.cfg.gomaxprocs || self.poller.is_some() || self.in_syscall() > 0 {
             return;
         }
         if self.live == 0 {
@@ -1559,7 +1574,8 @@ mod tests {
 /// The status changes `casgstatus` allows (runtime/proc.go throws "casgstatus: bad incoming
 /// values" on any other, and on a change to the same status): created (`_Gidle`) or reused
 /// (`_Gdead`) to runnable, runnable to running, running back to runnable (preempted, Gosched),
-/// to waiting (`gopark`) or to dead (`goexit`), waiting to runnable (`goready`).
+/// to waiting (`gopark`) or to dead (`goexit`), waiting to runnable (`goready`), running into
+/// a system call and out of it (`exitsyscall`; to runnable when it lost its P).
 pub(super) fn casgstatus_ok(from: GStatus, to: GStatus) -> bool {
     use GStatus::*;
     matches!(
@@ -1572,6 +1588,9 @@ pub(super) fn casgstatus_ok(from: GStatus, to: GStatus) -> bool {
             | (Running, Waiting)
             | (Running, Dead)
             | (Waiting, Runnable)
+            | (Running, Syscall)
+            | (Syscall, Running)
+            | (Syscall, Runnable)
     )
 }
 
@@ -1590,6 +1609,9 @@ mod casgstatus_tests {
             (Running, Waiting),
             (Running, Dead),
             (Waiting, Runnable),
+            (Running, Syscall),
+            (Syscall, Running),
+            (Syscall, Runnable),
         ] {
             assert!(casgstatus_ok(ok.0, ok.1), "{ok:?}");
         }
@@ -1601,6 +1623,8 @@ mod casgstatus_tests {
             (Runnable, Waiting),
             (Dead, Waiting),
             (Runnable, Dead),
+            (Waiting, Syscall),
+            (Syscall, Waiting),
         ] {
             assert!(!casgstatus_ok(bad.0, bad.1), "{bad:?}");
         }

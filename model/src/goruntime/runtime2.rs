@@ -7,8 +7,8 @@ pub type Gi = u32;
 /// Index of a P in `allp`.
 pub type Pi = u32;
 
-/// Goroutine status (`runtime2.go`: `_Gidle` … `_Gdead`). `_Gsyscall`, `_Gcopystack` and
-/// `_Gpreempted` have no separate role yet: a preempted G is `_Grunnable` on the global queue
+/// Goroutine status (`runtime2.go`: `_Gidle` … `_Gdead`). `_Gcopystack` and `_Gpreempted`
+/// have no separate role yet: a preempted G is `_Grunnable` on the global queue
 /// (`gopreempt_m`), as it is in Go when async preemption yields rather than parks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GStatus {
@@ -20,6 +20,8 @@ pub enum GStatus {
     Running,
     /// `_Gwaiting`: parked (see its [`WaitReason`]).
     Waiting,
+    /// `_Gsyscall`: in a system call on its M, which may have lost its P to sysmon.
+    Syscall,
     /// `_Gdead`: exited; the G is free for reuse.
     Dead,
 }
@@ -32,6 +34,7 @@ impl GStatus {
             GStatus::Runnable => "_Grunnable",
             GStatus::Running => "_Grunning",
             GStatus::Waiting => "_Gwaiting",
+            GStatus::Syscall => "_Gsyscall",
             GStatus::Dead => "_Gdead",
         }
     }
@@ -131,6 +134,8 @@ pub(crate) enum Yield {
     Compute(SimDuration),
     /// `gopark`: status and wait reason are already set.
     Park,
+    /// `entersyscall`: a system call that keeps its thread busy in the kernel this long.
+    Syscall(SimDuration),
     /// `Gosched`.
     Gosched,
 }
@@ -140,7 +145,7 @@ pub(crate) enum Yield {
 pub struct StateTimes {
     /// Time in `_Grunnable`.
     pub runnable: SimDuration,
-    /// Time in `_Grunning`.
+    /// Time in `_Grunning`, and in `_Gsyscall` (its thread is busy in the kernel).
     pub running: SimDuration,
     /// Time in `_Gwaiting`.
     pub waiting: SimDuration,
@@ -297,13 +302,17 @@ impl LostTime {
     }
 }
 
-/// P status (`_Pidle`, `_Prunning`; syscall and GC states come with later models).
+/// P status (`_Pidle`, `_Prunning`, `_Psyscall`; the GC's `_Pgcstop` is the world's freeze).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PStatus {
     /// `_Pidle`: on the idle list (`sched.pidle`), no M.
     Idle,
     /// `_Prunning`: owned by an M that runs Gs or schedules.
     Running,
+    /// Its M is in a system call and sysmon may take it (`retake`). Go 1.19 has the status
+    /// `_Psyscall` for this; from 1.26 the P stays `_Prunning` while its G is `_Gsyscall`
+    /// (`setBlockOnExitSyscall`): the same states, told apart by the G.
+    Syscall,
     /// `_Pdead`: destroyed by a `GOMAXPROCS` shrink; may be re-initialised by a later grow.
     Dead,
 }
@@ -328,6 +337,8 @@ pub(crate) enum PAction {
 pub(crate) struct SysmonTick {
     pub schedtick: u32,
     pub schedwhen: SimTime,
+    pub syscalltick: u32,
+    pub syscallwhen: SimTime,
 }
 #[cfg(test)]
 mod size {

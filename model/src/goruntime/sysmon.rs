@@ -273,27 +273,42 @@ impl Runtime {
     }
 
     /// `retake`: preempt a G that has run for `forcePreemptNS` since sysmon first saw its P's
-    /// `schedtick`. Returns the number of Ps retaken from syscalls (none are modelled yet), so
-    /// preemptions alone let sysmon back off, as in Go.
+    /// `schedtick`, and take Ps from Ms in system calls (`retake_syscall`; a G in the kernel
+    /// cannot be preempted, so its slice running out takes the P too). Returns the number of
+    /// Ps taken, so preemptions alone let sysmon back off, as in Go.
     fn retake(&mut self, k: &mut Kernel<Ev>, now: SimTime) -> u32 {
+        let mut n = 0;
+        // sysmon's thread wakes the Ms `handoffp` starts.
+        let caller = self.cur_m;
+        if self.sysmon.thread.is_some() {
+            self.cur_m = self.sysmon.thread;
+        }
         for p in 0..self.allp.len() as Pi {
             let pp = &mut self.allp[p as usize];
-            if pp.status != PStatus::Running {
+            let st = pp.status;
+            if st != PStatus::Running && st != PStatus::Syscall {
                 continue;
             }
             let t = pp.schedtick;
+            let mut sysretake = false;
             if pp.sysmontick.schedtick != t {
                 pp.sysmontick.schedtick = t;
                 pp.sysmontick.schedwhen = now;
             } else if pp.sysmontick.schedwhen + FORCE_PREEMPT <= now {
-                if pp.worker == Some(WorkerMode::Dedicated) {
-                    self.preempt_dedicated_worker(k, p, now);
-                } else {
-                    self.preemptone(k, p, now);
+                let dedicated = pp.worker == Some(WorkerMode::Dedicated);
+                match st {
+                    PStatus::Syscall => {}
+                    _ if dedicated => self.preempt_dedicated_worker(k, p, now),
+                    _ => self.preemptone(k, p, now),
                 }
+                sysretake = true;
+            }
+            if st == PStatus::Syscall && self.retake_syscall(k, p, sysretake, now) {
+                n += 1;
             }
         }
-        0
+        self.cur_m = caller;
+        n
     }
 
     /// `preemptone`: signal the G running on `p`; it stops at its next async safe point.

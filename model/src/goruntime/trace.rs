@@ -31,11 +31,14 @@ pub(crate) enum TraceEv {
     GcWorkerStart,
     GcWorkerStop,
     ProcResize,
+    GoSyscallBegin,
+    GoSyscallEnd,
+    GoSyscallEndBlocked,
 }
 
 impl TraceEv {
     /// The tracer's names, indexed by the event's number (`GoCreate` is 1).
-    const NAMES: [&'static str; 21] = [
+    const NAMES: [&'static str; 24] = [
         "?",
         "GoCreate",
         "GoStart",
@@ -57,6 +60,9 @@ impl TraceEv {
         "GCWorkerStart",
         "GCWorkerStop",
         "ProcResize",
+        "GoSyscallBegin",
+        "GoSyscallEnd",
+        "GoSyscallEndBlocked",
     ];
 
     /// The name of event number `n`, and whether its first argument is a goroutine id.
@@ -64,7 +70,9 @@ impl TraceEv {
         let name = Self::NAMES.get(n as usize).copied().unwrap_or("?");
         (
             name,
-            (TraceEv::GoCreate as u8..=TraceEv::GoEnd as u8).contains(&n),
+            (TraceEv::GoCreate as u8..=TraceEv::GoEnd as u8).contains(&n)
+                || (TraceEv::GoSyscallBegin as u8..=TraceEv::GoSyscallEndBlocked as u8)
+                    .contains(&n),
         )
     }
 }
@@ -105,6 +113,10 @@ fn log_event(host: u32, at: SimTime, ev: TraceEv, a: u64, b: u64) {
         TraceEv::NetpollBlock => t!(until_ns = a, "NetpollBlock"),
         TraceEv::NetpollWake => t!("NetpollWake"),
         TraceEv::Sysmon => t!(next_sleep_ns = a, "Sysmon"),
+        TraceEv::GoSyscallBegin => t!(goid = a, p = b, "GoSyscallBegin"),
+        TraceEv::GoSyscallEnd => t!(goid = a, p = b, "GoSyscallEnd"),
+        TraceEv::GoSyscallEndBlocked if b == u64::MAX => t!(goid = a, "GoSyscallEndBlocked"),
+        TraceEv::GoSyscallEndBlocked => t!(goid = a, p = b, "GoSyscallEndBlocked"),
         TraceEv::Spin => t!(p = a, "Spin"),
         TraceEv::GcStart => t!(cycle = a, heap_live = b, "GCBegin"),
         TraceEv::GcEnd => t!(cycle = a, heap_marked = b, "GCEnd"),

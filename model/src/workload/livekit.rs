@@ -50,7 +50,8 @@ async fn write_rtp(go: &Go, d: &Datagram, host: u32, fw: &ForwardingSection) {
         dst: (host, d.payload.ssrc),
         payload: d.payload,
         arrived: SimTime::ZERO,
-    });
+    })
+    .await;
 }
 
 /// `parallelState`: the packet, its downtracks and the shared counter.

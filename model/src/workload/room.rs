@@ -439,7 +439,8 @@ pub(super) async fn forward_one(
                     dst: (h, d.payload.ssrc),
                     payload: d.payload,
                     arrived: SimTime::ZERO,
-                });
+                })
+                .await;
             }
         }
     }

@@ -10,6 +10,7 @@ mod procresize_test;
 mod select_test;
 mod stall_test;
 mod sync_test;
+mod syscall_test;
 mod time_test;
 
 use crate::goruntime::{Costs, RuntimeConfig};

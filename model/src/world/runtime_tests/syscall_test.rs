@@ -1,0 +1,91 @@
+//! proc.go's system calls: `entersyscall`, `exitsyscall`, and sysmon's `retake` with `handoffp`.
+
+use super::*;
+
+/// What a run of `main` logged, at what time (ns), and the Ps sysmon took from system calls.
+fn events(
+    procs: u32,
+    main: impl FnOnce(Go, Log<(&'static str, u64)>) -> std::pin::Pin<Box<dyn Future<Output = ()>>>,
+) -> (Vec<(&'static str, u64)>, u64) {
+    let l = log::<(&'static str, u64)>();
+    let l2 = l.clone();
+    let (sim, _) = run_main(procs, Costs::default(), 1, ms(100), move |go| main(go, l2));
+    let retakes = sim.runtime(0, |rt| rt.stats.syscall_retakes);
+    let v = l.borrow().clone();
+    (v, retakes)
+}
+
+fn at(log: &[(&'static str, u64)], what: &str) -> u64 {
+    log.iter()
+        .find(|e| e.0 == what)
+        .unwrap_or_else(|| panic!("no {what:?} in {log:?}"))
+        .1
+}
+
+/// main makes a system call of `call` with a worker (5 ms of compute) queued behind it on
+/// its one P, then waits for the worker.
+fn call_beside_worker(call: SimDuration) -> (Vec<(&'static str, u64)>, u64) {
+    events(1, move |go, l| {
+        Box::pin(async move {
+            let done = go.make_chan::<()>(1);
+            let (d, l2) = (done.clone(), l.clone());
+            go.go("main.worker", move |go| async move {
+                l2.borrow_mut().push(("worker runs", go.now().as_nanos()));
+                go.compute(ms(5)).await;
+                l2.borrow_mut().push(("worker done", go.now().as_nanos()));
+                d.send(&go, ()).await;
+            });
+            go.syscall(call).await;
+            l.borrow_mut().push(("call returns", go.now().as_nanos()));
+            done.recv(&go).await;
+        })
+    })
+}
+
+/// A call that outlasts two sysmon turns loses its P to the queued worker (`retake` →
+/// `handoffp` → `startm`): the worker runs during the call, and the caller, back without a
+/// P and with none idle, waits on the global queue until the worker is done.
+#[test]
+fn a_long_syscall_hands_its_p_to_queued_work() {
+    let (log, retakes) = call_beside_worker(ms(1));
+    assert_eq!(retakes, 1, "{log:?}");
+    assert!(at(&log, "worker runs") < 1_000_000, "{log:?}");
+    assert!(
+        at(&log, "call returns") >= at(&log, "worker done"),
+        "{log:?}"
+    );
+}
+
+/// A call shorter than a sysmon turn is never seen twice: it keeps its P, and the worker
+/// waits for it.
+#[test]
+fn a_short_syscall_keeps_its_p() {
+    let (log, retakes) = call_beside_worker(us(10));
+    assert_eq!(retakes, 0, "{log:?}");
+    assert!(
+        at(&log, "call returns") < at(&log, "worker runs"),
+        "{log:?}"
+    );
+}
+
+/// With nothing queued and a P idle, sysmon leaves a call its P for 10 ms: a 5 ms call
+/// keeps it, a 15 ms one loses it (the call's M then takes an idle P). Either returns as
+/// its kernel work ends.
+#[test]
+fn an_idle_call_keeps_its_p_for_10_ms() {
+    for (call, want) in [(ms(5), 0), (ms(15), 1)] {
+        let (log, retakes) = events(2, move |go, l| {
+            Box::pin(async move {
+                // The runtime's own goroutines (the GOMAXPROCS updater, the finalizer
+                // goroutine) leave main's run queue first.
+                go.sleep(ms(1)).await;
+                l.borrow_mut().push(("call", go.now().as_nanos()));
+                go.syscall(call).await;
+                l.borrow_mut().push(("call returns", go.now().as_nanos()));
+            })
+        });
+        assert_eq!(retakes, want, "{call:?}: {log:?}");
+        let took = at(&log, "call returns") - at(&log, "call");
+        assert!(took.abs_diff(call.as_nanos()) < 1_000, "{call:?}: {log:?}");
+    }
+}
