@@ -162,6 +162,11 @@ pub trait GoNet {
     /// as its kernel work ends, so a reader it wakes may preempt the writer before it
     /// returns. Await it.
     fn udp_send(&self, d: Datagram) -> UdpSend<'_>;
+    /// `conn.Write` on a socket goroutines share: [`GoNet::udp_send`] holding `conn`'s write
+    /// lock (`FD.writeLock`, internal/poll's `fdMutex`) from before the call until it has
+    /// returned, as Go does; a writer that finds it held parks on its semaphore
+    /// ("semacquire") and is readied, onto the releasing P, when it is free. Await it.
+    fn udp_write<'a>(&'a self, conn: &'a Fd<Datagram>, d: Datagram) -> UdpSend<'a>;
     /// Runs `f` with the world, for model code that must touch it (delivering to a socket).
     fn with_world<R>(&self, f: impl FnOnce(&mut World<'_>) -> R) -> R;
 }
@@ -181,6 +186,17 @@ impl GoNet for Go {
         UdpSend {
             go: self,
             d: Some(d),
+            lock: None,
+            held: false,
+        }
+    }
+
+    fn udp_write<'a>(&'a self, conn: &'a Fd<Datagram>, d: Datagram) -> UdpSend<'a> {
+        UdpSend {
+            go: self,
+            d: Some(d),
+            lock: Some(conn),
+            held: false,
         }
     }
 
@@ -191,20 +207,62 @@ impl GoNet for Go {
     }
 }
 
-/// Future of [`GoNet::udp_send`].
+/// Future of [`GoNet::udp_send`] and [`GoNet::udp_write`].
 #[must_use = "a send does nothing unless awaited"]
 pub struct UdpSend<'a> {
     go: &'a Go,
     d: Option<Datagram>,
+    /// The socket whose write lock the call holds ([`GoNet::udp_write`]), and whether it is
+    /// held now.
+    lock: Option<&'a Fd<Datagram>>,
+    held: bool,
+}
+
+impl UdpSend<'_> {
+    /// `rwunlock`: free the write lock and ready the first writer queued on it.
+    fn unlock(&mut self) {
+        let Some(fd) = self.lock.filter(|_| self.held) else {
+            return;
+        };
+        self.held = false;
+        if let Some(w) = fd.write_unlock() {
+            self.go.with_rt(|rt, k| {
+                let (p, _) = rt.current();
+                let at = rt.charge(rt.costs().chan_op);
+                rt.goready(k, w, p, at);
+            });
+        }
+    }
 }
 
 impl Future for UdpSend<'_> {
     type Output = ();
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
+        let go = self.go;
+        if let (Some(fd), false, true) = (self.lock, self.held, self.d.is_some()) {
+            let in_go = go.with_rt(|rt, _| rt.cur.is_some());
+            if in_go {
+                let got = go.with_rt(|rt, _| {
+                    let (_, g) = rt.current();
+                    // The uncontended lock is a CAS, inside the calibrated `fd_write`.
+                    if fd.write_lock(g) {
+                        return true;
+                    }
+                    rt.charge(rt.costs().chan_op);
+                    rt.gopark(g, crate::goruntime::WaitReason::Semacquire);
+                    rt.wait_on(g, None);
+                    false
+                });
+                if !got {
+                    return Poll::Pending;
+                }
+                self.held = true;
+            }
+        }
         let Some(d) = self.d.take() else {
+            self.unlock();
             return Poll::Ready(());
         };
-        let go = self.go;
         let mut part = ext(go).part.borrow_mut();
         let mut c = go.sh.core.borrow_mut();
         let Core { kernel, rts, .. } = &mut *c;
@@ -219,9 +277,12 @@ impl Future for UdpSend<'_> {
         let blocks = rt.syscall_request(kernel, cost);
         let at = if blocks { start + cost } else { rt.local_now };
         part.net.send(kernel, at, d);
+        drop(c);
+        drop(part);
         if blocks {
             Poll::Pending
         } else {
+            self.unlock();
             Poll::Ready(())
         }
     }

@@ -296,15 +296,17 @@ pub fn run(
             for s in 0..subs {
                 let q = go.make_chan::<Datagram>(r.queue as usize);
                 let (rx, m, dst) = (q.clone(), m.clone(), (subscriber(p, s), SUBSCRIBER_PORT));
+                let conn = conn.clone();
                 go.go("main.writeLoop", move |go| async move {
                     while let Some(d) = rx.recv(&go).await {
                         go.compute(r.write_cpu).await;
-                        go.udp_send(Datagram {
+                        let p = Datagram {
                             src: (server, RELAY_PORT),
                             dst,
                             ..d
-                        })
-                        .await;
+                        };
+                        // Every writeLoop writes the one socket: its write lock is shared.
+                        go.udp_write(&conn, p).await;
                         m.borrow_mut().forwarded += 1;
                     }
                 });

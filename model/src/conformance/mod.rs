@@ -655,10 +655,10 @@ pub const KNOWN: &[(&str, &str, &str)] = &[
         "server_forward",
         "p2_n40_p99_us",
         "at 50 % of two CPUs Go's P99 is 2065 / 1206 us (1.19 within the factor), the model's \
-         1025, its service P99 1083 / 1057 us to the model's 1013: writes preempted by the \
+         1023, its service P99 1083 / 1057 us to the model's 1009: writes preempted by the \
          reader they wake (a sync wake-up) wait behind another M's spin, and the model now \
          spreads the work over three Ms as Go does; Go's reads also wait (1028 us P99 to the \
-         model's 14): as p2_n20",
+         model's 10): as p2_n20",
     ),
     (
         "server_forward",
@@ -676,7 +676,7 @@ pub const KNOWN: &[(&str, &str, &str)] = &[
     (
         "server_forward",
         "p2_n88_drop_pct",
-        "past the knee Go drops 15.5 / 15.6 % to the model's 10.2 %: as p1_n44",
+        "past the knee Go drops 15.5 / 15.6 % to the model's 10.3 %: as p1_n44",
     ),
     (
         "tail_netpoll",

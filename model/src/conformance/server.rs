@@ -21,6 +21,9 @@ const WARMUP: SimDuration = SimDuration::from_millis(500);
 /// The generator's receive port; stream `i` is served on `STREAM_PORT + i`.
 const GEN_PORT: u32 = 1;
 const STREAM_PORT: u32 = 1000;
+/// The server's one sending socket (`net.DialUDP` to the generator), shared by every stream's
+/// forwarding goroutine, so writes queue on its write lock as in Go.
+const OUT_PORT: u32 = 999;
 
 #[derive(Default)]
 struct Counts {
@@ -77,6 +80,7 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
             let stats = go.with_rt(|rt, _| rt.os_thread_stats()).unwrap_or_default();
             *aw.borrow_mut() = stats.iter().map(|t| t.run).collect();
         });
+        let out = go.bind(OUT_PORT);
         for i in 0..streams {
             let conn = go.bind(STREAM_PORT + i);
             let ch = go.make_chan::<Datagram>(3);
@@ -93,17 +97,17 @@ fn run(v: GoVersion, procs: u32, streams: u32) -> Figures {
                     }
                 }
             });
-            let (l, c, sv) = (l.clone(), c.clone(), sv.clone());
+            let (l, c, sv, out) = (l.clone(), c.clone(), sv.clone(), out.clone());
             go.go("main.server.func2", move |go| async move {
                 while let Some(d) = ch.recv(&go).await {
                     let deq = go.now();
                     go.compute(WORK).await;
-                    go.udp_send(Datagram {
-                        src: (server, STREAM_PORT + i),
+                    let p = Datagram {
+                        src: (server, OUT_PORT),
                         dst: (gen, GEN_PORT),
                         ..d
-                    })
-                    .await;
+                    };
+                    go.udp_write(&out, p).await;
                     if go.now().saturating_since(start) > WARMUP {
                         let d = go.now().saturating_since(d.payload.capture);
                         let _ = l.borrow_mut().record(d.as_nanos().max(1));

@@ -24,6 +24,10 @@ struct FdInner<T> {
     /// `pd.rg`: the goroutine parked reading.
     rg: Option<Gi>,
     delivered: u64,
+    /// The write lock of `FD.writeLock` (internal/poll `fdMutex`) and the goroutines queued
+    /// on its semaphore (`wsema`), FIFO.
+    wlock: bool,
+    wwait: VecDeque<Gi>,
 }
 
 /// A datagram socket on one host. Cloning yields the same descriptor.
@@ -47,8 +51,31 @@ impl<T: 'static> Fd<T> {
                 queue: VecDeque::new(),
                 rg: None,
                 delivered: 0,
+                wlock: false,
+                wwait: VecDeque::new(),
             })),
         }
+    }
+
+    /// `fdMutex.rwlock(false)` for `g`: true when it holds the write lock now; else it is
+    /// queued on the lock's semaphore (`runtime_Semacquire(&mu.wsema)`) and must park.
+    pub(crate) fn write_lock(&self, g: Gi) -> bool {
+        let mut f = self.inner.borrow_mut();
+        if !f.wlock {
+            f.wlock = true;
+            return true;
+        }
+        f.wwait.push_back(g);
+        false
+    }
+
+    /// `fdMutex.rwunlock(false)`: the lock is free; the first queued writer, if any, is to be
+    /// readied (`runtime_Semrelease`), and tries again when it runs.
+    pub(crate) fn write_unlock(&self) -> Option<Gi> {
+        let mut f = self.inner.borrow_mut();
+        debug_assert!(f.wlock, "poll: unlock of an unlocked write lock");
+        f.wlock = false;
+        f.wwait.pop_front()
     }
 
     /// A datagram arrives from the network (called by non-goroutine model code, such as a link

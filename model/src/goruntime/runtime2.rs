@@ -72,11 +72,13 @@ pub enum WaitReason {
     FinalizerWait,
     /// `waitReasonUpdateGOMAXPROCSIdle` (Go 1.25): the GOMAXPROCS updater, idle.
     UpdateGomaxprocsIdle,
+    /// `waitReasonSemacquire`: `runtime_Semacquire`, as a socket's write lock (`fdMutex`) waits.
+    Semacquire,
 }
 
 impl WaitReason {
     /// Every reason, in discriminant order (so `r as usize` indexes this array).
-    pub const ALL: [WaitReason; 14] = [
+    pub const ALL: [WaitReason; 15] = [
         WaitReason::Zero,
         WaitReason::ChanReceiveNilChan,
         WaitReason::ChanSendNilChan,
@@ -91,6 +93,7 @@ impl WaitReason {
         WaitReason::GcAssistWait,
         WaitReason::FinalizerWait,
         WaitReason::UpdateGomaxprocsIdle,
+        WaitReason::Semacquire,
     ];
     /// The string Go `v` prints in tracebacks (`waitReasonStrings`). Until Go 1.24 a
     /// `WaitGroup.Wait` parked in `semacquire1` with `waitReasonSemacquire` ("semacquire",
@@ -120,6 +123,7 @@ impl WaitReason {
             WaitReason::GcAssistWait => "GC assist wait",
             WaitReason::FinalizerWait => "finalizer wait",
             WaitReason::UpdateGomaxprocsIdle => "GOMAXPROCS updater (idle)",
+            WaitReason::Semacquire => "semacquire",
         }
     }
 }

@@ -89,3 +89,52 @@ fn an_idle_call_keeps_its_p_for_10_ms() {
         assert!(took.abs_diff(call.as_nanos()) < 1_000, "{call:?}: {log:?}");
     }
 }
+
+/// Two goroutines on two Ps write at once, 100 us each: to one socket the second waits on its
+/// write lock (`fdMutex`) until the first call has returned; to two sockets both return at
+/// 100 us.
+#[test]
+fn writers_of_one_socket_queue_on_its_write_lock() {
+    use crate::media::rtp::Rtp;
+    use crate::world::Datagram;
+    for shared in [true, false] {
+        let l = log::<u64>();
+        let l2 = l.clone();
+        let costs = Costs {
+            fd_write: us(100),
+            ..Costs::default()
+        };
+        run_main(2, costs, 1, ms(10), move |go| async move {
+            let fds = [go.bind(9), go.bind(10)];
+            let done = go.make_chan::<()>(2);
+            for i in 0..2u32 {
+                let fd = fds[if shared { 0 } else { i as usize }].clone();
+                let (l, done) = (l2.clone(), done.clone());
+                go.go("main.writer", move |go| async move {
+                    let d = Datagram {
+                        src: (0, 9 + i),
+                        dst: (0, 11),
+                        payload: Rtp::default(),
+                        arrived: Default::default(),
+                    };
+                    let start = go.now();
+                    go.udp_write(&fd, d).await;
+                    l.borrow_mut()
+                        .push(go.now().saturating_since(start).as_nanos());
+                    done.send(&go, ()).await;
+                });
+            }
+            done.recv(&go).await;
+            done.recv(&go).await;
+        });
+        let mut took = l.borrow().clone();
+        took.sort_unstable();
+        assert_eq!(took.len(), 2, "shared {shared}");
+        assert!(took[0] < 110_000, "shared {shared}: {took:?}");
+        if shared {
+            assert!(took[1] >= 150_000, "shared: {took:?}");
+        } else {
+            assert!(took[1] < 110_000 + 50_000, "separate: {took:?}");
+        }
+    }
+}
