@@ -58,6 +58,20 @@ impl Runtime {
         let now = k.now();
         let old = self.cfg.gomaxprocs;
         self.stats.procresizes += 1;
+        // The stop took the Ps of Ms in system calls (`_Psyscall` → `_Pgcstop`): each call
+        // keeps its G and thread, and its `exitsyscall` will find the P gone. They start idle.
+        for p in 0..old {
+            let pp = &mut self.allp[p as usize];
+            if pp.status == PStatus::Syscall {
+                pp.curg = None;
+                pp.syscalltick = pp.syscalltick.wrapping_add(1);
+                pp.status = PStatus::Idle;
+                pp.gen = pp.gen.wrapping_add(1);
+                self.os_releasep(p);
+                self.pidle.push(p);
+                self.p_mode(p, super::accounting::PMode::Idle, now);
+            }
+        }
         // Grow: initialise new (or previously destroyed) Ps; they start idle and empty.
         for p in old..n {
             if p as usize >= self.allp.len() {

@@ -8,7 +8,7 @@
 //! runnable or running goroutine loses is attributed to the GC or to the stall.
 
 use super::proc::Runtime;
-use super::runtime2::PAction;
+use super::runtime2::{PAction, PStatus};
 use super::Ev;
 use costream_sim::{Kernel, SimDuration, SimTime};
 
@@ -118,11 +118,10 @@ impl Runtime {
     /// signal if any other P is running a goroutine (`preemptall`), nothing otherwise.
     pub(crate) fn stop_latency(&self) -> SimDuration {
         let me = self.cur.map(|(p, _)| p);
-        let running = self
-            .allp
-            .iter()
-            .enumerate()
-            .any(|(i, pp)| Some(i as u32) != me && pp.curg.is_some());
+        let running = self.allp.iter().enumerate().any(|(i, pp)| {
+            // A P in a system call is taken without a signal.
+            Some(i as u32) != me && pp.curg.is_some() && pp.status != PStatus::Syscall
+        });
         if running {
             self.cfg.costs.preempt_signal
         } else {

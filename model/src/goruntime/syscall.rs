@@ -200,7 +200,7 @@ impl Runtime {
     }
 
     /// Ms in system calls now.
-    pub(super) fn in_syscall(&self) -> usize {
+    pub(crate) fn in_syscall(&self) -> usize {
         self.syscalls.len() - self.syscalls_free.len()
     }
 

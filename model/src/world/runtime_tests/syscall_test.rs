@@ -138,3 +138,44 @@ fn writers_of_one_socket_queue_on_its_write_lock() {
         }
     }
 }
+
+/// `GOMAXPROCS(1)` from P1 while a goroutine is in a call on P0: the stop takes P0 from the
+/// call, so main goes on there at once; the call, returning later, finds its P gone and waits
+/// for main's.
+#[test]
+fn a_call_outlives_its_destroyed_p() {
+    let (log, retakes) = events(2, move |go, l| {
+        Box::pin(async move {
+            let done = go.make_chan::<()>(1);
+            let (d, l2) = (done.clone(), l.clone());
+            go.go("main.caller", move |go| async move {
+                go.syscall(ms(5)).await;
+                l2.borrow_mut().push(("call returns", go.now().as_nanos()));
+                d.send(&go, ()).await;
+            });
+            // The caller is stolen by the idle P and enters its call there.
+            go.sleep(ms(1)).await;
+            let on = go.with_world(|w| {
+                let rt = &w.rts[0];
+                (rt.current().0, rt.allp[0].status)
+            });
+            assert_eq!(on, (1, crate::goruntime::runtime2::PStatus::Syscall));
+            go.set_gomaxprocs(1);
+            go.gosched().await;
+            l.borrow_mut().push(("resized", go.now().as_nanos()));
+            // Main runs on P0, which the call no longer holds, while the call goes on.
+            let on = go.with_world(|w| {
+                let rt = &w.rts[0];
+                (rt.current().0, rt.allp[0].status, rt.in_syscall())
+            });
+            assert_eq!(on, (0, crate::goruntime::runtime2::PStatus::Running, 1));
+            done.recv(&go).await;
+            l.borrow_mut().push(("main done", go.now().as_nanos()));
+        })
+    });
+    // The stop took P0, so sysmon had nothing to retake.
+    assert_eq!(retakes, 0, "{log:?}");
+    assert!(at(&log, "resized") < 5_000_000, "{log:?}");
+    assert!(at(&log, "call returns") >= 5_000_000, "{log:?}");
+    assert!(at(&log, "main done") >= at(&log, "call returns"), "{log:?}");
+}
