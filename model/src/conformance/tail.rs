@@ -143,14 +143,12 @@ fn netpoll_delays(v: GoVersion, procs: u32, busy: bool) -> Vec<f64> {
         });
         for _ in 0..500 {
             go.sleep(SimDuration::from_millis(2)).await;
-            // sendto on loopback: the datagram is readable when the call returns.
+            // sendto on loopback: the datagram is readable, and its reader woken, within the
+            // call (`Go::syscall`), so the reader may preempt the sender before it returns.
             let sent = go.now();
-            go.with_rt(|rt, k| {
-                let at = rt.charge(rt.costs().fd_write);
-                rt.entersyscall(k, at);
-            });
             let me = go.host;
             go.with_core(|c| rx.deliver_from(c, sent, Some(me)));
+            go.syscall(go.with_rt(|rt, _| rt.costs().fd_write)).await;
             if busy {
                 go.compute(us(200)).await;
             }
