@@ -240,23 +240,22 @@ impl Future for UdpSend<'_> {
     fn poll(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<()> {
         let go = self.go;
         if let (Some(fd), false, true) = (self.lock, self.held, self.d.is_some()) {
-            let in_go = go.with_rt(|rt, _| rt.cur.is_some());
-            if in_go {
-                let got = go.with_rt(|rt, _| {
-                    let (_, g) = rt.current();
-                    // The uncontended lock is a CAS, inside the calibrated `fd_write`.
-                    if fd.write_lock(g) {
-                        return true;
-                    }
-                    rt.charge(rt.costs().chan_op);
-                    rt.gopark(g, crate::goruntime::WaitReason::Semacquire);
-                    rt.wait_on(g, None);
-                    false
-                });
-                if !got {
-                    return Poll::Pending;
+            // Outside a goroutine (set-up code) nobody else can hold the lock.
+            let got = go.with_rt(|rt, _| {
+                let (_, g) = rt.cur?;
+                // The uncontended lock is a CAS, inside the calibrated `fd_write`.
+                if fd.write_lock(g) {
+                    return Some(true);
                 }
-                self.held = true;
+                rt.charge(rt.costs().chan_op);
+                rt.gopark(g, crate::goruntime::WaitReason::Semacquire);
+                rt.wait_on(g, None);
+                Some(false)
+            });
+            match got {
+                Some(false) => return Poll::Pending,
+                Some(true) => self.held = true,
+                None => {}
             }
         }
         let Some(d) = self.d.take() else {
@@ -272,10 +271,10 @@ impl Future for UdpSend<'_> {
             part.net.send(kernel, now, d);
             return Poll::Ready(());
         }
+        // The datagram leaves as the call's kernel work ends, charged inline or not.
         let cost = rt.costs().fd_write;
-        let start = rt.local_now;
+        let at = rt.local_now + cost;
         let blocks = rt.syscall_request(kernel, cost);
-        let at = if blocks { start + cost } else { rt.local_now };
         part.net.send(kernel, at, d);
         drop(c);
         drop(part);

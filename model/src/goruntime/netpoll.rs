@@ -166,7 +166,7 @@ impl<T: 'static, R> ReadOp<'_, T, R> {
                     let (_, g) = rt.current();
                     // read(2) first, whether or not it will find data (EAGAIN).
                     let at = rt.local_now;
-                    rt.entersyscall(k, at);
+                    rt.entersyscall_wake_sysmon(k, at);
                     let mut f = fd.inner.borrow_mut();
                     if f.queue.is_empty() {
                         f.rg = Some(g);

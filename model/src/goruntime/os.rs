@@ -92,6 +92,33 @@ impl OsConfig {
     }
 }
 
+/// Work a thread does on a CPU that ends at a known time: a P's next step, or a system
+/// call's kernel work. While the thread waits for a CPU the work waits too, and when it is
+/// back it still owes what was left when it went off.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PendingStep {
+    /// When it ends, when that was posted, and whether it is still to happen.
+    pub at: SimTime,
+    pub posted: SimTime,
+    pub pending: bool,
+}
+
+impl PendingStep {
+    /// It ends at `at`, posted `now`.
+    pub fn post(&mut self, at: SimTime, now: SimTime) {
+        *self = PendingStep {
+            at,
+            posted: now,
+            pending: true,
+        };
+    }
+
+    /// What it still owes after its thread went off its CPU at `off_since`.
+    pub fn owed(&self, off_since: SimTime) -> SimDuration {
+        self.at.saturating_since(off_since.max(self.posted))
+    }
+}
+
 /// What holds an M, so that a thread getting its CPU back resumes the right work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Holder {
@@ -995,12 +1022,10 @@ impl Runtime {
         match holder {
             Holder::P(p) => {
                 let pp = &self.allp[p as usize];
-                if pp.status != PStatus::Running || !pp.step_pending {
+                if pp.status != PStatus::Running || !pp.step.pending {
                     return;
                 }
-                let owed = pp
-                    .step_at
-                    .saturating_since(on.off_since.max(pp.step_posted));
+                let owed = pp.step.owed(on.off_since);
                 self.os_repost(k, p, on.at + owed);
             }
             Holder::Poller => {

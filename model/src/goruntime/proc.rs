@@ -133,11 +133,8 @@ pub(crate) struct P {
     pub frac_time: u64,
     /// Time running goroutines or mark workers, per census bucket (for the P heat map).
     pub busy: Vec<u64>,
-    /// The pending step's time, when it was posted, and whether it is still to run (the OS
-    /// model moves it while the P's M waits for a CPU).
-    pub step_at: SimTime,
-    pub step_posted: SimTime,
-    pub step_pending: bool,
+    /// The pending step: the OS model moves it while the P's M waits for a CPU.
+    pub step: super::os::PendingStep,
 }
 
 impl P {
@@ -170,9 +167,7 @@ impl P {
             worker_freeze_mark: 0,
             frac_time: 0,
             busy: Vec::new(),
-            step_at: SimTime::ZERO,
-            step_posted: SimTime::ZERO,
-            step_pending: false,
+            step: Default::default(),
         }
     }
 
@@ -844,9 +839,7 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.gen = pp.gen.wrapping_add(1);
         pp.action = action;
-        pp.step_at = at;
-        pp.step_posted = k.now();
-        pp.step_pending = true;
+        pp.step.post(at, k.now());
         k.schedule(
             at,
             Ev::PStep {
@@ -1111,7 +1104,7 @@ impl Runtime {
             // Its M waits for a CPU: `os_resume` posts the step again.
             return None;
         }
-        self.allp[p as usize].step_pending = false;
+        self.allp[p as usize].step.pending = false;
         if let Some(until) = self.frozen_until(now) {
             // The world is stopped: this step happens when it restarts.
             self.post_step(k, p, action, until);

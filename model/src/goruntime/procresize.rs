@@ -61,13 +61,10 @@ impl Runtime {
         // The stop took the Ps of Ms in system calls (`_Psyscall` → `_Pgcstop`): each call
         // keeps its G and thread, and its `exitsyscall` will find the P gone. They start idle.
         for p in 0..old {
-            let pp = &mut self.allp[p as usize];
-            if pp.status == PStatus::Syscall {
-                pp.curg = None;
-                pp.syscalltick = pp.syscalltick.wrapping_add(1);
-                pp.status = PStatus::Idle;
+            if self.allp[p as usize].status == PStatus::Syscall {
+                self.take_p(p);
+                let pp = &mut self.allp[p as usize];
                 pp.gen = pp.gen.wrapping_add(1);
-                self.os_releasep(p);
                 self.pidle.push(p);
                 self.p_mode(p, super::accounting::PMode::Idle, now);
             }

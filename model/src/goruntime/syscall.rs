@@ -10,7 +10,7 @@
 //! way out, as the kernel's resched at syscall exit does), and the call lasts that long.
 
 use super::accounting::PMode;
-use super::os::{Holder, Mid};
+use super::os::{Holder, Mid, PendingStep};
 use super::proc::Runtime;
 use super::runtime2::{GStatus, Gi, PStatus, Pi};
 use super::trace::TraceEv;
@@ -34,11 +34,8 @@ pub(crate) struct InSyscall {
     oldp: Pi,
     /// Its thread (OS model).
     m: Option<Mid>,
-    /// When its kernel work ends, when that was posted, and whether it is still to happen:
-    /// the OS model moves the end while the thread waits for a CPU, as a P's step.
-    end: SimTime,
-    posted: SimTime,
-    pending: bool,
+    /// The end of its kernel work, which the OS model moves while the thread waits for a CPU.
+    end: PendingStep,
     gen: u32,
 }
 
@@ -50,7 +47,7 @@ impl Runtime {
         let (_, g) = self.current();
         if self.os.is_none() && d < SYSMON_MIN_DELAY {
             let at = self.charge(d);
-            self.entersyscall(k, at);
+            self.entersyscall_wake_sysmon(k, at);
             return false;
         }
         self.allgs[g as usize].request = super::runtime2::Yield::Syscall(d);
@@ -75,15 +72,13 @@ impl Runtime {
         let pp = &mut self.allp[p as usize];
         pp.status = PStatus::Syscall;
         pp.gen = pp.gen.wrapping_add(1);
-        pp.step_pending = false;
+        pp.step.pending = false;
         let m = self.m_of_p.get(p as usize).copied().flatten();
         let s = InSyscall {
             g,
             oldp: p,
             m,
-            end: at + d,
-            posted: at,
-            pending: true,
+            end: PendingStep::default(),
             gen: 0,
         };
         let slot = match self.syscalls_free.pop() {
@@ -100,16 +95,14 @@ impl Runtime {
         if let (Some(m), Some(mut os)) = (m, self.os_mut()) {
             os.set_holder(m, Holder::Syscall(slot));
         }
-        self.entersyscall(k, at);
+        self.entersyscall_wake_sysmon(k, at);
         self.post_exitsyscall(k, slot, at + d);
     }
 
     fn post_exitsyscall(&mut self, k: &mut Kernel<Ev>, slot: u32, at: SimTime) {
         let s = &mut self.syscalls[slot as usize];
         s.gen = s.gen.wrapping_add(1);
-        s.end = at;
-        s.posted = k.now();
-        s.pending = true;
+        s.end.post(at, k.now());
         k.schedule(
             at,
             Ev::ExitSyscall {
@@ -131,7 +124,7 @@ impl Runtime {
         gen: u32,
     ) -> Option<(Pi, Gi)> {
         let s = self.syscalls[slot as usize];
-        if s.gen != gen || !s.pending {
+        if s.gen != gen || !s.end.pending {
             return None;
         }
         let now = k.now();
@@ -147,7 +140,7 @@ impl Runtime {
             }
             self.cur_m = Some(m);
         }
-        self.syscalls[slot as usize].pending = false;
+        self.syscalls[slot as usize].end.pending = false;
         self.syscalls_free.push(slot);
         let (g, p) = (s.g, s.oldp);
         let goid = self.allgs[g as usize].goid;
@@ -164,7 +157,7 @@ impl Runtime {
         }
         if let Some(q) = self.pidleget(now) {
             // exitsyscallTryGetP: an idle P; sysmon may be asleep with every P idle.
-            self.entersyscall(k, now);
+            self.entersyscall_wake_sysmon(k, now);
             self.os_acquirep(q, s.m);
             let qp = &mut self.allp[q as usize];
             qp.curg = Some(g);
@@ -191,12 +184,10 @@ impl Runtime {
         off_since: SimTime,
         at: SimTime,
     ) {
-        let s = self.syscalls[slot as usize];
-        if !s.pending {
-            return;
+        let end = self.syscalls[slot as usize].end;
+        if end.pending {
+            self.post_exitsyscall(k, slot, at + end.owed(off_since));
         }
-        let owed = s.end.saturating_since(off_since.max(s.posted));
-        self.post_exitsyscall(k, slot, at + owed);
     }
 
     /// Ms in system calls now.
@@ -227,16 +218,27 @@ impl Runtime {
         if runqempty && self.nmspinning + self.npidle() > 0 && young {
             return false;
         }
-        // `takeP`: the P leaves the call's M, which goes on in the kernel.
-        let pp = &mut self.allp[p as usize];
-        pp.status = PStatus::Idle;
-        pp.curg = None;
-        pp.syscalltick = pp.syscalltick.wrapping_add(1);
-        self.os_releasep(p);
+        self.take_p(p);
         self.stats.syscall_retakes += 1;
         self.trace(k, now, TraceEv::ProcSteal, p as u64, u64::MAX);
         self.handoffp(k, p, now);
         true
+    }
+
+    /// `takeP` (1.27; 1.19's CAS from `_Psyscall`): P `p` leaves its call's M, which goes on
+    /// in the kernel with its G, and is idle until it is handed on; the call's `exitsyscall`
+    /// will find it gone.
+    pub(super) fn take_p(&mut self, p: Pi) {
+        let pp = &mut self.allp[p as usize];
+        debug_assert_eq!(
+            pp.status,
+            PStatus::Syscall,
+            "takeP of a P in no system call"
+        );
+        pp.status = PStatus::Idle;
+        pp.curg = None;
+        pp.syscalltick = pp.syscalltick.wrapping_add(1);
+        self.os_releasep(p);
     }
 
     /// `handoffp`: P `p`, without an M, gets one if `findRunnable` would find work on it, or
@@ -260,8 +262,7 @@ impl Runtime {
             None
         };
         if let Some(spinning) = start {
-            self.allp[p as usize].status = PStatus::Running;
-            self.p_mode(p, PMode::Sched, at);
+            self.acquire_idle(p, at);
             self.startm(k, p, spinning, at);
             return;
         }

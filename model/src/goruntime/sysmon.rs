@@ -70,7 +70,7 @@ impl Runtime {
     /// `entersyscall_sysmon`, runtime/proc.go): a goroutine entering a system call (a socket
     /// read or write) at `at` ends sysmon's deep sleep, so that it can retake the P if the call
     /// blocks.
-    pub(crate) fn entersyscall(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
+    pub(crate) fn entersyscall_wake_sysmon(&mut self, k: &mut Kernel<Ev>, at: SimTime) {
         let s = &mut self.sysmon;
         if !s.wait {
             return;
